@@ -284,7 +284,10 @@ impl Node {
     fn wait_gone(&mut self, pid: u32, timeout: Duration) -> bool {
         match &mut self.child {
             Some(child) => process::wait_for(timeout, || !matches!(child.try_wait(), Ok(None))),
-            None => process::wait_for(timeout, || !process::process_exists(pid)),
+            None => process::wait_for(timeout, || {
+                process::reap(pid);
+                !process::process_exists(pid)
+            }),
         }
     }
 

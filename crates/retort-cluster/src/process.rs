@@ -94,11 +94,29 @@ pub(crate) fn send_signal(pid: u32, signal: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// True while a process with this pid exists (zombies included).
+/// True while a process with this pid runs. A zombie (exited, not yet reaped) counts as gone.
 pub fn process_exists(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    if rc != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z"),
+        Err(_) => false,
+    }
+}
+
+/// Reaps `pid` if it is an exited child of ours (a detached server this process started);
+/// harmless for any other pid.
+pub(crate) fn reap(pid: u32) {
+    // SAFETY: WNOHANG never blocks; a null status pointer is allowed.
+    unsafe {
+        libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), libc::WNOHANG);
+    }
 }
 
 /// Pids whose parent is `pid`, from /proc.
