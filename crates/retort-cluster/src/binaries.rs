@@ -198,7 +198,10 @@ mod tests {
             versioned_root: PathBuf::from("/nonexistent"),
         };
         let err = search.find().unwrap_err().to_string();
-        assert!(err.contains("RETORT_PG_BINDIR") && err.contains("initdb"), "{err}");
+        assert!(
+            err.contains("RETORT_PG_BINDIR") && err.contains("initdb"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -108,14 +108,18 @@ pub(crate) fn make_private_dir(dir: &Path, user: Option<&ServerUser>) -> Result<
 
 /// Gives `path` to `user` (not following symlinks).
 pub(crate) fn chown(path: &Path, user: &ServerUser) -> Result<(), ClusterError> {
-    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
-        .map_err(io_err(format!("chown {} to {}", path.display(), user.name)))
+    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(io_err(format!(
+        "chown {} to {}",
+        path.display(),
+        user.name
+    )))
 }
 
 /// Gives a whole tree to `user`.
 pub(crate) fn chown_tree(path: &Path, user: &ServerUser) -> Result<(), ClusterError> {
     chown(path, user)?;
-    let meta = std::fs::symlink_metadata(path).map_err(io_err(format!("stat {}", path.display())))?;
+    let meta =
+        std::fs::symlink_metadata(path).map_err(io_err(format!("stat {}", path.display())))?;
     if meta.is_dir() {
         for entry in std::fs::read_dir(path).map_err(io_err(format!("read {}", path.display())))? {
             let entry = entry.map_err(io_err(format!("read {}", path.display())))?;
@@ -127,9 +131,11 @@ pub(crate) fn chown_tree(path: &Path, user: &ServerUser) -> Result<(), ClusterEr
 
 /// Checks the permission bits of every ancestor: `user` must be able to search each one.
 fn check_reachable(dir: &Path, user: &ServerUser) -> Result<(), ClusterError> {
-    let full: PathBuf = std::fs::canonicalize(dir).map_err(io_err(format!("resolve {}", dir.display())))?;
+    let full: PathBuf =
+        std::fs::canonicalize(dir).map_err(io_err(format!("resolve {}", dir.display())))?;
     for ancestor in full.ancestors().skip(1) {
-        let meta = std::fs::metadata(ancestor).map_err(io_err(format!("stat {}", ancestor.display())))?;
+        let meta =
+            std::fs::metadata(ancestor).map_err(io_err(format!("stat {}", ancestor.display())))?;
         let mode = meta.mode();
         let bit = if meta.uid() == user.uid {
             0o100

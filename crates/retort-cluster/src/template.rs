@@ -61,11 +61,21 @@ pub(crate) fn ensure(
 
     let fresh = staging.join("initdb");
     let log = staging.join("initdb.log");
-    let log_file = std::fs::File::create(&log).map_err(io_err(format!("create {}", log.display())))?;
+    let log_file =
+        std::fs::File::create(&log).map_err(io_err(format!("create {}", log.display())))?;
     let mut cmd = os_user::server_command(&bins.program("initdb"), user);
     cmd.arg("-D")
         .arg(&fresh)
-        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
         .stdout(log_file.try_clone().map_err(io_err("dup log"))?)
         .stderr(log_file);
     let status = cmd
@@ -88,7 +98,11 @@ pub(crate) fn ensure(
 
     // Copy into the cache under a unique name and rename: concurrent first runs never see a
     // half-written template, and the loser of the race just discards its copy.
-    let partial = cache.join(format!(".partial-{}-{}", std::process::id(), random_hex(4)?));
+    let partial = cache.join(format!(
+        ".partial-{}-{}",
+        std::process::id(),
+        random_hex(4)?
+    ));
     copy_tree(&fresh, &partial)?;
     let _ = std::fs::remove_dir_all(&fresh);
     if std::fs::rename(&partial, &template).is_err() {

@@ -8,9 +8,31 @@ use retort_cluster::Cluster;
 use retort_pg::{connect, quote_ident, quote_literal, ConnConfig, PgError};
 
 const NASTY: &[&str] = &[
-    "users", "Users", "user", "select", "order", "name", "a\"b", "\"", "it's", "back\\slash",
-    "with space", "ünïcödé", "日本語", "_ok_1", "1starts_with_digit", "", "$dollar", "a.b", "CamelCase",
-    "tab\there", "line\nbreak", "semi;colon", "all", "current_user", "x'--",
+    "users",
+    "Users",
+    "user",
+    "select",
+    "order",
+    "name",
+    "a\"b",
+    "\"",
+    "it's",
+    "back\\slash",
+    "with space",
+    "ünïcödé",
+    "日本語",
+    "_ok_1",
+    "1starts_with_digit",
+    "",
+    "$dollar",
+    "a.b",
+    "CamelCase",
+    "tab\there",
+    "line\nbreak",
+    "semi;colon",
+    "all",
+    "current_user",
+    "x'--",
 ];
 
 #[test]
@@ -37,7 +59,11 @@ fn quoting_matches_the_servers_quote_ident_and_quote_literal() {
         client.batch_execute(&sql).unwrap();
         let back: String = client
             .query_one(
-                &format!("SELECT v FROM {} WHERE v = {}", quote_ident(name), quote_literal(name)),
+                &format!(
+                    "SELECT v FROM {} WHERE v = {}",
+                    quote_ident(name),
+                    quote_literal(name)
+                ),
                 &[],
             )
             .unwrap()
@@ -57,17 +83,26 @@ fn failed_logins_and_unreachable_servers_say_what_to_do() {
     // Right password over TCP works (scram-sha-256) ...
     let mut ok = connect(&ConnConfig::parse(&c.primary_tcp_url()).unwrap()).unwrap();
     let ssl_off: bool = ok
-        .query_one("SELECT NOT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT NOT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .unwrap()
         .get(0);
-    assert!(ssl_off, "server has no TLS configured, prefer must fall back");
+    assert!(
+        ssl_off,
+        "server has no TLS configured, prefer must fall back"
+    );
 
     // ... a wrong one is a login error that blames the right source and hides the password.
     let wrong = format!("postgresql://postgres:not-the-password@127.0.0.1:{port}/postgres");
     let err = connect(&ConnConfig::parse(&wrong).unwrap()).err().unwrap();
     assert!(matches!(err, PgError::Login { .. }), "{err:?}");
     assert_eq!(err.sqlstate(), Some("28P01"));
-    assert!(err.hint().unwrap().contains("password in the connection string is wrong"));
+    assert!(err
+        .hint()
+        .unwrap()
+        .contains("password in the connection string is wrong"));
     assert!(!err.to_string().contains("not-the-password"));
     assert!(!format!("{err:?}").contains("not-the-password"));
 
@@ -84,7 +119,10 @@ fn failed_logins_and_unreachable_servers_say_what_to_do() {
     let url = format!("postgresql://postgres:secret@127.0.0.1:{closed}/postgres?connect_timeout=5");
     let err = connect(&ConnConfig::parse(&url).unwrap()).err().unwrap();
     assert!(matches!(err, PgError::Connect { .. }), "{err:?}");
-    assert!(err.hint().unwrap().contains("no server is listening"), "{err}");
+    assert!(
+        err.hint().unwrap().contains("no server is listening"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("secret"));
 }
 
@@ -110,7 +148,10 @@ fn server_errors_keep_sqlstate_detail_hint_and_position() {
         panic!("{err:?}")
     };
     assert_eq!(msg.code, "23505");
-    assert!(msg.detail.as_deref().unwrap_or("").contains("(id)=(1)"), "{msg:?}");
+    assert!(
+        msg.detail.as_deref().unwrap_or("").contains("(id)=(1)"),
+        "{msg:?}"
+    );
 }
 
 #[test]
@@ -124,12 +165,16 @@ fn tls_follows_sslmode() {
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
     let params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
 
     let data = c.nodes()[0].data_dir().to_owned();
     let owner = std::fs::metadata(&data).unwrap();
-    for (name, body) in [("server.crt", cert.pem()), ("server.key", key.serialize_pem())] {
+    for (name, body) in [
+        ("server.crt", cert.pem()),
+        ("server.key", key.serialize_pem()),
+    ] {
         let path = data.join(name);
         std::fs::write(&path, body).unwrap();
         std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
@@ -152,7 +197,10 @@ fn tls_follows_sslmode() {
     let uses_tls = |query: &str| -> Result<bool, PgError> {
         let mut client = connect(&ConnConfig::parse(&format!("{base}?{query}")).unwrap())?;
         Ok(client
-            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
             .unwrap()
             .get(0))
     };
@@ -162,8 +210,11 @@ fn tls_follows_sslmode() {
     let ca = ca_file.display();
     assert!(uses_tls(&format!("sslmode=verify-full&sslrootcert={ca}")).unwrap());
     assert!(uses_tls(&format!("sslmode=verify-ca&sslrootcert={ca}")).unwrap());
-    let err = uses_tls(&format!("sslmode=verify-ca&sslrootcert={}", wrong_ca_file.display()))
-        .unwrap_err();
+    let err = uses_tls(&format!(
+        "sslmode=verify-ca&sslrootcert={}",
+        wrong_ca_file.display()
+    ))
+    .unwrap_err();
     assert!(matches!(err, PgError::Connect { .. }), "{err:?}");
     assert!(err.hint().unwrap().contains("TLS"), "{err}");
     let err = uses_tls("sslmode=verify-full&sslrootcert=/nonexistent/root.crt").unwrap_err();

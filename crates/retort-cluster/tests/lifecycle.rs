@@ -39,7 +39,12 @@ fn no_server_outlives_a_sigkilled_process() {
     let scratch = tempfile::tempdir().unwrap();
     let out = scratch.path().join("pids");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper_start_cluster_and_hang", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "helper_start_cluster_and_hang",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("RETORT_LEAK_HELPER_OUT", &out)
         .spawn()
         .unwrap();
@@ -62,7 +67,9 @@ fn no_server_outlives_a_sigkilled_process() {
     child.kill().unwrap(); // SIGKILL: no destructor runs
     child.wait().unwrap();
     assert!(
-        wait_until(Duration::from_secs(20), || pids.iter().all(|p| !process_exists(*p))),
+        wait_until(Duration::from_secs(20), || pids
+            .iter()
+            .all(|p| !process_exists(*p))),
         "servers outlived the SIGKILLed process that owned them: {pids:?}"
     );
     // The next owned cluster sweeps the files the dead process left behind.
@@ -94,7 +101,10 @@ fn a_port_already_taken_is_named() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let err = Cluster::builder().port(port).start().unwrap_err();
-    assert!(matches!(err, ClusterError::PortInUse { port: p } if p == port), "{err}");
+    assert!(
+        matches!(err, ClusterError::PortInUse { port: p } if p == port),
+        "{err}"
+    );
     assert!(err.to_string().contains(&port.to_string()));
     assert!(err.hint().unwrap().contains("--port"));
 }
@@ -104,7 +114,10 @@ fn an_unusable_directory_is_explained() {
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    let err = Cluster::builder().dir(file.join("cluster")).start().unwrap_err();
+    let err = Cluster::builder()
+        .dir(file.join("cluster"))
+        .start()
+        .unwrap_err();
     assert!(matches!(err, ClusterError::Directory { .. }), "{err}");
     assert!(err.to_string().contains("a-file"), "{err}");
     assert!(err.hint().unwrap().contains("choose a directory"));
@@ -114,7 +127,10 @@ fn an_unusable_directory_is_explained() {
     std::fs::write(not_empty.join("precious.txt"), "keep me").unwrap();
     let err = Cluster::builder().dir(&not_empty).start().unwrap_err();
     assert!(matches!(err, ClusterError::NotEmpty { .. }), "{err}");
-    assert_eq!(std::fs::read_to_string(not_empty.join("precious.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(not_empty.join("precious.txt")).unwrap(),
+        "keep me"
+    );
 
     // As root the server runs as another user, who must be able to reach the directory.
     if unsafe { libc_geteuid() } == 0 {
@@ -122,7 +138,10 @@ fn an_unusable_directory_is_explained() {
         let private = scratch.path().join("root-only");
         std::fs::create_dir(&private).unwrap();
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let err = Cluster::builder().dir(private.join("cluster")).start().unwrap_err();
+        let err = Cluster::builder()
+            .dir(private.join("cluster"))
+            .start()
+            .unwrap_err();
         assert!(err.to_string().contains("cannot enter"), "{err}");
         assert!(err.to_string().contains("root-only"), "{err}");
     }
@@ -155,7 +174,10 @@ fn a_detached_cluster_survives_its_handle_and_is_found_again() {
     assert!(pids.iter().all(|p| !process_exists(*p)));
     let mut c = Cluster::open(&dir).unwrap();
     assert!(c.postmaster_pids().is_empty());
-    assert!(c.nodes()[0].data_dir().join("PG_VERSION").exists(), "stop removed data");
+    assert!(
+        c.nodes()[0].data_dir().join("PG_VERSION").exists(),
+        "stop removed data"
+    );
 
     c.start_all(Duration::from_secs(60)).unwrap();
     let mut client = c.connect_primary().unwrap();

@@ -26,7 +26,9 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
     // A row committed on the primary shows up on both standbys.
     let mut primary = c.connect_primary().unwrap();
     primary
-        .batch_execute("CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t VALUES (1, 'hello')")
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t VALUES (1, 'hello')",
+        )
         .unwrap();
     for i in 0..2 {
         let mut standby = c.connect_standby(i).unwrap();
@@ -39,7 +41,10 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
                 .unwrap_or(false)
         });
         assert!(seen, "row not visible on standby {i}");
-        let in_recovery: bool = standby.query_one("SELECT pg_is_in_recovery()", &[]).unwrap().get(0);
+        let in_recovery: bool = standby
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .unwrap()
+            .get(0);
         assert!(in_recovery);
     }
 
@@ -50,8 +55,10 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
             &[],
         )
         .unwrap();
-    let seen: Vec<(String, String, String)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let seen: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(
         seen,
         vec![
@@ -69,9 +76,12 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
     assert!(!process_exists(pids[1]));
     let url = c.primary_url();
     let writer = std::thread::spawn(move || {
-        let cfg = retort_pg::ConnConfig::parse(&format!("{url}&application_name=blocked_writer")).unwrap();
+        let cfg = retort_pg::ConnConfig::parse(&format!("{url}&application_name=blocked_writer"))
+            .unwrap();
         let mut client = retort_pg::connect(&cfg).unwrap();
-        client.execute("INSERT INTO t VALUES (2, 'waits')", &[]).unwrap();
+        client
+            .execute("INSERT INTO t VALUES (2, 'waits')", &[])
+            .unwrap();
     });
     let mut waiting = false;
     let observed = wait_until(Duration::from_secs(10), || {
@@ -86,7 +96,10 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
         waiting
     });
     assert!(observed, "the commit did not wait in SyncRep");
-    assert!(!writer.is_finished(), "the commit finished without its synchronous standby");
+    assert!(
+        !writer.is_finished(),
+        "the commit finished without its synchronous standby"
+    );
 
     // Bring the standby back: the waiting commit completes and replicates.
     c.start_standby(0).unwrap();
@@ -96,7 +109,10 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
         "the commit still waits after the synchronous standby returned"
     );
     writer.join().unwrap();
-    let n: i64 = primary.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0);
+    let n: i64 = primary
+        .query_one("SELECT count(*) FROM t", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2);
 
     // Dropping the handle leaves no server behind.
@@ -105,7 +121,10 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
     drop(primary);
     drop(c);
     for pid in pids {
-        assert!(!process_exists(pid), "postmaster {pid} outlived its cluster");
+        assert!(
+            !process_exists(pid),
+            "postmaster {pid} outlived its cluster"
+        );
     }
     assert!(!dir.exists(), "{} was not removed", dir.display());
 }
@@ -120,7 +139,9 @@ fn apply_delay_gives_a_deterministic_lag_and_promote_makes_a_primary() {
     // created now is the first one.
     std::thread::sleep(Duration::from_millis(200));
     let start = Instant::now();
-    primary.batch_execute("CREATE TABLE delayed (x int)").unwrap();
+    primary
+        .batch_execute("CREATE TABLE delayed (x int)")
+        .unwrap();
     let visible = |s: &mut retort_pg::Client| {
         s.query_one("SELECT to_regclass('delayed') IS NOT NULL", &[])
             .map(|r| r.get::<_, bool>(0))
@@ -129,7 +150,9 @@ fn apply_delay_gives_a_deterministic_lag_and_promote_makes_a_primary() {
     assert!(!visible(&mut standby), "replayed before the delay");
     let status = c.status().unwrap();
     assert_eq!(status[1].state.as_deref(), Some("streaming"));
-    assert!(wait_until(Duration::from_secs(15), || visible(&mut standby)));
+    assert!(wait_until(Duration::from_secs(15), || visible(
+        &mut standby
+    )));
     assert!(
         start.elapsed() >= Duration::from_millis(2500),
         "replayed after {:?}, before the 3 s delay",
@@ -139,9 +162,14 @@ fn apply_delay_gives_a_deterministic_lag_and_promote_makes_a_primary() {
     c.set_apply_delay(0, Duration::ZERO).unwrap();
     c.promote(0).unwrap();
     let mut promoted = c.connect_standby(0).unwrap();
-    let in_recovery: bool = promoted.query_one("SELECT pg_is_in_recovery()", &[]).unwrap().get(0);
+    let in_recovery: bool = promoted
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
     assert!(!in_recovery);
-    promoted.batch_execute("INSERT INTO delayed VALUES (1)").unwrap();
+    promoted
+        .batch_execute("INSERT INTO delayed VALUES (1)")
+        .unwrap();
     assert_eq!(c.nodes()[1].role(), Role::Primary);
 }
 

@@ -94,11 +94,11 @@ fn tls_config(cfg: &ConnConfig) -> Result<rustls::ClientConfig, PgError> {
             let certs = CertificateDer::pem_file_iter(path)
                 .map_err(|e| tls_error(cfg, format!("cannot read {}: {e}", path.display())))?;
             for cert in certs {
-                let cert =
-                    cert.map_err(|e| tls_error(cfg, format!("bad PEM in {}: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| tls_error(cfg, format!("bad certificate in {}: {e}", path.display())))?;
+                let cert = cert
+                    .map_err(|e| tls_error(cfg, format!("bad PEM in {}: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| {
+                    tls_error(cfg, format!("bad certificate in {}: {e}", path.display()))
+                })?;
             }
             if roots.is_empty() {
                 return Err(tls_error(
@@ -106,9 +106,10 @@ fn tls_config(cfg: &ConnConfig) -> Result<rustls::ClientConfig, PgError> {
                     format!("{} holds no certificate", path.display()),
                 ));
             }
-            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| tls_error(cfg, e.to_string()))?;
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| tls_error(cfg, e.to_string()))?;
             Arc::new(Verifier {
                 provider,
                 webpki: Some(webpki),
@@ -248,10 +249,16 @@ fn login_hint(cfg: &ConnConfig, code: &str) -> String {
     match code {
         "28P01" => match &cfg.password_source {
             PasswordSource::ConnString => {
-                format!("the password in the connection string is wrong for role {:?}", cfg.user)
+                format!(
+                    "the password in the connection string is wrong for role {:?}",
+                    cfg.user
+                )
             }
             PasswordSource::Environment => {
-                format!("the password in $PGPASSWORD is wrong for role {:?}", cfg.user)
+                format!(
+                    "the password in $PGPASSWORD is wrong for role {:?}",
+                    cfg.user
+                )
             }
             PasswordSource::PasswordFile { path, line } => format!(
                 "the password from {} line {line} is wrong for role {:?}",

@@ -621,14 +621,11 @@ impl ConnConfig {
         };
 
         let sslmode = params.sslmode.or(from_env.sslmode).unwrap_or_default();
-        let sslrootcert = params
-            .sslrootcert
-            .or(from_env.sslrootcert)
-            .or_else(|| {
-                env.home_dir()
-                    .map(|h| h.join(".postgresql/root.crt"))
-                    .filter(|p| p.exists())
-            });
+        let sslrootcert = params.sslrootcert.or(from_env.sslrootcert).or_else(|| {
+            env.home_dir()
+                .map(|h| h.join(".postgresql/root.crt"))
+                .filter(|p| p.exists())
+        });
         Ok(ConnConfig {
             hosts,
             ports,
@@ -680,12 +677,12 @@ impl ConnConfig {
 /// A URL that connects to the same place, with the password shown as `***` when there is one.
 impl fmt::Display for ConnConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = if self.password.is_some() && self.password_source == PasswordSource::ConnString
-        {
-            ":***"
-        } else {
-            ""
-        };
+        let secret =
+            if self.password.is_some() && self.password_source == PasswordSource::ConnString {
+                ":***"
+            } else {
+                ""
+            };
         let mut query = Vec::new();
         let tcp: Vec<String> = self
             .hosts
@@ -773,7 +770,10 @@ mod tests {
         let p = ConnParams::parse("postgres://%2Ftmp%2Fsock:5433/db").unwrap();
         assert_eq!(p.hosts, vec!["/tmp/sock"]);
         let p = ConnParams::parse("postgres:///db?host=/run/pg&port=7000").unwrap();
-        assert_eq!((p.hosts.clone(), p.ports.clone()), (vec!["/run/pg".to_owned()], vec![7000]));
+        assert_eq!(
+            (p.hosts.clone(), p.ports.clone()),
+            (vec!["/run/pg".to_owned()], vec![7000])
+        );
         let p = ConnParams::parse("postgres://a:1,b:2,[::1]:3/x").unwrap();
         assert_eq!(p.hosts, vec!["a", "b", "::1"]);
         assert_eq!(p.ports, vec![1, 2, 3]);
@@ -792,18 +792,30 @@ mod tests {
     #[test]
     fn bad_inputs_say_what_is_wrong_without_the_password() {
         for (input, needle) in [
-            ("postgres://u:pw@host:notaport/db", "invalid port `notaport`"),
+            (
+                "postgres://u:pw@host:notaport/db",
+                "invalid port `notaport`",
+            ),
             ("postgres://u:pw@host:70000/db", "invalid port `70000`"),
             ("mysql://u:pw@host/db", "unsupported scheme `mysql`"),
-            ("postgres://u:pw@host/db?sslmode=sometimes", "invalid sslmode"),
-            ("postgres://u:pw@host/db?colour=blue", "unknown or unsupported connection option `colour`"),
+            (
+                "postgres://u:pw@host/db?sslmode=sometimes",
+                "invalid sslmode",
+            ),
+            (
+                "postgres://u:pw@host/db?colour=blue",
+                "unknown or unsupported connection option `colour`",
+            ),
             ("host=x password=pw port", "missing `=` after `port`"),
             ("postgres://u:pw@host/db%zz", "percent-encoding"),
             ("just some words", "expected a postgres:// URL"),
         ] {
             let err = ConnParams::parse(input).unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");
-            assert!(!err.contains("pw@") && !err.contains("=pw"), "password leaked: {err}");
+            assert!(
+                !err.contains("pw@") && !err.contains("=pw"),
+                "password leaked: {err}"
+            );
         }
     }
 
@@ -821,7 +833,10 @@ mod tests {
             redact_conn_string("postgres://h/db?password=hunter2&x=1"),
             "postgres://h/db?password=***&x=1"
         );
-        assert_eq!(redact_conn_string("postgres://app@h/db"), "postgres://app@h/db");
+        assert_eq!(
+            redact_conn_string("postgres://app@h/db"),
+            "postgres://app@h/db"
+        );
     }
 
     #[test]
@@ -833,7 +848,8 @@ mod tests {
             ("PGPASSWORD", "envpw"),
             ("PGSSLMODE", "require"),
         ]);
-        let c = ConnConfig::resolve(ConnParams::parse("dbname=app port=7000").unwrap(), &e).unwrap();
+        let c =
+            ConnConfig::resolve(ConnParams::parse("dbname=app port=7000").unwrap(), &e).unwrap();
         assert_eq!(c.hosts, vec!["envhost"]);
         assert_eq!(c.ports, vec![7000]);
         assert_eq!(c.user, "envuser");

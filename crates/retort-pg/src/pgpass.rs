@@ -18,7 +18,13 @@ pub(crate) struct Found {
 }
 
 /// The password for this host/port/db/user from `path`, if the file exists, is private and matches.
-pub(crate) fn lookup(path: &Path, host: &str, port: u16, dbname: &str, user: &str) -> Option<Found> {
+pub(crate) fn lookup(
+    path: &Path,
+    host: &str,
+    port: u16,
+    dbname: &str,
+    user: &str,
+) -> Option<Found> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() {
         return None;
@@ -62,23 +68,17 @@ pub(crate) fn lookup(path: &Path, host: &str, port: u16, dbname: &str, user: &st
 }
 
 fn split_fields(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
+    let mut fields = Vec::new();
+    let mut current = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    fields.last_mut().map(|f| f.push(next));
-                }
-            }
-            ':' => fields.push(String::new()),
-            other => {
-                if let Some(f) = fields.last_mut() {
-                    f.push(other)
-                }
-            }
+            '\\' => current.extend(chars.next()),
+            ':' => fields.push(std::mem::take(&mut current)),
+            other => current.push(other),
         }
     }
+    fields.push(current);
     fields
 }
 

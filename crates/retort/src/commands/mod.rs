@@ -1,0 +1,25 @@
+//! One module per command.
+
+pub mod cluster;
+pub mod demo;
+pub mod ping;
+
+use anyhow::Result;
+use retort_pg::{ConnConfig, ConnParams, ProcessEnv};
+
+use crate::cli::GlobalArgs;
+use crate::config;
+
+/// Connection settings with retort's precedence: -d, then $DATABASE_URL, then retort.toml's
+/// [database] url, then libpq's PG* variables and defaults.
+pub fn database_config(global: &GlobalArgs) -> Result<ConnConfig> {
+    let from_env = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let url = match global.database_url.clone().or(from_env) {
+        Some(url) => Some(url),
+        None => config::load(global.config.as_deref())?.database.url,
+    };
+    Ok(match url {
+        Some(url) => ConnConfig::parse(&url)?,
+        None => ConnConfig::resolve(ConnParams::default(), &ProcessEnv)?,
+    })
+}
