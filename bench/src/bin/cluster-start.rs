@@ -24,7 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Warm: the cached template is copied.
     drop(Cluster::builder().start()?); // make sure the real cache exists
-    let warm = sample(runs, || drop(Cluster::builder().start().expect("warm start")));
+    let warm = sample(runs, || {
+        drop(Cluster::builder().start().expect("warm start"))
+    });
     let warm_with_standbys = sample(runs.div_ceil(2), || {
         drop(
             Cluster::builder()
@@ -36,7 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     println!("cluster start (includes stop and removal), {runs} runs, median:");
-    println!("  floor: cold start with initdb        {}", ms(median(&cold)));
+    println!(
+        "  floor: cold start with initdb        {}",
+        ms(median(&cold))
+    );
     println!(
         "  primary from cached template          {}  ratio {:.2}x of floor",
         ms(median(&warm)),
