@@ -37,7 +37,7 @@ pub use cluster::{scratch_root, Cluster, ClusterBuilder, Progress, SyncMethod};
 pub use error::ClusterError;
 pub use node::{Node, NodeSpec, Role, StopMode};
 pub use os_user::ServerUser;
-pub use process::{children_of, process_exists, Lifetime};
+pub use process::{children_of, process_exists, wait_for, Lifetime};
 pub use state::exists as state_exists;
 pub use status::NodeStatus;
 pub use template::cache_dir;

@@ -144,8 +144,10 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Polls `done` every few milliseconds until it returns true or `timeout` passes.
-pub(crate) fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+/// Polls `done` (every 2 ms at first, backing off to 50 ms) until it returns true or `timeout`
+/// passes; returns whether it became true. Tests use it to wait for replication without sleeping
+/// a fixed time.
+pub fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {

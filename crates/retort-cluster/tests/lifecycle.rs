@@ -4,20 +4,9 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use retort_cluster::{process_exists, Cluster, ClusterError, Lifetime, StopMode};
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
+use retort_cluster::{process_exists, wait_for, Cluster, ClusterError, Lifetime, StopMode};
 
 /// Not a test on its own: the child half of `no_server_outlives_a_sigkilled_process`.
 #[test]
@@ -49,7 +38,7 @@ fn no_server_outlives_a_sigkilled_process() {
         .spawn()
         .unwrap();
     assert!(
-        wait_until(Duration::from_secs(60), || out.exists()),
+        wait_for(Duration::from_secs(60), || out.exists()),
         "helper never started its cluster"
     );
     let text = std::fs::read_to_string(&out).unwrap();
@@ -67,7 +56,7 @@ fn no_server_outlives_a_sigkilled_process() {
     child.kill().unwrap(); // SIGKILL: no destructor runs
     child.wait().unwrap();
     assert!(
-        wait_until(Duration::from_secs(20), || pids
+        wait_for(Duration::from_secs(20), || pids
             .iter()
             .all(|p| !process_exists(*p))),
         "servers outlived the SIGKILLed process that owned them: {pids:?}"

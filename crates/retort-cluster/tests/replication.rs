@@ -4,18 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use retort_cluster::{process_exists, Cluster, Role, StopMode, SyncMethod};
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
+use retort_cluster::{process_exists, wait_for, Cluster, Role, StopMode, SyncMethod};
 
 #[test]
 fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
@@ -32,7 +21,7 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
         .unwrap();
     for i in 0..2 {
         let mut standby = c.connect_standby(i).unwrap();
-        let seen = wait_until(Duration::from_secs(10), || {
+        let seen = wait_for(Duration::from_secs(10), || {
             standby
                 .query_opt("SELECT note FROM t WHERE id = 1", &[])
                 .ok()
@@ -84,7 +73,7 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
             .unwrap();
     });
     let mut waiting = false;
-    let observed = wait_until(Duration::from_secs(10), || {
+    let observed = wait_for(Duration::from_secs(10), || {
         waiting = primary
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity \
@@ -105,7 +94,7 @@ fn sync_and_async_standbys_replicate_and_a_dead_sync_standby_blocks_commits() {
     c.start_standby(0).unwrap();
     c.wait_until_streaming(Duration::from_secs(30)).unwrap();
     assert!(
-        wait_until(Duration::from_secs(30), || writer.is_finished()),
+        wait_for(Duration::from_secs(30), || writer.is_finished()),
         "the commit still waits after the synchronous standby returned"
     );
     writer.join().unwrap();
@@ -150,9 +139,7 @@ fn apply_delay_gives_a_deterministic_lag_and_promote_makes_a_primary() {
     assert!(!visible(&mut standby), "replayed before the delay");
     let status = c.status().unwrap();
     assert_eq!(status[1].state.as_deref(), Some("streaming"));
-    assert!(wait_until(Duration::from_secs(15), || visible(
-        &mut standby
-    )));
+    assert!(wait_for(Duration::from_secs(15), || visible(&mut standby)));
     assert!(
         start.elapsed() >= Duration::from_millis(2500),
         "replayed after {:?}, before the 3 s delay",
