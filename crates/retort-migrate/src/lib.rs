@@ -1,0 +1,1 @@
+mod split; pub use split::*;
