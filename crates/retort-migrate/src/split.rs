@@ -93,8 +93,9 @@ pub fn split_statements(sql: &str, first_line: usize) -> Result<Vec<Statement>, 
             if c == '\\' {
                 return Err(SplitError {
                     line,
-                    message: "psql meta-commands (\\...) cannot run in a migration; write plain SQL"
-                        .into(),
+                    message:
+                        "psql meta-commands (\\...) cannot run in a migration; write plain SQL"
+                            .into(),
                 });
             }
             start_line = Some(line);
@@ -259,7 +260,8 @@ fn is_routine_definition(words: &[String]) -> bool {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     matches!(
         w.as_slice(),
-        ["CREATE", "FUNCTION" | "PROCEDURE", ..] | ["CREATE", "OR", "REPLACE", "FUNCTION" | "PROCEDURE", ..]
+        ["CREATE", "FUNCTION" | "PROCEDURE", ..]
+            | ["CREATE", "OR", "REPLACE", "FUNCTION" | "PROCEDURE", ..]
     )
 }
 
@@ -339,7 +341,10 @@ SELECT $1, a$b FROM t
 
     #[test]
     fn nested_block_comments() {
-        assert_eq!(sqls("/* a /* b; */ c; */ SELECT 1; SELECT 2"), vec!["SELECT 1", "SELECT 2"]);
+        assert_eq!(
+            sqls("/* a /* b; */ c; */ SELECT 1; SELECT 2"),
+            vec!["SELECT 1", "SELECT 2"]
+        );
     }
 
     #[test]
@@ -347,7 +352,11 @@ SELECT $1, a$b FROM t
         for (text, needle, line) in [
             ("SELECT 1;\nSELECT 'oops;\n", "string literal", 2),
             ("SELECT 1;\n\nSELECT \"x;\n", "quoted identifier", 3),
-            ("CREATE FUNCTION f() AS $x$ SELECT 1;\n", "dollar quote $x$", 1),
+            (
+                "CREATE FUNCTION f() AS $x$ SELECT 1;\n",
+                "dollar quote $x$",
+                1,
+            ),
             ("SELECT 1; /* never closed", "/* comment", 1),
             ("SELECT 1;\n\\i other.sql\n", "meta-command", 2),
         ] {

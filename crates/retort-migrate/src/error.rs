@@ -1,0 +1,277 @@
+//! The one error type of `retort-migrate`. Every variant names the file, line or revision the
+//! user has to look at.
+
+use std::path::PathBuf;
+
+use retort_pg::PgError;
+
+/// Where in the migrations a problem is: a file and a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The migration file (or the embedded path).
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Errors from reading migrations, resolving targets, and applying them.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// A migration file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A migration file breaks the file format (unknown directive, SQL before `-- retort:up`, ...).
+    #[error("{at}: {message}")]
+    Parse {
+        /// Where.
+        at: Location,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+    /// Two files claim the same revision.
+    #[error("{second}: duplicate revision {revision}, already defined at {first}")]
+    DuplicateRevision {
+        /// The revision id.
+        revision: String,
+        /// The first file defining it.
+        first: Location,
+        /// The second file defining it.
+        second: Location,
+    },
+    /// A `parents` or `depends-on` directive names a revision no file defines.
+    #[error("{at}: {kind} {missing} of revision {revision} does not exist in the migrations")]
+    MissingRevision {
+        /// Where the reference is.
+        at: Location,
+        /// The revision holding the reference.
+        revision: String,
+        /// "parent" or "depends-on".
+        kind: &'static str,
+        /// The unknown revision.
+        missing: String,
+    },
+    /// The parents/depends-on edges form a cycle.
+    #[error("the revision graph has a cycle: {}", path.join(" -> "))]
+    Cycle {
+        /// The revisions on the cycle, the first repeated at the end.
+        path: Vec<String>,
+        /// The file of each revision on the cycle, in the same order.
+        files: Vec<Location>,
+    },
+    /// Two revisions carry the same branch label.
+    #[error("{second}: branch label `{label}` is already used by {first}")]
+    DuplicateLabel {
+        /// The label.
+        label: String,
+        /// Where it was first used.
+        first: Location,
+        /// Where it is used again.
+        second: Location,
+    },
+    /// A target (`heads`, `+2`, `ab12`, `auth@head`, ...) could not be resolved.
+    #[error("{0}")]
+    Target(String),
+    /// A downgrade would pass through revisions that have no `-- retort:down` section.
+    #[error("cannot downgrade: {} no `-- retort:down` section: {}", if files.len() == 1 { "this migration has" } else { "these migrations have" }, files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoDown {
+        /// The files without a down section, in the order the downgrade would run them.
+        files: Vec<PathBuf>,
+    },
+    /// The database's version table names a revision that no migration file defines.
+    #[error("the database is at revision {revision}, which is not in the migrations directory")]
+    UnknownApplied {
+        /// The unknown revision.
+        revision: String,
+    },
+    /// An applied migration's file was edited after it was applied.
+    #[error("{} applied {} edited since {}: {}", if edited.len() == 1 { "an" } else { "" }, if edited.len() == 1 { "migration was" } else { "migrations were" }, if edited.len() == 1 { "it was applied" } else { "they were applied" }, edited.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    ChecksumMismatch {
+        /// Each edited migration.
+        edited: Vec<Edited>,
+    },
+    /// Another runner held the migration lock for longer than we were willing to wait.
+    #[error("another migration run holds the lock on {schema}: {holder}; waited {waited_ms} ms")]
+    LockTimeout {
+        /// The version-table schema the lock protects.
+        schema: String,
+        /// Who holds it (pid, application, client, since when), as far as pg_stat_activity tells.
+        holder: String,
+        /// How long we waited.
+        waited_ms: u128,
+    },
+    /// A statement of a migration failed; the migration was rolled back (or, for a
+    /// non-transactional migration, stopped where it failed).
+    #[error("{0}")]
+    Statement(Box<StatementFailure>),
+    /// Reading or writing the version/history tables, or another database call, failed.
+    #[error("{context}: {source}")]
+    Database {
+        /// What retort was doing.
+        context: String,
+        /// The error.
+        source: PgError,
+    },
+    /// A command was asked to do something the state does not allow.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl MigrateError {
+    /// A sentence saying what the user can do next, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            MigrateError::Parse { .. } => Some(
+                "a migration file has `-- retort:<key> <value>` header lines (revision, parents, \
+                 message, depends-on, branch-labels, transaction), then `-- retort:up` and \
+                 optionally `-- retort:down`"
+                    .into(),
+            ),
+            MigrateError::DuplicateRevision { .. } => Some(
+                "give one of the files a fresh revision (`retort new` makes one) and fix the \
+                 parents that should point to it"
+                    .into(),
+            ),
+            MigrateError::MissingRevision { .. } => Some(
+                "restore the missing file, or point the directive at an existing revision \
+                 (`retort heads` lists the candidates)"
+                    .into(),
+            ),
+            MigrateError::Cycle { files, .. } => Some(format!(
+                "one of these files must not list the other as parent or dependency: {}",
+                files
+                    .iter()
+                    .map(Location::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            MigrateError::NoDown { .. } => Some(
+                "add a `-- retort:down` section with the reverse SQL, or stop the downgrade \
+                 above these revisions; nothing was changed"
+                    .into(),
+            ),
+            MigrateError::UnknownApplied { .. } => Some(
+                "check out the branch that has this migration, or `retort stamp` the database \
+                 to a revision that exists if the file is gone for good"
+                    .into(),
+            ),
+            MigrateError::ChecksumMismatch { edited } => Some(format!(
+                "undo the edit (add a new migration instead), or accept it with `retort repair {}`",
+                edited
+                    .iter()
+                    .map(|e| e.revision.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+            MigrateError::LockTimeout { .. } => Some(
+                "wait for that run to finish, or raise --lock-wait; if the holder is stuck, \
+                 pg_terminate_backend(pid) releases the lock"
+                    .into(),
+            ),
+            MigrateError::Statement(f) if f.non_transactional => Some(format!(
+                "THIS MIGRATION RAN OUTSIDE A TRANSACTION: the statements before the failing one \
+                 stay applied and the revision is NOT recorded. A human must finish or undo \
+                 them by hand, then run `retort upgrade` again.{}",
+                f.source
+                    .hint()
+                    .map(|h| format!(" Server hint: {h}"))
+                    .unwrap_or_default()
+            )),
+            MigrateError::Statement(f) if f.source.sqlstate() == Some("25001") => Some(
+                "the migration was rolled back. This statement cannot run inside a \
+                     transaction block: put it in its own migration marked \
+                     `-- retort:transaction off`"
+                    .into(),
+            ),
+            MigrateError::Statement(f) => Some(format!(
+                "the migration was rolled back; the database is still at the previous \
+                 revision.{}",
+                f.source
+                    .hint()
+                    .map(|h| format!(" Server hint: {h}"))
+                    .unwrap_or_default()
+            )),
+            MigrateError::Database { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Where and how a migration statement failed.
+#[derive(Debug)]
+pub struct StatementFailure {
+    /// The file and line of the failing statement.
+    pub at: Location,
+    /// The revision.
+    pub revision: String,
+    /// Up or down.
+    pub direction: &'static str,
+    /// 1-based index of the statement in its section.
+    pub index: usize,
+    /// How many statements the section has.
+    pub count: usize,
+    /// The statement text.
+    pub statement: String,
+    /// Whether the migration ran outside a transaction, so earlier statements stay applied.
+    pub non_transactional: bool,
+    /// The server's error.
+    pub source: PgError,
+}
+
+impl std::fmt::Display for StatementFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: revision {} ({}): statement {} of {} failed: {}",
+            self.at, self.revision, self.direction, self.index, self.count, self.source
+        )
+    }
+}
+
+/// An applied migration whose file changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    /// The revision.
+    pub revision: String,
+    /// The file.
+    pub file: PathBuf,
+    /// Checksum stored when it was applied.
+    pub applied: String,
+    /// Checksum of the file now.
+    pub now: String,
+}
+
+impl std::fmt::Display for Edited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}) was {}, is now {}",
+            self.revision,
+            self.file.display(),
+            short(&self.applied),
+            short(&self.now)
+        )
+    }
+}
+
+fn short(checksum: &str) -> &str {
+    checksum.get(..16).unwrap_or(checksum)
+}
+
+pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(postgres::Error) -> MigrateError {
+    let context = context.into();
+    move |e| MigrateError::Database {
+        context,
+        source: PgError::from(e),
+    }
+}

@@ -1,0 +1,114 @@
+//! Offline mode: the SQL a plan would run, as one script for `psql -v ON_ERROR_STOP=1 -f`,
+//! including the version-table updates, so a DBA can review and run it.
+
+use retort_pg::quote_literal;
+
+use crate::error::MigrateError;
+use crate::graph::{Direction, Plan, RevisionGraph};
+use crate::runner::{prepare, RunnerOptions};
+use crate::store::VersionStore;
+
+/// Renders `plan` as a psql script.
+///
+/// Errors: the same as an online run would raise before touching the database (unparsable SQL,
+/// a missing down section).
+pub fn render_script(
+    graph: &RevisionGraph,
+    plan: &Plan,
+    options: &RunnerOptions,
+) -> Result<String, MigrateError> {
+    let statements = prepare(graph, plan)?;
+    let store = VersionStore::new(options.schema.clone());
+    let heads = |h: &[String]| {
+        if h.is_empty() {
+            "base".to_owned()
+        } else {
+            h.join(", ")
+        }
+    };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "-- retort {} from {} to {}: {} migration(s)\n\
+         -- Run with: psql -v ON_ERROR_STOP=1 -f <this file>\n\
+         \\set ON_ERROR_STOP on\n\n",
+        plan.direction.as_str(),
+        heads(&plan.from_heads),
+        heads(&plan.to_heads),
+        plan.steps.len()
+    ));
+    out.push_str(&store.create_sql());
+    let version = store.table("version");
+    let history = store.table("history");
+    let timeouts = |scope: &str| {
+        let mut s = String::new();
+        if let Some(t) = options.lock_timeout {
+            s.push_str(&format!("{scope} lock_timeout = {};\n", t.as_millis()));
+        }
+        if let Some(t) = options.statement_timeout {
+            s.push_str(&format!("{scope} statement_timeout = {};\n", t.as_millis()));
+        }
+        s
+    };
+    for (step, statements) in plan.steps.iter().zip(&statements) {
+        let m = graph
+            .get(&step.revision)
+            .expect("plans only name revisions of their graph");
+        out.push_str(&format!(
+            "\n-- {} {}: {} ({})\n",
+            step.direction.as_str(),
+            m.revision,
+            m.message,
+            m.path.display()
+        ));
+        if m.transactional {
+            out.push_str("BEGIN;\n");
+            out.push_str(&timeouts("SET LOCAL"));
+        } else {
+            out.push_str(
+                "-- WARNING: this migration runs outside a transaction (transaction off).\n\
+                 -- If a statement fails, the ones before it stay applied: finish or undo them by hand.\n",
+            );
+            out.push_str(&timeouts("SET"));
+        }
+        for s in statements {
+            out.push_str(&s.sql);
+            out.push_str(";\n");
+        }
+        if !m.transactional {
+            if options.lock_timeout.is_some() || options.statement_timeout.is_some() {
+                out.push_str("RESET lock_timeout;\nRESET statement_timeout;\n");
+            }
+            out.push_str("BEGIN;\n");
+        }
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|r| quote_literal(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !step.remove_heads.is_empty() {
+            out.push_str(&format!(
+                "DELETE FROM {version} WHERE revision IN ({});\n",
+                list(&step.remove_heads)
+            ));
+        }
+        for head in &step.add_heads {
+            out.push_str(&format!(
+                "INSERT INTO {version} (revision) VALUES ({});\n",
+                quote_literal(head)
+            ));
+        }
+        let checksum = match step.direction {
+            Direction::Up => quote_literal(&m.checksum()),
+            Direction::Down => "NULL".to_owned(),
+        };
+        out.push_str(&format!(
+            "INSERT INTO {history} (revision, direction, checksum, message, note) VALUES ({}, {}, {checksum}, {}, 'offline script');\n",
+            quote_literal(&m.revision),
+            quote_literal(step.direction.as_str()),
+            quote_literal(&m.message),
+        ));
+        out.push_str("COMMIT;\n");
+    }
+    Ok(out)
+}

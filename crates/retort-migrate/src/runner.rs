@@ -1,0 +1,598 @@
+//! Applying plans to a database: the lock, one transaction per migration with its version-table
+//! update, timeouts, non-transactional migrations, stamp and repair.
+
+use std::time::{Duration, Instant};
+
+use retort_pg::{Client, PgError};
+
+use crate::error::{db, Edited, Location, MigrateError, StatementFailure};
+use crate::file::Migration;
+use crate::graph::{AppliedSet, Direction, Plan, RevisionGraph, Step};
+use crate::split::Statement;
+use crate::store::{MigrationLock, StoredHeads, VersionStore};
+use crate::target::Target;
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Schema of the version and history tables.
+    pub schema: String,
+    /// `SET LOCAL lock_timeout` for each migration; `None` leaves the server's setting.
+    pub lock_timeout: Option<Duration>,
+    /// `SET LOCAL statement_timeout` for each migration; `None` leaves the server's setting.
+    pub statement_timeout: Option<Duration>,
+    /// How long to wait for another runner's lock.
+    pub lock_wait: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            schema: "retort".into(),
+            lock_timeout: Some(Duration::from_secs(5)),
+            statement_timeout: None,
+            lock_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Hooks for a progress display. Every method has an empty default.
+pub trait Observer {
+    /// Another runner holds the lock; we are waiting for it.
+    fn waiting_for_lock(&mut self, _holder: &str) {}
+    /// The plan is known and about to run.
+    fn plan_ready(&mut self, _plan: &Plan) {}
+    /// A migration is about to run (`index` is 0-based).
+    fn step_started(
+        &mut self,
+        _index: usize,
+        _total: usize,
+        _migration: &Migration,
+        _direction: Direction,
+    ) {
+    }
+    /// A migration is committed.
+    fn step_finished(
+        &mut self,
+        _index: usize,
+        _total: usize,
+        _migration: &Migration,
+        _elapsed: Duration,
+    ) {
+    }
+    /// A migration marked `-- retort:transaction off` is about to run.
+    fn non_transactional(&mut self, _migration: &Migration) {}
+}
+
+/// An [`Observer`] that ignores everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl Observer for Silent {}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The plan that ran (all of it: a failure is an error, not a partial report).
+    pub plan: Plan,
+    /// Time of each step's SQL, in step order.
+    pub durations: Vec<Duration>,
+}
+
+/// Where the database stands.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The version table.
+    pub stored: StoredHeads,
+    /// The applied set those heads imply.
+    pub state: AppliedSet,
+}
+
+/// One repaired checksum.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Repaired {
+    /// The revision.
+    pub revision: String,
+    /// The checksum recorded before (none if it was never recorded).
+    pub old: Option<String>,
+    /// The checksum of the file now, now recorded.
+    pub new: String,
+}
+
+/// Runs plans against one connection.
+pub struct MigrationRunner<'a> {
+    client: &'a mut Client,
+    graph: &'a RevisionGraph,
+    store: VersionStore,
+    options: RunnerOptions,
+    observer: &'a mut dyn Observer,
+}
+
+/// Upgrades `client`'s database to `target` with default options: the one call an application
+/// needs at start-up.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let graph = retort_migrate::load_dir(std::path::Path::new("migrations"))?;
+/// let mut client = retort_pg::connect(&retort_pg::ConnConfig::parse("postgres://app@localhost/app")?)?;
+/// retort_migrate::upgrade(&mut client, &graph, retort_migrate::Target::Heads)?;
+/// # Ok(()) }
+/// ```
+pub fn upgrade(
+    client: &mut Client,
+    graph: &RevisionGraph,
+    target: Target,
+) -> Result<RunReport, MigrateError> {
+    let mut silent = Silent;
+    MigrationRunner::new(client, graph, RunnerOptions::default(), &mut silent).upgrade(&target)
+}
+
+impl<'a> MigrationRunner<'a> {
+    /// A runner; nothing happens until a method is called.
+    pub fn new(
+        client: &'a mut Client,
+        graph: &'a RevisionGraph,
+        options: RunnerOptions,
+        observer: &'a mut dyn Observer,
+    ) -> MigrationRunner<'a> {
+        MigrationRunner {
+            client,
+            graph,
+            store: VersionStore::new(options.schema.clone()),
+            options,
+            observer,
+        }
+    }
+
+    /// Reads the current heads without locking or creating anything.
+    ///
+    /// Errors: a head the migrations do not know.
+    pub fn current(&mut self) -> Result<Current, MigrateError> {
+        let stored = self.store.heads(self.client)?;
+        let state = self.graph.state_from_heads(&stored.heads)?;
+        Ok(Current { stored, state })
+    }
+
+    /// The plan `upgrade(target)` would run now (no lock, no changes).
+    pub fn plan_upgrade(&mut self, target: &Target) -> Result<Plan, MigrateError> {
+        let current = self.current()?;
+        self.graph.plan_upgrade(&current.state, target)
+    }
+
+    /// The plan `downgrade(target)` would run now (no lock, no changes).
+    pub fn plan_downgrade(&mut self, target: &Target) -> Result<Plan, MigrateError> {
+        let current = self.current()?;
+        self.graph.plan_downgrade(&current.state, target)
+    }
+
+    /// Applies the up sections needed to reach `target`.
+    ///
+    /// Errors: lock timeout, edited applied migrations (checksums), unparsable SQL (before
+    /// anything runs), and a failing statement (that migration rolled back, earlier ones kept).
+    pub fn upgrade(&mut self, target: &Target) -> Result<RunReport, MigrateError> {
+        self.locked(|runner| {
+            let current = runner.current()?;
+            runner.verify_checksums(&current.state)?;
+            let plan = runner.graph.plan_upgrade(&current.state, target)?;
+            runner.execute(plan)
+        })
+    }
+
+    /// Applies the down sections needed to reach `target`.
+    ///
+    /// Errors: lock timeout, a revision on the way without a down section (nothing runs), a
+    /// failing statement.
+    pub fn downgrade(&mut self, target: &Target) -> Result<RunReport, MigrateError> {
+        self.locked(|runner| {
+            let current = runner.current()?;
+            let plan = runner.graph.plan_downgrade(&current.state, target)?;
+            runner.execute(plan)
+        })
+    }
+
+    /// Records `targets` as the current state without running any migration SQL.
+    pub fn stamp(
+        &mut self,
+        targets: &[Target],
+    ) -> Result<(Vec<String>, Vec<String>), MigrateError> {
+        self.locked(|runner| {
+            let current = runner.current()?;
+            let new = runner.graph.stamp_state(&current.state, targets)?;
+            let from = runner.graph.heads_of(&current.state);
+            let to = runner.graph.heads_of(&new);
+            let mut rows: Vec<(String, Option<String>, String, &str)> = Vec::new();
+            for m in runner.graph.migrations() {
+                let was = runner.graph.is_applied(&current.state, &m.revision);
+                let is = runner.graph.is_applied(&new, &m.revision);
+                if is && !was {
+                    rows.push((m.revision.clone(), Some(m.checksum()), m.message.clone(), "stamped as applied"));
+                } else if was && !is {
+                    rows.push((m.revision.clone(), None, m.message.clone(), "stamped as not applied"));
+                }
+            }
+            let mut tx = runner.client.transaction().map_err(db("starting the stamp transaction"))?;
+            tx.execute(&format!("DELETE FROM {}", runner.store.table("version")), &[])
+                .map_err(db("stamping the version table"))?;
+            tx.execute(
+                &format!("INSERT INTO {} (revision) SELECT unnest($1::text[])", runner.store.table("version")),
+                &[&to],
+            )
+            .map_err(db("stamping the version table"))?;
+            let insert = format!(
+                "INSERT INTO {} (revision, direction, checksum, message, note) VALUES ($1, 'stamp', $2, $3, $4)",
+                runner.store.table("history")
+            );
+            for (rev, checksum, message, note) in &rows {
+                tx.execute(&insert, &[rev, checksum, message, note])
+                    .map_err(db("recording the stamp in history"))?;
+            }
+            tx.commit().map_err(db("committing the stamp"))?;
+            Ok((from, to))
+        })
+    }
+
+    /// Accepts the current file contents of applied `revisions` as intended: records their new
+    /// checksums in history. Runs no migration SQL.
+    ///
+    /// Errors: a revision that is not applied.
+    pub fn repair(&mut self, revisions: &[String]) -> Result<Vec<Repaired>, MigrateError> {
+        self.locked(|runner| {
+            let current = runner.current()?;
+            let mut wanted = Vec::new();
+            for name in revisions {
+                let m = runner.graph.resolve(name)?;
+                if !runner.graph.is_applied(&current.state, &m.revision) {
+                    return Err(MigrateError::Invalid(format!(
+                        "{} is not applied, so there is no recorded checksum to repair",
+                        m.revision
+                    )));
+                }
+                wanted.push(m);
+            }
+            let ids: Vec<String> = wanted.iter().map(|m| m.revision.clone()).collect();
+            let old: std::collections::HashMap<String, String> =
+                runner.store.checksums(runner.client, &ids)?.into_iter().collect();
+            let insert = format!(
+                "INSERT INTO {} (revision, direction, checksum, message, note) VALUES ($1, 'repair', $2, $3, $4)",
+                runner.store.table("history")
+            );
+            let mut tx = runner.client.transaction().map_err(db("starting the repair transaction"))?;
+            let mut out = Vec::new();
+            for m in wanted {
+                let new = m.checksum();
+                let was = old.get(&m.revision).cloned();
+                let note = match &was {
+                    Some(w) => format!("checksum accepted by repair, replacing {w}"),
+                    None => "checksum recorded by repair".to_owned(),
+                };
+                tx.execute(&insert, &[&m.revision, &new, &m.message, &note])
+                    .map_err(db("recording the repair in history"))?;
+                out.push(Repaired {
+                    revision: m.revision.clone(),
+                    old: was,
+                    new,
+                });
+            }
+            tx.commit().map_err(db("committing the repair"))?;
+            Ok(out)
+        })
+    }
+
+    /// Applied migrations whose file no longer matches the recorded checksum.
+    pub fn edited(&mut self, state: &AppliedSet) -> Result<Vec<Edited>, MigrateError> {
+        let applied: Vec<&Migration> = self.graph.applied_revisions(state).collect();
+        if applied.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = applied.iter().map(|m| m.revision.clone()).collect();
+        let recorded: std::collections::HashMap<String, String> = self
+            .store
+            .checksums(self.client, &ids)?
+            .into_iter()
+            .collect();
+        Ok(applied
+            .into_iter()
+            .filter_map(|m| {
+                let old = recorded.get(&m.revision)?;
+                let now = m.checksum();
+                (old != &now).then(|| Edited {
+                    revision: m.revision.clone(),
+                    file: m.path.clone(),
+                    applied: old.clone(),
+                    now,
+                })
+            })
+            .collect())
+    }
+
+    fn verify_checksums(&mut self, state: &AppliedSet) -> Result<(), MigrateError> {
+        let edited = self.edited(state)?;
+        if edited.is_empty() {
+            Ok(())
+        } else {
+            Err(MigrateError::ChecksumMismatch { edited })
+        }
+    }
+
+    /// Runs `work` holding the lock (tables created first); releases the lock on every path.
+    fn locked<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, MigrateError>,
+    ) -> Result<T, MigrateError> {
+        self.client
+            .batch_execute("SET application_name = 'retort migrate'")
+            .map_err(db("setting application_name"))?;
+        let observer = &mut *self.observer;
+        let lock = MigrationLock::acquire(
+            self.client,
+            &self.store,
+            self.options.lock_wait,
+            &mut |holder| observer.waiting_for_lock(holder),
+        )?;
+        let result = self.store.ensure(self.client).and_then(|()| work(self));
+        // A broken connection releases the lock by itself; report the first error.
+        let released = lock.release(self.client);
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    /// Checks everything that can be checked without the database, then runs each step.
+    fn execute(&mut self, plan: Plan) -> Result<RunReport, MigrateError> {
+        let prepared = prepare(self.graph, &plan)?;
+        self.observer.plan_ready(&plan);
+        let bookkeeping = self
+            .client
+            .prepare(&format!(
+                "WITH removed AS (DELETE FROM {version} WHERE revision = ANY($1::text[])), \
+                      added AS (INSERT INTO {version} (revision) SELECT unnest($2::text[])) \
+                 INSERT INTO {history} (revision, direction, checksum, message, duration_ms) \
+                 VALUES ($3, $4, $5, $6, $7)",
+                version = self.store.table("version"),
+                history = self.store.table("history"),
+            ))
+            .map_err(db("preparing the version-table update"))?;
+        let total = plan.steps.len();
+        let mut durations = Vec::with_capacity(total);
+        for (index, (step, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
+            let m = self
+                .graph
+                .get(&step.revision)
+                .expect("plans only name revisions of their graph");
+            self.observer.step_started(index, total, m, step.direction);
+            let started = Instant::now();
+            if m.transactional {
+                self.run_in_transaction(m, step, statements, &bookkeeping, started)?;
+            } else {
+                self.observer.non_transactional(m);
+                self.run_without_transaction(m, step, statements, &bookkeeping, started)?;
+            }
+            let elapsed = started.elapsed();
+            durations.push(elapsed);
+            self.observer.step_finished(index, total, m, elapsed);
+        }
+        Ok(RunReport { plan, durations })
+    }
+
+    fn timeouts_sql(&self, local: bool) -> String {
+        let scope = if local { "SET LOCAL" } else { "SET" };
+        let mut sql = String::new();
+        if let Some(t) = self.options.lock_timeout {
+            sql.push_str(&format!("{scope} lock_timeout = {}; ", t.as_millis()));
+        }
+        if let Some(t) = self.options.statement_timeout {
+            sql.push_str(&format!("{scope} statement_timeout = {}; ", t.as_millis()));
+        }
+        sql
+    }
+
+    fn run_in_transaction(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        statements: &[Statement],
+        bookkeeping: &postgres::Statement,
+        started: Instant,
+    ) -> Result<(), MigrateError> {
+        let begin = format!("BEGIN; {}", self.timeouts_sql(true));
+        self.client
+            .batch_execute(&begin)
+            .map_err(db("starting the migration transaction"))?;
+        let outcome = (|| {
+            for (i, s) in statements.iter().enumerate() {
+                self.client
+                    .batch_execute(&s.sql)
+                    .map_err(|e| statement_error(m, step, statements, i, false, e))?;
+            }
+            self.record(m, step, bookkeeping, started)?;
+            self.client
+                .batch_execute("COMMIT")
+                .map_err(db(format!("committing revision {}", m.revision)))
+        })();
+        if outcome.is_err() {
+            // Best effort: if the connection is gone the server has rolled back already.
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        outcome
+    }
+
+    fn run_without_transaction(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        statements: &[Statement],
+        bookkeeping: &postgres::Statement,
+        started: Instant,
+    ) -> Result<(), MigrateError> {
+        let timeouts = self.timeouts_sql(false);
+        if !timeouts.is_empty() {
+            self.client
+                .batch_execute(&timeouts)
+                .map_err(db("setting timeouts"))?;
+        }
+        for (i, s) in statements.iter().enumerate() {
+            if let Err(e) = self.client.batch_execute(&s.sql) {
+                let err = statement_error(m, step, statements, i, true, e);
+                let note = format!(
+                    "statement {} of {} (line {}) failed outside a transaction; statements 1..{} \
+                     stayed applied: {}",
+                    i + 1,
+                    statements.len(),
+                    s.line,
+                    i,
+                    match &err {
+                        MigrateError::Statement(f) => f.source.to_string(),
+                        other => other.to_string(),
+                    }
+                );
+                // Record the truth; if even that fails, the statement error is still what matters.
+                let _ = self.client.execute(
+                    &format!(
+                        "INSERT INTO {} (revision, direction, checksum, message, duration_ms, note) \
+                         VALUES ($1, 'failed', $2, $3, $4, $5)",
+                        self.store.table("history")
+                    ),
+                    &[
+                        &m.revision,
+                        &m.checksum(),
+                        &m.message,
+                        &(started.elapsed().as_secs_f64() * 1000.0),
+                        &note,
+                    ],
+                );
+                self.reset_timeouts();
+                return Err(err);
+            }
+        }
+        self.reset_timeouts();
+        self.client
+            .batch_execute("BEGIN")
+            .map_err(db("starting the bookkeeping transaction"))?;
+        let recorded = self.record(m, step, bookkeeping, started).and_then(|()| {
+            self.client
+                .batch_execute("COMMIT")
+                .map_err(db(format!("committing revision {}", m.revision)))
+        });
+        if recorded.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
+        recorded
+    }
+
+    fn reset_timeouts(&mut self) {
+        if self.options.lock_timeout.is_some() || self.options.statement_timeout.is_some() {
+            let _ = self
+                .client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout");
+        }
+    }
+
+    fn record(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        bookkeeping: &postgres::Statement,
+        started: Instant,
+    ) -> Result<(), MigrateError> {
+        let checksum = match step.direction {
+            Direction::Up => Some(m.checksum()),
+            Direction::Down => None,
+        };
+        self.client
+            .execute(
+                bookkeeping,
+                &[
+                    &step.remove_heads,
+                    &step.add_heads,
+                    &m.revision,
+                    &step.direction.as_str(),
+                    &checksum,
+                    &m.message,
+                    &(started.elapsed().as_secs_f64() * 1000.0),
+                ],
+            )
+            .map_err(db(format!("updating the version table for {}", m.revision)))?;
+        Ok(())
+    }
+}
+
+/// Splits every step's SQL and checks down sections exist, so that nothing runs when any
+/// migration on the way is unusable.
+pub(crate) fn prepare(
+    graph: &RevisionGraph,
+    plan: &Plan,
+) -> Result<Vec<Vec<Statement>>, MigrateError> {
+    let mut missing_down = Vec::new();
+    let mut out = Vec::with_capacity(plan.steps.len());
+    for step in &plan.steps {
+        let m = graph
+            .get(&step.revision)
+            .expect("plans only name revisions of their graph");
+        let section = match step.direction {
+            Direction::Up => Some(&m.up),
+            Direction::Down => m.down.as_ref(),
+        };
+        let Some(section) = section else {
+            missing_down.push(m.path.clone());
+            continue;
+        };
+        let statements = section.statements(&m.path)?;
+        if m.transactional {
+            if let Some(s) = statements.iter().find(|s| is_transaction_control(&s.sql)) {
+                return Err(MigrateError::Parse {
+                    at: Location {
+                        file: m.path.clone(),
+                        line: s.line,
+                    },
+                    message: format!(
+                        "`{}` inside a migration: retort already runs each migration in its own \
+                         transaction; remove it, or mark the file `-- retort:transaction off`",
+                        s.sql.split_whitespace().next().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        out.push(statements);
+    }
+    if !missing_down.is_empty() {
+        return Err(MigrateError::NoDown {
+            files: missing_down,
+        });
+    }
+    Ok(out)
+}
+
+fn is_transaction_control(sql: &str) -> bool {
+    let mut words = sql
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase());
+    match words.next().as_deref() {
+        Some("BEGIN") => !matches!(words.next().as_deref(), Some("ATOMIC")),
+        Some("COMMIT" | "ROLLBACK" | "END" | "ABORT") => true,
+        Some("START") => matches!(words.next().as_deref(), Some("TRANSACTION")),
+        _ => false,
+    }
+}
+
+fn statement_error(
+    m: &Migration,
+    step: &Step,
+    statements: &[Statement],
+    i: usize,
+    non_transactional: bool,
+    e: postgres::Error,
+) -> MigrateError {
+    let s = &statements[i];
+    MigrateError::Statement(Box::new(StatementFailure {
+        at: Location {
+            file: m.path.clone(),
+            line: s.line,
+        },
+        revision: step.revision.clone(),
+        direction: step.direction.as_str(),
+        index: i + 1,
+        count: statements.len(),
+        statement: s.sql.clone(),
+        non_transactional,
+        source: PgError::from(e),
+    }))
+}
