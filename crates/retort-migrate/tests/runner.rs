@@ -237,7 +237,7 @@ fn a_downgrade_without_down_sections_changes_nothing() {
     let MigrateError::NoDown { files: missing } = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(missing, &[no_down.clone()]);
+    assert_eq!(missing, std::slice::from_ref(&no_down));
     assert!(err.to_string().contains(&no_down.display().to_string()));
     assert_eq!(
         tables(&mut client),
