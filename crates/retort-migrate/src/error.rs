@@ -122,6 +122,12 @@ pub enum MigrateError {
         /// The error.
         source: PgError,
     },
+    /// The connection goes to a standby (in recovery), which cannot be migrated.
+    #[error("{target} is a standby (read-only, in recovery); migrations run on the primary")]
+    Standby {
+        /// The redacted connection target.
+        target: String,
+    },
     /// A command was asked to do something the state does not allow.
     #[error("{0}")]
     Invalid(String),
@@ -202,6 +208,11 @@ impl MigrateError {
                     .unwrap_or_default()
             )),
             MigrateError::Database { source, .. } => source.hint(),
+            MigrateError::Standby { .. } => Some(
+                "point -d / DATABASE_URL at the primary; standbys replay the migration from it \
+                 (`retort cluster status` or pg_stat_replication on the primary lists them)"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -228,12 +239,36 @@ pub struct StatementFailure {
     pub source: PgError,
 }
 
+impl StatementFailure {
+    /// The line of the file the server pointed at (the statement's first line when the server
+    /// gave no position).
+    pub fn error_line(&self) -> usize {
+        let position = match &self.source {
+            PgError::Server(m) => m.position,
+            _ => None,
+        };
+        match position {
+            Some(p) => {
+                let before: String = self.statement.chars().take((p as usize).saturating_sub(1)).collect();
+                self.at.line + before.matches('\n').count()
+            }
+            None => self.at.line,
+        }
+    }
+}
+
 impl std::fmt::Display for StatementFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: revision {} ({}): statement {} of {} failed: {}",
-            self.at, self.revision, self.direction, self.index, self.count, self.source
+            "{}:{}: revision {} ({}): statement {} of {} failed: {}",
+            self.at.file.display(),
+            self.error_line(),
+            self.revision,
+            self.direction,
+            self.index,
+            self.count,
+            self.source
         )
     }
 }

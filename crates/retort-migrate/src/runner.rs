@@ -318,9 +318,26 @@ impl<'a> MigrationRunner<'a> {
         &mut self,
         work: impl FnOnce(&mut Self) -> Result<T, MigrateError>,
     ) -> Result<T, MigrateError> {
-        self.client
-            .batch_execute("SET application_name = 'retort migrate'")
-            .map_err(db("setting application_name"))?;
+        let standby: bool = self
+            .client
+            .query_one(
+                "SELECT pg_is_in_recovery(), set_config('application_name', 'retort migrate', false)",
+                &[],
+            )
+            .map_err(db("checking that the server is a primary"))?
+            .get(0);
+        if standby {
+            let target: String = self
+                .client
+                .query_one(
+                    "SELECT coalesce(inet_server_addr()::text || ':' || inet_server_port(), \
+                     'the local socket') || ' database ' || current_database()",
+                    &[],
+                )
+                .map_err(db("describing the server"))?
+                .get(0);
+            return Err(MigrateError::Standby { target });
+        }
         let observer = &mut *self.observer;
         let lock = MigrationLock::acquire(
             self.client,

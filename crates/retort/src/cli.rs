@@ -58,10 +58,126 @@ pub enum Format {
     Human,
     /// One JSON document on stdout; errors as JSON on stderr.
     Json,
+    /// A Mermaid flowchart (retort graph only).
+    Mermaid,
+    /// A Graphviz digraph (retort graph only).
+    Dot,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project here: retort.toml, migrations/ and schema.sql.
+    ///
+    /// Existing files are never overwritten.
+    Init {
+        /// Where to create the project.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+
+    /// Write a new migration file whose parent is the current head.
+    ///
+    /// The file is migrations/<revision>_<slug>.sql with a fresh random revision; fill in the
+    /// `-- retort:up` and `-- retort:down` sections. With several heads, say which one to
+    /// build on (--head) or merge them first (retort merge heads -m ...).
+    ///
+    /// Example: retort new -m "add users table"
+    New(NewArgs),
+
+    /// Apply migrations up to TARGET (default: heads).
+    ///
+    /// Each migration runs in its own transaction together with its version-table update, so a
+    /// failure leaves the database at the last good revision. Migrations marked
+    /// `-- retort:transaction off` run statement by statement and are recorded only when all
+    /// succeed. A session advisory lock makes concurrent runs wait for each other.
+    ///
+    /// Targets: heads, head, a revision or unique prefix (4+ characters), a branch label,
+    /// LABEL@head, +N, REV+N.
+    ///
+    /// Examples: retort upgrade; retort upgrade +1; retort upgrade auth@head;
+    /// retort upgrade --sql base:heads > deploy.sql
+    Upgrade(ApplyArgs),
+
+    /// Run down sections back to TARGET.
+    ///
+    /// Targets: base (nothing applied), -N, a revision (everything after it is removed; other
+    /// branches stay), REV-N, NAME@base (that revision and everything after it). Fails before
+    /// touching the database when a migration on the way has no down section.
+    ///
+    /// Examples: retort downgrade -1; retort downgrade 3f2a; retort downgrade --sql heads:base
+    Downgrade(ApplyArgs),
+
+    /// Show the revisions the database is at (the rows of the version table).
+    Current,
+
+    /// List revisions newest first, or with --applied what was run on the database and when.
+    ///
+    /// Use -v for files, checksums and dependencies.
+    History {
+        /// Only revisions in FROM:TO (either side may be empty, base or heads).
+        #[arg(short = 'r', long, value_name = "FROM:TO")]
+        range: Option<String>,
+        /// The database's history table instead of the files: every up, down, stamp, repair
+        /// and failed run.
+        #[arg(long)]
+        applied: bool,
+        /// With --applied: only the newest N entries.
+        #[arg(long, value_name = "N")]
+        limit: Option<i64>,
+    },
+
+    /// List the heads of the revision graph (where new migrations go).
+    Heads,
+
+    /// List branch points: revisions with more than one child.
+    Branches,
+
+    /// Show one revision: file, parents, children, checksum and its SQL.
+    Show {
+        /// Revision, unique prefix, label, head or LABEL@head.
+        revision: String,
+    },
+
+    /// Record TARGET(s) as applied without running any migration SQL.
+    ///
+    /// The version table is set to exactly what the targets need; use it for a database whose
+    /// schema was created another way. Recorded in history as 'stamp'.
+    Stamp {
+        /// Targets: revisions, heads, base, +N/-N.
+        #[arg(required = true, value_name = "TARGET", allow_hyphen_values = true)]
+        targets: Vec<String>,
+        /// How long to wait for another runner's lock.
+        #[arg(long, value_name = "DURATION")]
+        lock_wait: Option<String>,
+    },
+
+    /// Write a merge migration joining several heads.
+    ///
+    /// Example: retort merge heads -m "merge auth and billing"
+    Merge {
+        /// Revisions to merge, or `heads`.
+        #[arg(required = true, value_name = "REV")]
+        revisions: Vec<String>,
+        /// The merge's message.
+        #[arg(short, long)]
+        message: String,
+        /// Branch label for the merge revision.
+        #[arg(long = "branch-label", value_name = "LABEL")]
+        branch_labels: Vec<String>,
+    },
+
+    /// Accept an intentional edit of an applied migration: record its new checksum.
+    ///
+    /// Runs no migration SQL; the old and new checksum are kept in history.
+    Repair {
+        /// Revisions (or unique prefixes) whose current file content is intended.
+        #[arg(required = true, value_name = "REV")]
+        revisions: Vec<String>,
+    },
+
+    /// Draw the revision graph (--format mermaid or dot for diagrams, json for tools).
+    Graph,
+
     /// Run a local primary with streaming standbys for development.
     ///
     /// The cluster lives in a directory (default .retort/cluster next to retort.toml, or in the
@@ -149,4 +265,43 @@ pub struct ClusterStart {
     /// The primary's port; standbys take the next ones. Default: free ports.
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// One-line description; also the file name's slug.
+    #[arg(short, long)]
+    pub message: String,
+    /// The parent revision (when the graph has several heads), or `base` for a new root.
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// Name for the branch this revision starts (usable as LABEL@head).
+    #[arg(long = "branch-label", value_name = "LABEL")]
+    pub branch_labels: Vec<String>,
+    /// A revision (usually on another branch) that must be applied first.
+    #[arg(long = "depends-on", value_name = "REV")]
+    pub depends_on: Vec<String>,
+    /// Mark the migration `-- retort:transaction off` (for CREATE INDEX CONCURRENTLY and the like).
+    #[arg(long)]
+    pub no_transaction: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Where to go (see above). With --sql, also FROM:TO to plan without a database.
+    #[arg(allow_hyphen_values = true)]
+    pub target: Option<String>,
+    /// Print the SQL (with the version-table updates) for psql -v ON_ERROR_STOP=1 -f instead of
+    /// running it. With FROM:TO no database is needed.
+    #[arg(long)]
+    pub sql: bool,
+    /// How long to wait for another runner's lock (default 60s, [migrations] lock_wait).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<String>,
+    /// SET lock_timeout for each migration (default 5s, [migrations] lock_timeout; 0 = off).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+    /// SET statement_timeout for each migration (default off, [migrations] statement_timeout).
+    #[arg(long, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
 }

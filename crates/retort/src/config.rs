@@ -1,8 +1,9 @@
 //! retort.toml: found by walking up from the current directory.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 pub const CONFIG_FILE: &str = "retort.toml";
@@ -13,14 +14,55 @@ pub const CONFIG_FILE: &str = "retort.toml";
 pub struct Config {
     #[serde(default)]
     pub database: Database,
+    #[serde(default)]
+    pub migrations: Migrations,
     /// Directory holding retort.toml; relative paths in it are relative to this.
     #[serde(skip)]
     pub root: Option<PathBuf>,
+    /// The file it was read from.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Database {
     pub url: Option<String>,
+}
+
+/// `[migrations]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrations {
+    /// Directory of migration files (default "migrations").
+    pub dir: Option<PathBuf>,
+    /// Desired-state schema for autogenerate (default "schema.sql").
+    #[allow(dead_code)] // read by autogenerate (next issue); accepted now so retort.toml validates
+    pub schema: Option<PathBuf>,
+    /// Schema of the version and history tables (default "retort").
+    pub table_schema: Option<String>,
+    /// `SET lock_timeout` per migration (default 5s; 0 = off).
+    pub lock_timeout: Option<String>,
+    /// `SET statement_timeout` per migration (default 0 = off).
+    pub statement_timeout: Option<String>,
+    /// How long to wait for another runner's lock (default 60s).
+    pub lock_wait: Option<String>,
+}
+
+impl Config {
+    /// The directory relative paths are resolved against: retort.toml's, else the current one.
+    pub fn root_dir(&self) -> PathBuf {
+        self.root.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The migrations directory.
+    pub fn migrations_dir(&self) -> PathBuf {
+        let dir = self
+            .migrations
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("migrations"));
+        self.root_dir().join(dir)
+    }
 }
 
 /// Loads `explicit` (which must exist) or the nearest retort.toml above the current directory.
@@ -36,7 +78,14 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     let mut config: Config = toml::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
-    config.root = path.parent().map(Path::to_owned);
+    config.root = path.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            p.to_owned()
+        }
+    });
+    config.path = Some(path);
     Ok(config)
 }
 
@@ -45,4 +94,38 @@ fn find_upwards(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .map(|dir| dir.join(CONFIG_FILE))
         .find(|candidate| candidate.is_file())
+}
+
+/// A duration as PostgreSQL writes them: `500ms`, `5s`, `2min`, `1h`, or a bare number of
+/// milliseconds. `0` means off (`None`).
+pub fn parse_duration(text: &str) -> Result<Option<Duration>> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration like 500ms, 5s, 2min or 1h"))?;
+    let ms = match unit.trim() {
+        "" | "ms" => value,
+        "s" => value * 1000.0,
+        "min" | "m" => value * 60_000.0,
+        "h" => value * 3_600_000.0,
+        other => bail!("`{text}`: unknown unit `{other}`; use ms, s, min or h"),
+    };
+    Ok((ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_postgres_settings() {
+        assert_eq!(parse_duration("5s").unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("250").unwrap(), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2min").unwrap(), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0").unwrap(), None);
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
 }

@@ -19,10 +19,46 @@ use crate::output::Output;
 pub const EXIT_DIFFERENCES: u8 = 3;
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`retort history | head`) like other Unix tools, instead of
+    // panicking in println!.
+    // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
     let out = Output::new(cli.global.format, cli.global.quiet);
+    if matches!(cli.global.format, Format::Mermaid | Format::Dot) && !matches!(cli.command, Command::Graph) {
+        let mut cmd = Cli::command();
+        cmd.error(
+            clap::error::ErrorKind::InvalidValue,
+            "--format mermaid and --format dot only apply to `retort graph`; use human or json",
+        )
+        .exit();
+    }
+    let g = &cli.global;
     let result = match &cli.command {
+        Command::Init { dir } => commands::authoring::init(&out, dir),
+        Command::New(args) => commands::authoring::new(g, &out, args),
+        Command::Merge { revisions, message, branch_labels } => {
+            commands::authoring::merge(g, &out, revisions, message, branch_labels)
+        }
+        Command::Upgrade(args) => commands::apply::run(g, &out, args, retort_migrate::Direction::Up),
+        Command::Downgrade(args) => {
+            commands::apply::run(g, &out, args, retort_migrate::Direction::Down)
+        }
+        Command::Current => commands::status::current(g, &out),
+        Command::History { range, applied, limit } => {
+            commands::status::history(g, &out, range.as_deref(), *applied, *limit)
+        }
+        Command::Heads => commands::status::heads(g, &out),
+        Command::Branches => commands::status::branches(g, &out),
+        Command::Show { revision } => commands::status::show(g, &out, revision),
+        Command::Stamp { targets, lock_wait } => {
+            commands::stamp::stamp(g, &out, targets, lock_wait.as_deref())
+        }
+        Command::Repair { revisions } => commands::stamp::repair(g, &out, revisions),
+        Command::Graph => commands::graph::run(g, &out),
         Command::Cluster(cmd) => commands::cluster::run(&cli.global, &out, cmd),
         Command::Demo => commands::demo::run(&out),
         Command::Ping => commands::ping::run(&cli.global, &out),
@@ -49,7 +85,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info,retort=debug,retort_cluster=debug,retort_pg=debug",
+        (false, 1) => "info,retort=debug,retort_cluster=debug,retort_pg=debug,retort_migrate=debug",
         (false, _) => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RETORT_LOG")

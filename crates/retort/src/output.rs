@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use retort_cluster::ClusterError;
+use retort_migrate::MigrateError;
 use retort_pg::PgError;
 use serde::Serialize;
 
@@ -78,6 +79,8 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<PgError>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<MigrateError>() {
+            e.hint()
         } else {
             None
         }
@@ -90,6 +93,12 @@ fn sqlstate_of(err: &anyhow::Error) -> Option<String> {
             e.sqlstate().map(str::to_owned)
         } else if let Some(ClusterError::Pg(e)) = cause.downcast_ref::<ClusterError>() {
             e.sqlstate().map(str::to_owned)
+        } else if let Some(e) = cause.downcast_ref::<MigrateError>() {
+            match e {
+                MigrateError::Statement(f) => f.source.sqlstate().map(str::to_owned),
+                MigrateError::Database { source, .. } => source.sqlstate().map(str::to_owned),
+                _ => None,
+            }
         } else {
             None
         }
@@ -105,13 +114,30 @@ pub fn report_error(err: &anyhow::Error, json: bool) {
         .collect::<Vec<_>>()
         .join(": ");
     let hint = hint_of(err);
+    let statement = err.chain().find_map(|c| match c.downcast_ref::<MigrateError>() {
+        Some(MigrateError::Statement(f)) => Some(f.statement.clone()),
+        _ => None,
+    });
     if json {
         let doc = serde_json::json!({
-            "error": { "message": message, "hint": hint, "sqlstate": sqlstate_of(err) }
+            "error": {
+                "message": message, "hint": hint, "sqlstate": sqlstate_of(err),
+                "statement": statement,
+            }
         });
         eprintln!("{doc}");
     } else {
         eprintln!("error: {message}");
+        if let Some(statement) = statement {
+            let lines: Vec<&str> = statement.lines().collect();
+            eprintln!("statement:");
+            for line in lines.iter().take(12) {
+                eprintln!("  | {line}");
+            }
+            if lines.len() > 12 {
+                eprintln!("  | ... ({} more lines)", lines.len() - 12);
+            }
+        }
         if let Some(hint) = hint {
             eprintln!("hint: {hint}");
         }

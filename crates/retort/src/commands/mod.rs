@@ -1,8 +1,14 @@
 //! One module per command.
 
+pub mod apply;
+pub mod authoring;
 pub mod cluster;
 pub mod demo;
+pub mod graph;
 pub mod ping;
+pub mod project;
+pub mod stamp;
+pub mod status;
 
 use anyhow::Result;
 use retort_pg::{ConnConfig, ConnParams, ProcessEnv};

@@ -1,0 +1,185 @@
+//! Writing files: `retort init`, `retort new`, `retort merge`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use retort_migrate::{new_revision_id, NewMigration, RevisionGraph};
+use serde_json::json;
+
+use super::project::Project;
+use crate::cli::{GlobalArgs, NewArgs};
+use crate::config::CONFIG_FILE;
+use crate::output::Output;
+
+const CONFIG_TEMPLATE: &str = r#"# retort configuration. Every key can be overridden by a flag; see `retort --help`.
+
+[database]
+# url = "postgres://app@localhost/app"   # else $DATABASE_URL, else the PG* variables
+
+[migrations]
+dir = "migrations"
+schema = "schema.sql"          # desired state, for autogenerate
+table_schema = "retort"        # where the version and history tables live
+lock_timeout = "5s"            # SET lock_timeout for each migration (0 = off)
+statement_timeout = "0"        # SET statement_timeout for each migration (0 = off)
+lock_wait = "60s"              # how long a second runner waits for the first
+"#;
+
+const SCHEMA_TEMPLATE: &str = "-- The schema you want, as plain SQL (CREATE TABLE ...).\n\
+-- `retort new --autogenerate` will diff the migrations' result against this file.\n";
+
+pub fn init(out: &Output, dir: &Path) -> Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut created = Vec::new();
+    let mut kept = Vec::new();
+    let config = dir.join(CONFIG_FILE);
+    for (path, text) in [(config, Some(CONFIG_TEMPLATE)), (dir.join("schema.sql"), Some(SCHEMA_TEMPLATE)), (dir.join("migrations"), None)] {
+        if path.exists() {
+            kept.push(path);
+            continue;
+        }
+        match text {
+            Some(t) => std::fs::write(&path, t),
+            None => std::fs::create_dir_all(&path),
+        }
+        .with_context(|| format!("cannot create {}", path.display()))?;
+        created.push(path);
+    }
+    if out.json() {
+        out.print_json(&json!({
+            "created": created.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "kept": kept.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for p in &created {
+            out.say(format!("created {}", p.display()));
+        }
+        for p in &kept {
+            out.note(format!("kept existing {}", p.display()));
+        }
+        out.note("next: set [database] url in retort.toml (or DATABASE_URL), then `retort new -m \"first table\"`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn graph_or_empty(project: &Project) -> Result<RevisionGraph> {
+    if !project.migrations_dir.exists() {
+        bail!(
+            "no migrations directory at {}; run `retort init` first (or set [migrations] dir)",
+            project.migrations_dir.display()
+        );
+    }
+    project.graph()
+}
+
+fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode> {
+    let path = project.migrations_dir.join(new.file_name());
+    if path.exists() {
+        bail!("{} already exists", path.display());
+    }
+    // What we write must read back (labels, ids): check before touching the directory.
+    retort_migrate::Migration::parse(&new.render(), &path)?;
+    std::fs::write(&path, new.render()).with_context(|| format!("cannot write {}", path.display()))?;
+    if out.json() {
+        out.print_json(&json!({
+            "revision": new.revision, "parents": new.parents, "path": path.display().to_string(),
+        }))?;
+    } else {
+        // The path is the result: print it even with --quiet so scripts can open it.
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode> {
+    let project = Project::load(global)?;
+    let graph = graph_or_empty(&project)?;
+    let parents = match args.head.as_deref() {
+        Some("base") => Vec::new(),
+        Some(name) => vec![graph.resolve(name)?.revision.clone()],
+        None => {
+            let heads = graph.heads();
+            match heads.as_slice() {
+                [] => Vec::new(),
+                [one] => vec![one.revision.clone()],
+                many => bail!(
+                    "the graph has {} heads ({}); say which one the new migration follows with \
+                     --head REV, or join them first with `retort merge heads -m MESSAGE`",
+                    many.len(),
+                    many.iter().map(|m| m.revision.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            }
+        }
+    };
+    let depends_on = args
+        .depends_on
+        .iter()
+        .map(|d| graph.resolve(d).map(|m| m.revision.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let new = NewMigration {
+        revision: fresh_id(&graph)?,
+        parents,
+        message: args.message.clone(),
+        depends_on,
+        branch_labels: args.branch_labels.clone(),
+        transactional: !args.no_transaction,
+        up: String::new(),
+        down: String::new(),
+    };
+    check_labels(&graph, &new.branch_labels)?;
+    write(&project, out, &new)
+}
+
+pub fn merge(global: &GlobalArgs, out: &Output, revisions: &[String], message: &str, labels: &[String]) -> Result<ExitCode> {
+    let project = Project::load(global)?;
+    let graph = graph_or_empty(&project)?;
+    let mut parents: Vec<String> = Vec::new();
+    for r in revisions {
+        let add: Vec<String> = if r == "heads" {
+            graph.heads().iter().map(|m| m.revision.clone()).collect()
+        } else {
+            vec![graph.resolve(r)?.revision.clone()]
+        };
+        for a in add {
+            if !parents.contains(&a) {
+                parents.push(a);
+            }
+        }
+    }
+    if parents.len() < 2 {
+        bail!(
+            "a merge needs at least two revisions; {} given ({})",
+            parents.len(),
+            if parents.is_empty() { "none".into() } else { parents.join(", ") }
+        );
+    }
+    let new = NewMigration {
+        revision: fresh_id(&graph)?,
+        parents,
+        message: message.to_owned(),
+        branch_labels: labels.to_vec(),
+        transactional: true,
+        ..NewMigration::default()
+    };
+    check_labels(&graph, &new.branch_labels)?;
+    write(&project, out, &new)
+}
+
+fn fresh_id(graph: &RevisionGraph) -> Result<String> {
+    loop {
+        let id = new_revision_id()?;
+        if graph.get(&id).is_none() {
+            return Ok(id);
+        }
+    }
+}
+
+fn check_labels(graph: &RevisionGraph, labels: &[String]) -> Result<()> {
+    for label in labels {
+        if let Some(m) = graph.migrations().iter().find(|m| m.branch_labels.contains(label)) {
+            bail!("branch label `{label}` is already used by {} ({})", m.revision, m.path.display());
+        }
+    }
+    Ok(())
+}
