@@ -249,7 +249,11 @@ impl StatementFailure {
         };
         match position {
             Some(p) => {
-                let before: String = self.statement.chars().take((p as usize).saturating_sub(1)).collect();
+                let before: String = self
+                    .statement
+                    .chars()
+                    .take((p as usize).saturating_sub(1))
+                    .collect();
                 self.at.line + before.matches('\n').count()
             }
             None => self.at.line,

@@ -759,7 +759,7 @@ impl RevisionGraph {
         }
     }
 
-    /// The revisions between `from` (exclusive of its ancestors, inclusive of itself) and `to`,
+    /// The revisions that are descendants of `from` and ancestors of `to` (both inclusive),
     /// newest first, for `history -r FROM:TO`. `None` means base / heads.
     pub fn range(
         &self,
@@ -771,12 +771,12 @@ impl RevisionGraph {
             Some(name) => self.ancestors(&[self.resolve_named(name)?], true),
         };
         let lower = match from {
-            None | Some("base") => vec![false; self.len()],
-            Some(name) => self.ancestors(&[self.resolve_named(name)?], false),
+            None | Some("base") => vec![true; self.len()],
+            Some(name) => self.descendants(&[self.resolve_named(name)?]),
         };
         Ok((0..self.len())
             .rev()
-            .filter(|&i| upper[i] && !lower[i])
+            .filter(|&i| upper[i] && lower[i])
             .map(|i| &self.migrations[i])
             .collect())
     }

@@ -321,7 +321,12 @@ impl<'a> MigrationRunner<'a> {
         let standby: bool = self
             .client
             .query_one(
-                "SELECT pg_is_in_recovery(), set_config('application_name', 'retort migrate', false)",
+                // PG14+: a backend whose runner died (SIGKILL, lost network) aborts within a
+                // second instead of holding the lock and an open transaction until it next
+                // writes to the socket.
+                "SELECT pg_is_in_recovery(), set_config('application_name', 'retort migrate', false), \
+                 CASE WHEN current_setting('server_version_num')::int >= 140000 \
+                      THEN set_config('client_connection_check_interval', '1000', false) END",
                 &[],
             )
             .map_err(db("checking that the server is a primary"))?

@@ -36,7 +36,8 @@ pub struct Migrations {
     /// Directory of migration files (default "migrations").
     pub dir: Option<PathBuf>,
     /// Desired-state schema for autogenerate (default "schema.sql").
-    #[allow(dead_code)] // read by autogenerate (next issue); accepted now so retort.toml validates
+    #[allow(dead_code)]
+    // read by autogenerate (next issue); accepted now so retort.toml validates
     pub schema: Option<PathBuf>,
     /// Schema of the version and history tables (default "retort").
     pub table_schema: Option<String>,
@@ -100,7 +101,9 @@ fn find_upwards(start: &Path) -> Option<PathBuf> {
 /// milliseconds. `0` means off (`None`).
 pub fn parse_duration(text: &str) -> Result<Option<Duration>> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let value: f64 = number
         .parse()
@@ -122,8 +125,14 @@ mod tests {
     #[test]
     fn durations_read_like_postgres_settings() {
         assert_eq!(parse_duration("5s").unwrap(), Some(Duration::from_secs(5)));
-        assert_eq!(parse_duration("250").unwrap(), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2min").unwrap(), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_duration("250").unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_duration("2min").unwrap(),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(parse_duration("0").unwrap(), None);
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("soon").is_err());

@@ -28,7 +28,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
     let out = Output::new(cli.global.format, cli.global.quiet);
-    if matches!(cli.global.format, Format::Mermaid | Format::Dot) && !matches!(cli.command, Command::Graph) {
+    if matches!(cli.global.format, Format::Mermaid | Format::Dot)
+        && !matches!(cli.command, Command::Graph)
+    {
         let mut cmd = Cli::command();
         cmd.error(
             clap::error::ErrorKind::InvalidValue,
@@ -40,17 +42,23 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Init { dir } => commands::authoring::init(&out, dir),
         Command::New(args) => commands::authoring::new(g, &out, args),
-        Command::Merge { revisions, message, branch_labels } => {
-            commands::authoring::merge(g, &out, revisions, message, branch_labels)
+        Command::Merge {
+            revisions,
+            message,
+            branch_labels,
+        } => commands::authoring::merge(g, &out, revisions, message, branch_labels),
+        Command::Upgrade(args) => {
+            commands::apply::run(g, &out, args, retort_migrate::Direction::Up)
         }
-        Command::Upgrade(args) => commands::apply::run(g, &out, args, retort_migrate::Direction::Up),
         Command::Downgrade(args) => {
             commands::apply::run(g, &out, args, retort_migrate::Direction::Down)
         }
         Command::Current => commands::status::current(g, &out),
-        Command::History { range, applied, limit } => {
-            commands::status::history(g, &out, range.as_deref(), *applied, *limit)
-        }
+        Command::History {
+            range,
+            applied,
+            limit,
+        } => commands::status::history(g, &out, range.as_deref(), *applied, *limit),
         Command::Heads => commands::status::heads(g, &out),
         Command::Branches => commands::status::branches(g, &out),
         Command::Show { revision } => commands::status::show(g, &out, revision),

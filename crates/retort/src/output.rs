@@ -114,10 +114,12 @@ pub fn report_error(err: &anyhow::Error, json: bool) {
         .collect::<Vec<_>>()
         .join(": ");
     let hint = hint_of(err);
-    let statement = err.chain().find_map(|c| match c.downcast_ref::<MigrateError>() {
-        Some(MigrateError::Statement(f)) => Some(f.statement.clone()),
-        _ => None,
-    });
+    let statement = err
+        .chain()
+        .find_map(|c| match c.downcast_ref::<MigrateError>() {
+            Some(MigrateError::Statement(f)) => Some(f.statement.clone()),
+            _ => None,
+        });
     if json {
         let doc = serde_json::json!({
             "error": {

@@ -15,7 +15,12 @@ use super::project::{connect, heads_text, Project};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::output::Output;
 
-pub fn run(global: &GlobalArgs, out: &Output, args: &ApplyArgs, direction: Direction) -> Result<ExitCode> {
+pub fn run(
+    global: &GlobalArgs,
+    out: &Output,
+    args: &ApplyArgs,
+    direction: Direction,
+) -> Result<ExitCode> {
     let project = Project::load(global)?;
     let graph = project.graph()?;
     let options = project.options(
@@ -26,9 +31,9 @@ pub fn run(global: &GlobalArgs, out: &Output, args: &ApplyArgs, direction: Direc
     let target_text = match (&args.target, direction) {
         (Some(t), _) => t.clone(),
         (None, Direction::Up) => "heads".to_owned(),
-        (None, Direction::Down) => bail!(
-            "downgrade needs a target: -1 (one step), base (everything), or a revision"
-        ),
+        (None, Direction::Down) => {
+            bail!("downgrade needs a target: -1 (one step), base (everything), or a revision")
+        }
     };
 
     if args.sql {
@@ -115,7 +120,11 @@ fn offline_plan(
             let state = match from {
                 "" | "base" => graph.empty_state(),
                 "heads" => graph.state_from_heads(
-                    &graph.heads().iter().map(|m| m.revision.clone()).collect::<Vec<_>>(),
+                    &graph
+                        .heads()
+                        .iter()
+                        .map(|m| m.revision.clone())
+                        .collect::<Vec<_>>(),
                 )?,
                 name => {
                     let m = graph.resolve(name)?;
@@ -129,7 +138,8 @@ fn offline_plan(
                 e.context("--sql without FROM:TO reads the current revision from the database; give a range like base:heads to work offline")
             })?;
             let mut silent = retort_migrate::Silent;
-            let current = MigrationRunner::new(&mut client, graph, options.clone(), &mut silent).current()?;
+            let current =
+                MigrationRunner::new(&mut client, graph, options.clone(), &mut silent).current()?;
             (current.state, Target::parse(target_text)?)
         }
     };
@@ -167,14 +177,17 @@ impl<'a> CliObserver<'a> {
 
 impl Observer for CliObserver<'_> {
     fn waiting_for_lock(&mut self, holder: &str) {
-        self.out.note(format!("waiting for the migration lock, held by {holder}"));
+        self.out
+            .note(format!("waiting for the migration lock, held by {holder}"));
     }
 
     fn plan_ready(&mut self, plan: &Plan) {
         let n = plan.steps.len();
         if n > 3 && !self.out.quiet && !self.out.json() && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(n as u64);
-            if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed}, eta {eta})") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed}, eta {eta})")
+            {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -184,7 +197,12 @@ impl Observer for CliObserver<'_> {
 
     fn step_started(&mut self, _index: usize, _total: usize, m: &Migration, direction: Direction) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} {} {}", direction.as_str(), m.revision, m.message));
+            bar.set_message(format!(
+                "{} {} {}",
+                direction.as_str(),
+                m.revision,
+                m.message
+            ));
         }
     }
 

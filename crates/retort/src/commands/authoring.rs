@@ -34,7 +34,11 @@ pub fn init(out: &Output, dir: &Path) -> Result<ExitCode> {
     let mut created = Vec::new();
     let mut kept = Vec::new();
     let config = dir.join(CONFIG_FILE);
-    for (path, text) in [(config, Some(CONFIG_TEMPLATE)), (dir.join("schema.sql"), Some(SCHEMA_TEMPLATE)), (dir.join("migrations"), None)] {
+    for (path, text) in [
+        (config, Some(CONFIG_TEMPLATE)),
+        (dir.join("schema.sql"), Some(SCHEMA_TEMPLATE)),
+        (dir.join("migrations"), None),
+    ] {
         if path.exists() {
             kept.push(path);
             continue;
@@ -80,7 +84,8 @@ fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode
     }
     // What we write must read back (labels, ids): check before touching the directory.
     retort_migrate::Migration::parse(&new.render(), &path)?;
-    std::fs::write(&path, new.render()).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, new.render())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     if out.json() {
         out.print_json(&json!({
             "revision": new.revision, "parents": new.parents, "path": path.display().to_string(),
@@ -95,23 +100,24 @@ fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode
 pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode> {
     let project = Project::load(global)?;
     let graph = graph_or_empty(&project)?;
-    let parents = match args.head.as_deref() {
-        Some("base") => Vec::new(),
-        Some(name) => vec![graph.resolve(name)?.revision.clone()],
-        None => {
-            let heads = graph.heads();
-            match heads.as_slice() {
-                [] => Vec::new(),
-                [one] => vec![one.revision.clone()],
-                many => bail!(
+    let parents =
+        match args.head.as_deref() {
+            Some("base") => Vec::new(),
+            Some(name) => vec![graph.resolve(name)?.revision.clone()],
+            None => {
+                let heads = graph.heads();
+                match heads.as_slice() {
+                    [] => Vec::new(),
+                    [one] => vec![one.revision.clone()],
+                    many => bail!(
                     "the graph has {} heads ({}); say which one the new migration follows with \
                      --head REV, or join them first with `retort merge heads -m MESSAGE`",
                     many.len(),
                     many.iter().map(|m| m.revision.as_str()).collect::<Vec<_>>().join(", ")
                 ),
+                }
             }
-        }
-    };
+        };
     let depends_on = args
         .depends_on
         .iter()
@@ -131,7 +137,13 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
     write(&project, out, &new)
 }
 
-pub fn merge(global: &GlobalArgs, out: &Output, revisions: &[String], message: &str, labels: &[String]) -> Result<ExitCode> {
+pub fn merge(
+    global: &GlobalArgs,
+    out: &Output,
+    revisions: &[String],
+    message: &str,
+    labels: &[String],
+) -> Result<ExitCode> {
     let project = Project::load(global)?;
     let graph = graph_or_empty(&project)?;
     let mut parents: Vec<String> = Vec::new();
@@ -151,7 +163,11 @@ pub fn merge(global: &GlobalArgs, out: &Output, revisions: &[String], message: &
         bail!(
             "a merge needs at least two revisions; {} given ({})",
             parents.len(),
-            if parents.is_empty() { "none".into() } else { parents.join(", ") }
+            if parents.is_empty() {
+                "none".into()
+            } else {
+                parents.join(", ")
+            }
         );
     }
     let new = NewMigration {
@@ -177,8 +193,16 @@ fn fresh_id(graph: &RevisionGraph) -> Result<String> {
 
 fn check_labels(graph: &RevisionGraph, labels: &[String]) -> Result<()> {
     for label in labels {
-        if let Some(m) = graph.migrations().iter().find(|m| m.branch_labels.contains(label)) {
-            bail!("branch label `{label}` is already used by {} ({})", m.revision, m.path.display());
+        if let Some(m) = graph
+            .migrations()
+            .iter()
+            .find(|m| m.branch_labels.contains(label))
+        {
+            bail!(
+                "branch label `{label}` is already used by {} ({})",
+                m.revision,
+                m.path.display()
+            );
         }
     }
     Ok(())

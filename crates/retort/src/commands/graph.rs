@@ -75,7 +75,9 @@ pub fn dot(graph: &RevisionGraph) -> String {
         s.push_str(&format!(
             "    \"{}\" [label=\"{}\"];\n",
             m.revision,
-            label(graph, &m.revision).replace('\\', "\\\\").replace('"', "\\\"")
+            label(graph, &m.revision)
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
         ));
     }
     for (from, to, kind) in graph.edges() {

@@ -21,9 +21,18 @@ impl Project {
         let config = config::load(global.config.as_deref())?;
         let mut migrations_dir = config.migrations_dir();
         // Paths in messages read best relative to where the user stands.
+        if let Ok(rel) = migrations_dir.strip_prefix(".") {
+            if !rel.as_os_str().is_empty() {
+                migrations_dir = rel.to_owned();
+            }
+        }
         if let Ok(cwd) = std::env::current_dir() {
             if let Ok(rel) = migrations_dir.strip_prefix(&cwd) {
-                migrations_dir = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel.to_owned() };
+                migrations_dir = if rel.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    rel.to_owned()
+                };
             }
         }
         Ok(Project {
@@ -57,15 +66,25 @@ impl Project {
                 .table_schema
                 .clone()
                 .unwrap_or_else(|| defaults.schema.clone()),
-            lock_timeout: pick(lock_timeout, &m.lock_timeout, "lock_timeout", defaults.lock_timeout)?,
+            lock_timeout: pick(
+                lock_timeout,
+                &m.lock_timeout,
+                "lock_timeout",
+                defaults.lock_timeout,
+            )?,
             statement_timeout: pick(
                 statement_timeout,
                 &m.statement_timeout,
                 "statement_timeout",
                 defaults.statement_timeout,
             )?,
-            lock_wait: pick(lock_wait, &m.lock_wait, "lock_wait", Some(defaults.lock_wait))?
-                .unwrap_or_default(),
+            lock_wait: pick(
+                lock_wait,
+                &m.lock_wait,
+                "lock_wait",
+                Some(defaults.lock_wait),
+            )?
+            .unwrap_or_default(),
         })
     }
 }

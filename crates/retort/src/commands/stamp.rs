@@ -10,18 +10,31 @@ use super::project::{connect, heads_text, Project};
 use crate::cli::GlobalArgs;
 use crate::output::Output;
 
-pub fn stamp(global: &GlobalArgs, out: &Output, targets: &[String], lock_wait: Option<&str>) -> Result<ExitCode> {
+pub fn stamp(
+    global: &GlobalArgs,
+    out: &Output,
+    targets: &[String],
+    lock_wait: Option<&str>,
+) -> Result<ExitCode> {
     let project = Project::load(global)?;
     let graph = project.graph()?;
     let options = project.options(lock_wait, None, None)?;
-    let targets = targets.iter().map(|t| Target::parse(t)).collect::<Result<Vec<_>, _>>()?;
+    let targets = targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut client = connect(global)?;
     let mut silent = Silent;
-    let (from, to) = MigrationRunner::new(&mut client, &graph, options, &mut silent).stamp(&targets)?;
+    let (from, to) =
+        MigrationRunner::new(&mut client, &graph, options, &mut silent).stamp(&targets)?;
     if out.json() {
         out.print_json(&json!({"from": from, "to": to}))?;
     } else {
-        out.say(format!("stamped: {} -> {} (no migration SQL was run)", heads_text(&from), heads_text(&to)));
+        out.say(format!(
+            "stamped: {} -> {} (no migration SQL was run)",
+            heads_text(&from),
+            heads_text(&to)
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -32,7 +45,8 @@ pub fn repair(global: &GlobalArgs, out: &Output, revisions: &[String]) -> Result
     let options = project.options(None, None, None)?;
     let mut client = connect(global)?;
     let mut silent = Silent;
-    let repaired = MigrationRunner::new(&mut client, &graph, options, &mut silent).repair(revisions)?;
+    let repaired =
+        MigrationRunner::new(&mut client, &graph, options, &mut silent).repair(revisions)?;
     if out.json() {
         out.print_json(&json!({"repaired": repaired}))?;
     } else {
@@ -40,7 +54,10 @@ pub fn repair(global: &GlobalArgs, out: &Output, revisions: &[String]) -> Result
             out.say(format!(
                 "{}: checksum {} -> {} recorded (no migration SQL was run)",
                 r.revision,
-                r.old.as_deref().map(|o| &o[..16.min(o.len())]).unwrap_or("<none>"),
+                r.old
+                    .as_deref()
+                    .map(|o| &o[..16.min(o.len())])
+                    .unwrap_or("<none>"),
                 &r.new[..16]
             ));
         }

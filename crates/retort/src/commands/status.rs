@@ -60,7 +60,11 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     let mut silent = Silent;
     let mut runner = MigrationRunner::new(&mut client, &graph, options, &mut silent);
     let current = runner.current()?;
-    let edited = if global.verbose > 0 { runner.edited(&current.state)? } else { Vec::new() };
+    let edited = if global.verbose > 0 {
+        runner.edited(&current.state)?
+    } else {
+        Vec::new()
+    };
     let applied = graph.applied_revisions(&current.state).count();
     let heads: Vec<&Migration> = current
         .stored
@@ -92,7 +96,11 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     for m in &heads {
         out.say(describe(&graph, m));
     }
-    out.note(format!("{applied} of {} revisions applied, {} pending", graph.len(), graph.len() - applied));
+    out.note(format!(
+        "{applied} of {} revisions applied, {} pending",
+        graph.len(),
+        graph.len() - applied
+    ));
     for e in edited {
         out.note(format!("warning: {e}"));
     }
@@ -103,7 +111,9 @@ pub fn heads(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     let graph = Project::load(global)?.graph()?;
     let heads = graph.heads();
     if out.json() {
-        out.print_json(&json!({"heads": heads.iter().map(|m| summary(&graph, m)).collect::<Vec<_>>()}))?;
+        out.print_json(
+            &json!({"heads": heads.iter().map(|m| summary(&graph, m)).collect::<Vec<_>>()}),
+        )?;
     } else if heads.is_empty() {
         out.note("no migrations yet: `retort new -m MESSAGE` writes the first one");
     } else {
@@ -133,7 +143,13 @@ pub fn branches(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn history(global: &GlobalArgs, out: &Output, range: Option<&str>, applied: bool, limit: Option<i64>) -> Result<ExitCode> {
+pub fn history(
+    global: &GlobalArgs,
+    out: &Output,
+    range: Option<&str>,
+    applied: bool,
+    limit: Option<i64>,
+) -> Result<ExitCode> {
     let project = Project::load(global)?;
     if applied {
         let options = project.options(None, None, None)?;
@@ -155,7 +171,9 @@ pub fn history(global: &GlobalArgs, out: &Output, range: Option<&str>, applied: 
                     e.applied_at.clone(),
                     e.direction.clone(),
                     e.revision.clone(),
-                    e.duration_ms.map(|d| format!("{d:.1} ms")).unwrap_or_default(),
+                    e.duration_ms
+                        .map(|d| format!("{d:.1} ms"))
+                        .unwrap_or_default(),
                     e.applied_by.clone(),
                     e.message.clone(),
                 ];
@@ -166,7 +184,15 @@ pub fn history(global: &GlobalArgs, out: &Output, range: Option<&str>, applied: 
                 row
             })
             .collect();
-        let mut header = vec!["id", "applied at (UTC)", "dir", "revision", "took", "by", "message"];
+        let mut header = vec![
+            "id",
+            "applied at (UTC)",
+            "dir",
+            "revision",
+            "took",
+            "by",
+            "message",
+        ];
         if global.verbose > 0 {
             header.extend(["checksum", "note"]);
         }
@@ -176,8 +202,13 @@ pub fn history(global: &GlobalArgs, out: &Output, range: Option<&str>, applied: 
     let graph = project.graph()?;
     let (from, to) = match range {
         Some(r) => {
-            let (a, b) = r.split_once(':').ok_or_else(|| anyhow::anyhow!("-r takes FROM:TO, like 3f2a:heads or base:ab12"))?;
-            (Some(a).filter(|a| !a.is_empty()), Some(b).filter(|b| !b.is_empty()))
+            let (a, b) = r
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("-r takes FROM:TO, like 3f2a:heads or base:ab12"))?;
+            (
+                Some(a).filter(|a| !a.is_empty()),
+                Some(b).filter(|b| !b.is_empty()),
+            )
         }
         None => (None, None),
     };
@@ -191,9 +222,17 @@ pub fn history(global: &GlobalArgs, out: &Output, range: Option<&str>, applied: 
         return Ok(ExitCode::SUCCESS);
     }
     for m in list {
-        let parents = if m.parents.is_empty() { "<base>".to_owned() } else { m.parents.join(", ") };
+        let parents = if m.parents.is_empty() {
+            "<base>".to_owned()
+        } else {
+            m.parents.join(", ")
+        };
         let marks = markers(&graph, m);
-        let marks = if marks.is_empty() { String::new() } else { format!(" {marks}") };
+        let marks = if marks.is_empty() {
+            String::new()
+        } else {
+            format!(" {marks}")
+        };
         out.say(format!("{parents} -> {}{marks}, {}", m.revision, m.message));
         if global.verbose > 0 {
             out.say(format!("    file: {}", m.path.display()));
@@ -216,7 +255,8 @@ pub fn show(global: &GlobalArgs, out: &Output, name: &str) -> Result<ExitCode> {
     let graph = Project::load(global)?.graph()?;
     let m = match retort_migrate::Target::parse(name)? {
         retort_migrate::Target::Head | retort_migrate::Target::LabelHead(_) => {
-            let plan = graph.plan_upgrade(&graph.empty_state(), &retort_migrate::Target::parse(name)?)?;
+            let plan =
+                graph.plan_upgrade(&graph.empty_state(), &retort_migrate::Target::parse(name)?)?;
             let last = plan.to_heads.into_iter().next().unwrap_or_default();
             graph.resolve(&last)?
         }
@@ -230,19 +270,44 @@ pub fn show(global: &GlobalArgs, out: &Output, name: &str) -> Result<ExitCode> {
         out.print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let children: Vec<String> = graph.children_of(&m.revision).iter().map(|c| c.revision.clone()).collect();
-    out.say(format!("revision:    {} {}", m.revision, markers(&graph, m)));
+    let children: Vec<String> = graph
+        .children_of(&m.revision)
+        .iter()
+        .map(|c| c.revision.clone())
+        .collect();
+    out.say(format!(
+        "revision:    {} {}",
+        m.revision,
+        markers(&graph, m)
+    ));
     out.say(format!("message:     {}", m.message));
     out.say(format!("file:        {}", m.path.display()));
-    out.say(format!("parents:     {}", if m.parents.is_empty() { "<base>".into() } else { m.parents.join(", ") }));
-    out.say(format!("children:    {}", if children.is_empty() { "<none>".into() } else { children.join(", ") }));
+    out.say(format!(
+        "parents:     {}",
+        if m.parents.is_empty() {
+            "<base>".into()
+        } else {
+            m.parents.join(", ")
+        }
+    ));
+    out.say(format!(
+        "children:    {}",
+        if children.is_empty() {
+            "<none>".into()
+        } else {
+            children.join(", ")
+        }
+    ));
     if !m.depends_on.is_empty() {
         out.say(format!("depends on:  {}", m.depends_on.join(", ")));
     }
     if !m.branch_labels.is_empty() {
         out.say(format!("labels:      {}", m.branch_labels.join(", ")));
     }
-    out.say(format!("transaction: {}", if m.transactional { "on" } else { "off" }));
+    out.say(format!(
+        "transaction: {}",
+        if m.transactional { "on" } else { "off" }
+    ));
     out.say(format!("checksum:    {}", m.checksum()));
     out.say(format!("\n-- up\n{}", m.up.sql.trim_end()));
     match &m.down {
