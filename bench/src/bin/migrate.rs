@@ -1,0 +1,175 @@
+//! Applying migrations. Floor: psql running the same N migrations from one file, each in its own
+//! transaction with an INSERT into a version table, measured in the same run on the same server.
+//!
+//! Also times `retort current` and a no-op `retort upgrade` with N revisions applied (targets:
+//! at most 50 ms each) and the library's own upgrade without process start-up.
+//!
+//! cargo build --release -p retort && cargo run --release -p retort-bench --bin migrate [-- N RUNS]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use retort_bench::{median, ms, sample};
+use retort_cluster::Cluster;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
+    let runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
+
+    let cluster = Cluster::builder().start()?;
+    let project = tempfile::tempdir()?;
+    let dir = project.path().join("migrations");
+    std::fs::create_dir(&dir)?;
+    let mut floor_script =
+        String::from("CREATE TABLE floor_version (revision text PRIMARY KEY);\n");
+    let mut parent: Option<String> = None;
+    for i in 0..n {
+        let rev = format!("{:012x}", 0xbe0000000u64 + i as u64);
+        let up = format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '');");
+        let parents = parent
+            .as_ref()
+            .map(|p| format!("-- retort:parents {p}\n"))
+            .unwrap_or_default();
+        std::fs::write(
+            dir.join(format!("{rev}_t{i}.sql")),
+            format!("-- retort:revision {rev}\n{parents}-- retort:message table {i}\n\n-- retort:up\n{up}\n\n-- retort:down\nDROP TABLE t{i};\n"),
+        )?;
+        floor_script.push_str(&format!(
+            "BEGIN;\n{up}\nINSERT INTO floor_version VALUES ('{rev}');\nCOMMIT;\n"
+        ));
+        parent = Some(rev);
+    }
+    let script = project.path().join("floor.sql");
+    std::fs::write(&script, floor_script)?;
+
+    let mut db_counter = 0;
+    let mut fresh_db = |cluster: &Cluster| -> String {
+        db_counter += 1;
+        let name = format!("bench{db_counter}");
+        let mut admin = cluster.connect_primary().expect("connect");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        cluster
+            .primary_url()
+            .replace("@/postgres?", &format!("@/{name}?"))
+    };
+
+    let psql = cluster.binaries().program("psql");
+    let floor = sample(runs, || {
+        let url = fresh_db(&cluster);
+        let status = Command::new(&psql)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"])
+            .arg(&script)
+            .status()
+            .expect("run psql");
+        assert!(status.success());
+    });
+
+    let library = sample(runs, || {
+        let url = fresh_db(&cluster);
+        let graph = retort_migrate::load_dir(&dir).expect("load");
+        let mut client =
+            retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).expect("connect");
+        let report = retort_migrate::upgrade(&mut client, &graph, retort_migrate::Target::Heads)
+            .expect("upgrade");
+        assert_eq!(report.plan.steps.len(), n);
+    });
+
+    println!("apply {n} migrations to an empty database, {runs} runs, median:");
+    println!(
+        "  floor: psql -f, one transaction + version INSERT each   {}",
+        ms(median(&floor))
+    );
+    println!(
+        "  retort_migrate::upgrade (in-process)                    {}  ratio {:.2}x",
+        ms(median(&library)),
+        ratio(median(&library), median(&floor))
+    );
+
+    match retort_binary() {
+        Some(bin) => {
+            let cli = sample(runs, || {
+                let url = fresh_db(&cluster);
+                run(&bin, project.path(), &url, &["upgrade"]);
+            });
+            println!(
+                "  retort upgrade (process, end to end)                    {}  ratio {:.2}x  (target <= 1.30x)",
+                ms(median(&cli)),
+                ratio(median(&cli), median(&floor))
+            );
+            let url = fresh_db(&cluster);
+            run(&bin, project.path(), &url, &["upgrade"]);
+            let current = sample(runs.max(5), || {
+                run(&bin, project.path(), &url, &["current"])
+            });
+            let noop = sample(runs.max(5), || {
+                run(&bin, project.path(), &url, &["upgrade"])
+            });
+            let psql_noop = sample(runs.max(5), || {
+                let status = Command::new(&psql)
+                    .args([
+                        "-X",
+                        "-q",
+                        "-d",
+                        &url,
+                        "-c",
+                        "SELECT revision FROM retort.version",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .expect("run psql");
+                assert!(status.success());
+            });
+            println!("with {n} revisions applied, median:");
+            println!(
+                "  floor: psql -c 'SELECT ... FROM retort.version'         {}",
+                ms(median(&psql_noop))
+            );
+            println!(
+                "  retort current                                          {}  (target <= 50 ms)",
+                ms(median(&current))
+            );
+            println!(
+                "  retort upgrade with nothing to do                       {}  (target <= 50 ms)",
+                ms(median(&noop))
+            );
+        }
+        None => println!(
+            "  retort binary not found next to this benchmark: build it with \
+             `cargo build --release -p retort` to time the CLI"
+        ),
+    }
+    Ok(())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn run(bin: &Path, dir: &Path, url: &str, args: &[&str]) {
+    let started = Instant::now();
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .args(args)
+        .output()
+        .expect("run retort");
+    assert!(
+        out.status.success(),
+        "retort {args:?} failed after {:?}: {}",
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn retort_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RETORT_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let candidate = exe.parent()?.join("retort");
+    candidate.is_file().then_some(candidate)
+}
