@@ -163,7 +163,7 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
     assert!(out.contains("speak, friend, and enter"), "{out}");
     let removed: PathBuf = out
         .lines()
-        .find_map(|l| l.strip_prefix("4. stopped every server and removed "))
+        .find_map(|l| l.strip_prefix("5. stopped every server and removed "))
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("{out}"));
     assert!(!removed.exists());
@@ -173,6 +173,11 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
     let doc = json(&out);
     assert_eq!(doc["replication"].as_array().unwrap().len(), 2);
     assert_eq!(doc["nodes"][1]["sync_state"], "sync");
+    // The migrations reached both standbys: each reports the primary's version.
+    assert_eq!(doc["migrations"].as_array().unwrap().len(), 3);
+    for r in doc["replication"].as_array().unwrap() {
+        assert_eq!(r["version"], doc["version"][0]);
+    }
 }
 
 #[test]

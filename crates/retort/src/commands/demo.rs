@@ -1,5 +1,6 @@
-//! `retort demo`: the whole story on a throwaway cluster. For now: topology and replication;
-//! later issues add migrations, the shadow store and replica-aware rollouts.
+//! `retort demo`: the whole story on a throwaway cluster. For now: topology, migrations applied
+//! on the primary and replayed by the standbys; later issues add autogenerate, the shadow store
+//! and replica-aware rollouts.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -10,6 +11,12 @@ use serde_json::json;
 
 use crate::output::Output;
 use crate::progress;
+
+// The re-export lets an application embed migrations without its own include_dir dependency;
+// the demo does exactly that.
+use retort_migrate::include_dir::{self, include_dir, Dir};
+
+static DEMO_MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/demo/migrations");
 
 pub fn run(out: &Output) -> Result<ExitCode> {
     out.say("retort demo: a throwaway primary with one synchronous and one asynchronous standby\n");
@@ -37,21 +44,42 @@ pub fn run(out: &Output) -> Result<ExitCode> {
         super::cluster::print_status(out, cluster.dir(), &nodes)?;
     }
 
-    out.say("\n3. a row committed on the primary, read back on each standby:");
+    out.say(
+        "\n3. migrations (embedded in this binary) applied to the primary, one transaction each:",
+    );
+    let graph = retort_migrate::from_embedded(&DEMO_MIGRATIONS)?;
     let mut primary = cluster.connect_primary()?;
-    primary.batch_execute(
-        "CREATE TABLE demo_greeting (id int PRIMARY KEY, said text NOT NULL);
-         INSERT INTO demo_greeting VALUES (1, 'speak, friend, and enter');",
-    )?;
+    let report = retort_migrate::upgrade(&mut primary, &graph, retort_migrate::Target::Heads)?;
+    for (step, took) in report.plan.steps.iter().zip(&report.durations) {
+        let message = graph
+            .get(&step.revision)
+            .map(|m| m.message.as_str())
+            .unwrap_or_default();
+        out.say(format!(
+            "   {}  {:<16} {:>6.1} ms",
+            step.revision,
+            message,
+            took.as_secs_f64() * 1000.0
+        ));
+    }
+    let head = report.plan.to_heads.join(", ");
+    out.say(format!("   retort.version on the primary: {head}"));
+
+    out.say("\n4. each standby replays the migrations (the last one inserted a row):");
     let written = Instant::now();
     let mut replicated = Vec::new();
     for (i, node) in nodes.iter().skip(1).enumerate() {
         let mut standby = cluster.connect_standby(i)?;
         let seen_after = loop {
-            let row = standby.query_opt("SELECT said FROM demo_greeting WHERE id = 1", &[]);
+            let row = standby.query_opt(
+                "SELECT g.said, (SELECT string_agg(revision, ', ') FROM retort.version) \
+                 FROM greeting g WHERE g.id = 1",
+                &[],
+            );
             if let Ok(Some(row)) = row {
                 let said: String = row.get(0);
-                break (said, written.elapsed());
+                let version: Option<String> = row.get(1);
+                break (said, version.unwrap_or_default(), written.elapsed());
             }
             if written.elapsed() > Duration::from_secs(30) {
                 bail!("{} did not replay the row within 30 s", node.name);
@@ -59,23 +87,25 @@ pub fn run(out: &Output) -> Result<ExitCode> {
             std::thread::sleep(Duration::from_millis(2));
         };
         out.say(format!(
-            "   {} ({}) reads {:?} {:.1} ms after the commit",
+            "   {} ({}) is at {} and reads {:?}, {:.1} ms after the last commit",
             node.name,
             node.sync_state.as_deref().unwrap_or("?"),
+            seen_after.1,
             seen_after.0,
-            seen_after.1.as_secs_f64() * 1000.0
+            seen_after.2.as_secs_f64() * 1000.0
         ));
         replicated.push(json!({
             "standby": node.name,
             "sync_state": node.sync_state,
-            "visible_after_ms": seen_after.1.as_secs_f64() * 1000.0,
+            "version": seen_after.1,
+            "visible_after_ms": seen_after.2.as_secs_f64() * 1000.0,
         }));
     }
     drop(primary);
     let dir = cluster.dir().to_owned();
     cluster.destroy()?;
     out.say(format!(
-        "\n4. stopped every server and removed {}",
+        "\n5. stopped every server and removed {}",
         dir.display()
     ));
     if out.json() {
@@ -83,6 +113,8 @@ pub fn run(out: &Output) -> Result<ExitCode> {
             "server_version": version,
             "started_ms": started_ms,
             "nodes": nodes,
+            "migrations": report.plan.steps.iter().map(|s| &s.revision).collect::<Vec<_>>(),
+            "version": report.plan.to_heads,
             "replication": replicated,
         }))?;
     }
