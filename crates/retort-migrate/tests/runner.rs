@@ -635,3 +635,60 @@ fn embedded_migrations_upgrade_at_start_up() {
         .get(0);
     assert_eq!(cols, 2);
 }
+
+#[test]
+fn lock_and_statement_timeouts_apply_per_migration() {
+    let c = cluster();
+    let (url, mut client) = database(&c, "timeouts");
+    client.batch_execute("CREATE TABLE busy (id int)").unwrap();
+    let files = Files::new();
+    files.add(A, &[], "ALTER TABLE busy ADD COLUMN v text;", None);
+    let graph = files.graph();
+    // Another session holds a lock the migration needs.
+    let mut other = retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).unwrap();
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS SHARE MODE")
+        .unwrap();
+    let options = RunnerOptions {
+        lock_timeout: Some(Duration::from_millis(200)),
+        ..RunnerOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let err = MigrationRunner::new(&mut client, &graph, options, &mut Silent)
+        .upgrade(&Target::Heads)
+        .unwrap_err();
+    let MigrateError::Statement(f) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(f.source.sqlstate(), Some("55P03"), "lock_not_available");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    other.batch_execute("ROLLBACK").unwrap();
+
+    let files = Files::new();
+    files.add(
+        B,
+        &[],
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(5);",
+        None,
+    );
+    let graph = files.graph();
+    let options = RunnerOptions {
+        statement_timeout: Some(Duration::from_millis(200)),
+        ..RunnerOptions::default()
+    };
+    let (_, mut client) = database(&c, "timeouts2");
+    let err = MigrationRunner::new(&mut client, &graph, options, &mut Silent)
+        .upgrade(&Target::Heads)
+        .unwrap_err();
+    let MigrateError::Statement(f) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(f.source.sqlstate(), Some("57014"), "query_canceled");
+    assert!(tables(&mut client).is_empty());
+    // SET LOCAL ended with the transaction: the session is back to no timeout.
+    let setting: String = client
+        .query_one("SHOW statement_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(setting, "0");
+}
