@@ -419,22 +419,33 @@ impl<'a> MigrationRunner<'a> {
         self.client
             .batch_execute(&begin)
             .map_err(db("starting the migration transaction"))?;
-        let outcome = (|| {
-            for (i, s) in statements.iter().enumerate() {
-                self.client
-                    .batch_execute(&s.sql)
-                    .map_err(|e| statement_error(m, step, statements, i, false, e))?;
+        for (i, s) in statements.iter().enumerate() {
+            if let Err(e) = self.client.batch_execute(&s.sql) {
+                // Best effort: if the connection is gone the server has rolled back already.
+                let _ = self.client.batch_execute("ROLLBACK");
+                return Err(statement_error(m, step, statements, i, false, e));
             }
-            self.record(m, step, bookkeeping, started)?;
+        }
+        self.record_and_commit(m, step, bookkeeping, started)
+    }
+
+    /// Inside an open transaction: the version-table update, then COMMIT (ROLLBACK on failure).
+    fn record_and_commit(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        bookkeeping: &postgres::Statement,
+        started: Instant,
+    ) -> Result<(), MigrateError> {
+        let result = self.record(m, step, bookkeeping, started).and_then(|()| {
             self.client
                 .batch_execute("COMMIT")
                 .map_err(db(format!("committing revision {}", m.revision)))
-        })();
-        if outcome.is_err() {
-            // Best effort: if the connection is gone the server has rolled back already.
+        });
+        if result.is_err() {
             let _ = self.client.batch_execute("ROLLBACK");
         }
-        outcome
+        result
     }
 
     fn run_without_transaction(
@@ -489,15 +500,7 @@ impl<'a> MigrationRunner<'a> {
         self.client
             .batch_execute("BEGIN")
             .map_err(db("starting the bookkeeping transaction"))?;
-        let recorded = self.record(m, step, bookkeeping, started).and_then(|()| {
-            self.client
-                .batch_execute("COMMIT")
-                .map_err(db(format!("committing revision {}", m.revision)))
-        });
-        if recorded.is_err() {
-            let _ = self.client.batch_execute("ROLLBACK");
-        }
-        recorded
+        self.record_and_commit(m, step, bookkeeping, started)
     }
 
     fn reset_timeouts(&mut self) {

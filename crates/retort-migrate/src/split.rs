@@ -108,76 +108,10 @@ pub fn split_statements(sql: &str, first_line: usize) -> Result<Vec<Statement>, 
             }
             '\'' => {
                 let escapes = is_escape_string_prefix(&chars, i);
-                let opened = line;
-                current.push(c);
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => {
-                            return Err(SplitError {
-                                line: opened,
-                                message: "unterminated string literal".into(),
-                            })
-                        }
-                        Some('\\') if escapes => {
-                            current.push('\\');
-                            if let Some(&escaped) = chars.get(i + 1) {
-                                if escaped == '\n' {
-                                    line += 1;
-                                }
-                                current.push(escaped);
-                            }
-                            i += 2;
-                        }
-                        Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                            current.push_str("''");
-                            i += 2;
-                        }
-                        Some('\'') => {
-                            current.push('\'');
-                            i += 1;
-                            break;
-                        }
-                        Some(&ch) => {
-                            if ch == '\n' {
-                                line += 1;
-                            }
-                            current.push(ch);
-                            i += 1;
-                        }
-                    }
-                }
+                i = scan_quoted(&chars, i, '\'', escapes, &mut current, &mut line)?;
             }
             '"' => {
-                let opened = line;
-                current.push(c);
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => {
-                            return Err(SplitError {
-                                line: opened,
-                                message: "unterminated quoted identifier".into(),
-                            })
-                        }
-                        Some('"') if chars.get(i + 1) == Some(&'"') => {
-                            current.push_str("\"\"");
-                            i += 2;
-                        }
-                        Some('"') => {
-                            current.push('"');
-                            i += 1;
-                            break;
-                        }
-                        Some(&ch) => {
-                            if ch == '\n' {
-                                line += 1;
-                            }
-                            current.push(ch);
-                            i += 1;
-                        }
-                    }
-                }
+                i = scan_quoted(&chars, i, '"', false, &mut current, &mut line)?;
             }
             '$' => match dollar_tag(&chars, i) {
                 Some(tag) => {
@@ -240,6 +174,62 @@ pub fn split_statements(sql: &str, first_line: usize) -> Result<Vec<Statement>, 
     }
     push_statement(&mut out, &mut current, &mut start_line);
     Ok(out)
+}
+
+/// Copies a quoted string or identifier starting at `i` (the opening quote) into `current`,
+/// doubling quotes and, for `E''` strings, backslash escapes included. Returns the index after
+/// the closing quote.
+fn scan_quoted(
+    chars: &[char],
+    mut i: usize,
+    quote: char,
+    backslash_escapes: bool,
+    current: &mut String,
+    line: &mut usize,
+) -> Result<usize, SplitError> {
+    let opened = *line;
+    current.push(quote);
+    i += 1;
+    loop {
+        match chars.get(i) {
+            None => {
+                return Err(SplitError {
+                    line: opened,
+                    message: if quote == '"' {
+                        "unterminated quoted identifier".into()
+                    } else {
+                        "unterminated string literal".into()
+                    },
+                })
+            }
+            Some('\\') if backslash_escapes => {
+                current.push('\\');
+                if let Some(&escaped) = chars.get(i + 1) {
+                    if escaped == '\n' {
+                        *line += 1;
+                    }
+                    current.push(escaped);
+                }
+                i += 2;
+            }
+            Some(&ch) if ch == quote && chars.get(i + 1) == Some(&quote) => {
+                current.push(quote);
+                current.push(quote);
+                i += 2;
+            }
+            Some(&ch) if ch == quote => {
+                current.push(quote);
+                return Ok(i + 1);
+            }
+            Some(&ch) => {
+                if ch == '\n' {
+                    *line += 1;
+                }
+                current.push(ch);
+                i += 1;
+            }
+        }
+    }
 }
 
 fn push_statement(out: &mut Vec<Statement>, current: &mut String, start: &mut Option<usize>) {
