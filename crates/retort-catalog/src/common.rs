@@ -1,0 +1,200 @@
+//! Pieces every object kind uses: schema filtering in queries, comments, privileges.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use retort_pg::{quote_ident, quote_literal};
+
+/// Which schemas to read.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// Schemas never read (retort's own `retort` by default).
+    pub exclude_schemas: Vec<String>,
+    /// When set, only these schemas are read.
+    pub include_schemas: Option<Vec<String>>,
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            exclude_schemas: vec!["retort".into()],
+            include_schemas: None,
+        }
+    }
+}
+
+/// SQL condition on a pg_namespace alias: user schemas allowed by the filter ($1 excluded,
+/// $2 included or NULL).
+pub(crate) fn ns_filter(ns: &str) -> String {
+    format!(
+        "({ns}.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND {ns}.nspname NOT LIKE 'pg\\_%' \
+         AND NOT ({ns}.nspname = ANY($1::text[])) \
+         AND ($2::text[] IS NULL OR {ns}.nspname = ANY($2::text[])))"
+    )
+}
+
+/// SQL condition: the object is not a member of an extension.
+pub(crate) fn not_in_extension(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend ext WHERE ext.classid = '{catalog}'::regclass \
+         AND ext.objid = {oid} AND ext.deptype = 'e')"
+    )
+}
+
+/// Two SQL expressions (comma-separated): an ACL column exploded into sorted
+/// `grantee|PRIVILEGE|grantable` strings (NULL replaced by the default ACL), and the default
+/// ACL exploded the same way. Read them with [`Acl::from_row`].
+pub(crate) fn acl_columns(acl: &str, kind: char, owner: &str) -> String {
+    let explode = |expr: &str| {
+        format!(
+            "(SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
+                  THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type \
+                  || '|' || x.is_grantable::text AS e FROM aclexplode({expr}) x) acl)"
+        )
+    };
+    format!(
+        "{}, {}",
+        explode(&format!("coalesce({acl}, acldefault('{kind}', {owner}))")),
+        explode(&format!("acldefault('{kind}', {owner})"))
+    )
+}
+
+/// Privileges on an object. Two ACLs are equal when their grants are; the default ACL (what a
+/// freshly created object gets) is kept to render GRANTs after a CREATE.
+#[derive(Debug, Clone, Eq, serde::Serialize)]
+pub struct Acl {
+    /// Current grants, `grantee|PRIVILEGE|grantable`, sorted.
+    pub grants: Vec<String>,
+    /// What a new object of this kind and owner gets.
+    #[serde(skip)]
+    pub default: Vec<String>,
+}
+
+impl PartialEq for Acl {
+    fn eq(&self, other: &Self) -> bool {
+        self.grants == other.grants
+    }
+}
+
+impl Acl {
+    pub(crate) fn from_row(row: &postgres::Row, idx: usize) -> Acl {
+        Acl {
+            grants: text_array(row, idx),
+            default: text_array(row, idx + 1),
+        }
+    }
+
+    /// Statements after creating the object.
+    pub(crate) fn after_create(&self, target: &str) -> Vec<String> {
+        acl_change(target, &self.default, &self.grants)
+    }
+
+    /// Statements changing `old` into `self`.
+    pub(crate) fn change_from(&self, target: &str, old: &Acl) -> Vec<String> {
+        acl_change(target, &old.grants, &self.grants)
+    }
+}
+
+/// `COMMENT ON <target> IS ...` turning `old` into `new`; nothing when equal.
+pub(crate) fn comment_change(target: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
+    if old == new {
+        return None;
+    }
+    Some(format!(
+        "COMMENT ON {target} IS {}",
+        new.map(quote_literal).unwrap_or_else(|| "NULL".into())
+    ))
+}
+
+/// GRANT/REVOKE statements turning ACL `old` into `new` on `target` (e.g. `TABLE s.t`).
+pub(crate) fn acl_change(target: &str, old: &[String], new: &[String]) -> Vec<String> {
+    let group = |acl: &[String]| {
+        let mut by: BTreeMap<String, BTreeSet<(String, bool)>> = BTreeMap::new();
+        for item in acl {
+            let mut parts = item.split('|');
+            let (Some(grantee), Some(privilege), Some(grantable)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            by.entry(grantee.to_owned())
+                .or_default()
+                .insert((privilege.to_owned(), grantable == "true"));
+        }
+        by
+    };
+    let (old, new) = (group(old), group(new));
+    let grantees: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    let mut out = Vec::new();
+    for g in grantees {
+        let before = old.get(g);
+        let after = new.get(g);
+        if before == after {
+            continue;
+        }
+        let who = if g == "PUBLIC" {
+            "PUBLIC".to_owned()
+        } else {
+            quote_ident(g)
+        };
+        if before.is_some() {
+            out.push(format!("REVOKE ALL ON {target} FROM {who}"));
+        }
+        if let Some(privs) = after {
+            let plain: Vec<&str> = privs
+                .iter()
+                .filter(|p| !p.1)
+                .map(|p| p.0.as_str())
+                .collect();
+            let with: Vec<&str> = privs.iter().filter(|p| p.1).map(|p| p.0.as_str()).collect();
+            if !plain.is_empty() {
+                out.push(format!("GRANT {} ON {target} TO {who}", plain.join(", ")));
+            }
+            if !with.is_empty() {
+                out.push(format!(
+                    "GRANT {} ON {target} TO {who} WITH GRANT OPTION",
+                    with.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Reads a text[] column that may be NULL as a Vec.
+pub(crate) fn text_array(row: &postgres::Row, idx: usize) -> Vec<String> {
+    row.get::<_, Option<Vec<String>>>(idx).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_changes_revoke_then_grant_only_what_differs() {
+        let old = vec![
+            "app|SELECT|false".to_owned(),
+            "owner|SELECT|false".to_owned(),
+        ];
+        let new = vec![
+            "app|INSERT|false".to_owned(),
+            "app|SELECT|true".to_owned(),
+            "owner|SELECT|false".to_owned(),
+            "PUBLIC|SELECT|false".to_owned(),
+        ];
+        assert_eq!(
+            acl_change("TABLE s.t", &old, &new),
+            [
+                "GRANT SELECT ON TABLE s.t TO PUBLIC",
+                "REVOKE ALL ON TABLE s.t FROM app",
+                "GRANT INSERT ON TABLE s.t TO app",
+                "GRANT SELECT ON TABLE s.t TO app WITH GRANT OPTION",
+            ]
+        );
+        assert!(acl_change("TABLE s.t", &old, &old).is_empty());
+        assert_eq!(
+            comment_change("TABLE t", None, Some("it's")).unwrap(),
+            "COMMENT ON TABLE t IS 'it''s'"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! Table constraints: primary key, unique (incl. NULLS NOT DISTINCT), check, foreign key,
+//! exclusion; NOT VALID.
+
+use retort_pg::quote_ident;
+
+use crate::common::{comment_change, not_in_extension, ns_filter};
+use crate::error::{query, CatalogError};
+use crate::name::QName;
+
+/// A table constraint, as pg_get_constraintdef renders it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Constraint {
+    /// The table.
+    pub table: QName,
+    /// Name.
+    pub name: String,
+    /// p, u, c, f or x.
+    pub kind: char,
+    /// `PRIMARY KEY (id)`, `CHECK (...) NOT VALID`, ...
+    pub definition: String,
+    /// COMMENT ON CONSTRAINT.
+    pub comment: Option<String>,
+}
+
+pub(crate) fn load(
+    client: &mut impl postgres::GenericClient,
+    params: &crate::Params,
+) -> Result<Vec<Constraint>, CatalogError> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
+                pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint') \
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0 \
+           AND {filter} AND {ext} ORDER BY 1, 2, 3",
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_class", "c.oid"),
+    );
+    let rows = client
+        .query(&sql, &params.as_refs())
+        .map_err(query("constraints"))?;
+    Ok(rows
+        .iter()
+        .map(|r| Constraint {
+            table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+            name: r.get(2),
+            kind: r.get::<_, String>(3).chars().next().unwrap_or('c'),
+            definition: r.get(4),
+            comment: r.get(5),
+        })
+        .collect())
+}
+
+impl Constraint {
+    fn target(&self) -> String {
+        format!("CONSTRAINT {} ON {}", quote_ident(&self.name), self.table)
+    }
+
+    pub(crate) fn create(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} {}",
+            self.table,
+            quote_ident(&self.name),
+            self.definition
+        )];
+        out.extend(comment_change(
+            &self.target(),
+            None,
+            self.comment.as_deref(),
+        ));
+        out
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        vec![format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            self.table,
+            quote_ident(&self.name)
+        )]
+    }
+
+    /// In place: validating a NOT VALID constraint, comments. None: drop and add again.
+    pub(crate) fn alter(&self, old: &Constraint) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        if old.definition != self.definition {
+            if old.definition.strip_suffix(" NOT VALID") == Some(self.definition.as_str()) {
+                out.push(format!(
+                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                    self.table,
+                    quote_ident(&self.name)
+                ));
+            } else {
+                return None;
+            }
+        }
+        out.extend(comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        ));
+        Some(out)
+    }
+}

@@ -1,0 +1,831 @@
+//! Diff two snapshots into ordered changes, and render them as SQL.
+//!
+//! Three phases, each ordered by real dependencies from pg_depend:
+//! 1. early drops (reverse dependency order, from the old database): objects that go away or
+//!    must be re-created, and everything that depends on them or on a column that is dropped
+//!    or changes type;
+//! 2. creates and alters (dependency order, from the new database);
+//! 3. late drops of types, sequences, functions, extensions and schemas nothing needs any more
+//!    (so a column can first stop using a type, then the type goes).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use retort_pg::quote_ident;
+
+use crate::catalog::{Catalog, Snapshot};
+use crate::name::{ObjKey, QName};
+use crate::types::TypeDef;
+
+/// What a change does to its object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// CREATE (also the second half of a re-creation).
+    Create,
+    /// DROP (also the first half of a re-creation).
+    Drop,
+    /// ALTER in place.
+    Alter,
+}
+
+/// One step of a diff: statements for one object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    /// The object.
+    pub key: ObjKey,
+    /// What happens to it.
+    pub action: Action,
+    /// The SQL, without trailing semicolons.
+    pub statements: Vec<String>,
+    /// Why this step can lose data or fail on existing rows, when it can.
+    pub destructive: Option<String>,
+}
+
+/// The ordered changes turning one schema into another.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaDiff {
+    /// Changes in the order they must run.
+    pub changes: Vec<Change>,
+    /// True when a statement (ALTER TYPE ... ADD VALUE) should run outside a transaction block.
+    pub outside_transaction: bool,
+    /// Drop+create pairs that look like renames, said as hints (never guessed silently).
+    pub hints: Vec<String>,
+}
+
+impl SchemaDiff {
+    /// True when the schemas are the same.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Every statement in order, starting with `SET check_function_bodies = false` when a
+    /// function is created (function bodies may name objects created later in the script).
+    pub fn statements(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let functions = self
+            .changes
+            .iter()
+            .any(|c| matches!(c.key, ObjKey::Function(..)) && c.action != Action::Drop);
+        if functions {
+            out.push("SET check_function_bodies = false".to_owned());
+        }
+        for c in &self.changes {
+            out.extend(c.statements.iter().cloned());
+        }
+        out
+    }
+
+    /// The SQL script: statements ending in `;`, destructive steps marked with a comment.
+    pub fn to_sql(&self) -> String {
+        let mut out = String::new();
+        if self
+            .changes
+            .iter()
+            .any(|c| matches!(c.key, ObjKey::Function(..)) && c.action != Action::Drop)
+        {
+            out.push_str("SET check_function_bodies = false;\n");
+        }
+        for c in &self.changes {
+            if let Some(why) = &c.destructive {
+                out.push_str(&format!("-- DESTRUCTIVE: {why}\n"));
+            }
+            for s in &c.statements {
+                out.push_str(s);
+                out.push_str(";\n");
+            }
+        }
+        out
+    }
+
+    /// The destructive steps' warnings.
+    pub fn destructive(&self) -> Vec<&str> {
+        self.changes
+            .iter()
+            .filter_map(|c| c.destructive.as_deref())
+            .collect()
+    }
+}
+
+/// One object of either side.
+#[derive(Debug, Clone, Copy)]
+enum Obj<'a> {
+    Schema(&'a crate::schemas::Schema),
+    Extension(&'a crate::extensions::Extension),
+    Type(&'a TypeDef),
+    Sequence(&'a crate::sequences::Sequence),
+    Table(&'a crate::tables::Table),
+    Constraint(&'a crate::constraints::Constraint),
+    Index(&'a crate::indexes::Index),
+    View(&'a crate::views::View),
+    Function(&'a crate::functions::Function),
+    Trigger(&'a crate::triggers::Trigger),
+    Policy(&'a crate::policies::Policy),
+}
+
+fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
+    let mut m = BTreeMap::new();
+    for (k, v) in &c.schemas {
+        m.insert(ObjKey::Schema(k.clone()), Obj::Schema(v));
+    }
+    for (k, v) in &c.extensions {
+        m.insert(ObjKey::Extension(k.clone()), Obj::Extension(v));
+    }
+    for (k, v) in &c.types {
+        m.insert(ObjKey::Type(k.clone()), Obj::Type(v));
+    }
+    for (k, v) in &c.sequences {
+        m.insert(ObjKey::Sequence(k.clone()), Obj::Sequence(v));
+    }
+    for (k, v) in &c.tables {
+        m.insert(ObjKey::Table(k.clone()), Obj::Table(v));
+    }
+    for ((t, n), v) in &c.constraints {
+        m.insert(ObjKey::Constraint(t.clone(), n.clone()), Obj::Constraint(v));
+    }
+    for (k, v) in &c.indexes {
+        m.insert(ObjKey::Index(k.clone()), Obj::Index(v));
+    }
+    for (k, v) in &c.views {
+        m.insert(ObjKey::View(k.clone()), Obj::View(v));
+    }
+    for ((q, a), v) in &c.functions {
+        m.insert(ObjKey::Function(q.clone(), a.clone()), Obj::Function(v));
+    }
+    for ((t, n), v) in &c.triggers {
+        m.insert(ObjKey::Trigger(t.clone(), n.clone()), Obj::Trigger(v));
+    }
+    for ((t, n), v) in &c.policies {
+        m.insert(ObjKey::Policy(t.clone(), n.clone()), Obj::Policy(v));
+    }
+    m
+}
+
+/// How an object in both catalogs changes.
+enum Alteration {
+    Same,
+    InPlace {
+        statements: Vec<String>,
+        destructive: Option<String>,
+        outside_tx: bool,
+    },
+    Replace,
+}
+
+impl<'a> Obj<'a> {
+    fn create(&self) -> Vec<String> {
+        match self {
+            Obj::Schema(x) => x.create(),
+            Obj::Extension(x) => x.create(),
+            Obj::Type(x) => x.create(),
+            Obj::Sequence(x) => x.create(),
+            Obj::Table(x) => x.create(),
+            Obj::Constraint(x) => x.create(),
+            Obj::Index(x) => x.create(),
+            Obj::View(x) => x.create(),
+            Obj::Function(x) => x.create(),
+            Obj::Trigger(x) => x.create(),
+            Obj::Policy(x) => x.create(),
+        }
+    }
+
+    fn drop(&self) -> Vec<String> {
+        match self {
+            Obj::Schema(x) => x.drop(),
+            Obj::Extension(x) => x.drop(),
+            Obj::Type(x) => x.drop(),
+            Obj::Sequence(x) => x.drop(),
+            Obj::Table(x) => x.drop(),
+            Obj::Constraint(x) => x.drop(),
+            Obj::Index(x) => x.drop(),
+            Obj::View(x) => x.drop(),
+            Obj::Function(x) => x.drop(),
+            Obj::Trigger(x) => x.drop(),
+            Obj::Policy(x) => x.drop(),
+        }
+    }
+
+    fn alter(&self, old: &Obj) -> Alteration {
+        let plain = |s: Option<Vec<String>>| match s {
+            None => Alteration::Replace,
+            Some(v) if v.is_empty() => Alteration::Same,
+            Some(v) => Alteration::InPlace {
+                statements: v,
+                destructive: None,
+                outside_tx: false,
+            },
+        };
+        match (self, old) {
+            (Obj::Schema(n), Obj::Schema(o)) => plain(Some(n.alter(o))),
+            (Obj::Extension(n), Obj::Extension(o)) => plain(n.alter(o)),
+            (Obj::Type(n), Obj::Type(o)) => match n.alter(o) {
+                None => Alteration::Replace,
+                Some((v, _)) if v.is_empty() => Alteration::Same,
+                Some((v, outside_tx)) => Alteration::InPlace {
+                    statements: v,
+                    destructive: None,
+                    outside_tx,
+                },
+            },
+            (Obj::Sequence(n), Obj::Sequence(o)) => plain(Some(n.alter(o))),
+            (Obj::Table(n), Obj::Table(o)) => match n.alter(o) {
+                None => Alteration::Replace,
+                Some(t) if t.statements.is_empty() => Alteration::Same,
+                Some(t) => {
+                    let mut why = Vec::new();
+                    if !t.dropped_columns.is_empty() {
+                        why.push(format!(
+                            "drops column(s) {} of {} and their data",
+                            t.dropped_columns.join(", "),
+                            n.name
+                        ));
+                    }
+                    if !t.retyped_columns.is_empty() {
+                        why.push(format!(
+                            "changes the type of {}.{} (a narrowing change fails or loses data on existing rows)",
+                            n.name,
+                            t.retyped_columns.join(", ")
+                        ));
+                    }
+                    Alteration::InPlace {
+                        statements: t.statements,
+                        destructive: (!why.is_empty()).then(|| why.join("; ")),
+                        outside_tx: false,
+                    }
+                }
+            },
+            (Obj::Constraint(n), Obj::Constraint(o)) => plain(n.alter(o)),
+            (Obj::Index(n), Obj::Index(o)) => plain(n.alter(o)),
+            (Obj::View(n), Obj::View(o)) => plain(n.alter(o)),
+            (Obj::Function(n), Obj::Function(o)) => plain(n.alter(o)),
+            (Obj::Trigger(n), Obj::Trigger(o)) => plain(n.alter(o)),
+            (Obj::Policy(n), Obj::Policy(o)) => plain(n.alter(o)),
+            _ => Alteration::Replace,
+        }
+    }
+
+    /// The object whose drop takes this one with it.
+    fn owner(&self, catalog: &Catalog) -> Option<ObjKey> {
+        let rel = |q: &QName| {
+            if catalog.views.contains_key(q) {
+                ObjKey::View(q.clone())
+            } else {
+                ObjKey::Table(q.clone())
+            }
+        };
+        match self {
+            Obj::Constraint(c) => Some(rel(&c.table)),
+            Obj::Index(i) => Some(rel(&i.table)),
+            Obj::Trigger(t) => Some(rel(&t.table)),
+            Obj::Policy(p) => Some(rel(&p.table)),
+            Obj::Sequence(s) => s.owned_by.as_ref().map(|(t, _)| ObjKey::Table(t.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Create-order rank of a key's kind (ties between independent objects).
+fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
+    match key {
+        ObjKey::Schema(_) => 0,
+        ObjKey::Extension(_) => 1,
+        ObjKey::Type(_) => 2,
+        ObjKey::Function(..) => 3,
+        ObjKey::Sequence(_) => 4,
+        ObjKey::Table(_) => 5,
+        ObjKey::Column(..) => 6,
+        ObjKey::Constraint(t, n) => match catalog
+            .constraints
+            .get(&(t.clone(), n.clone()))
+            .map(|c| c.kind)
+        {
+            Some('p') | Some('u') => 7,
+            _ => 8,
+        },
+        ObjKey::Index(_) => 9,
+        ObjKey::View(_) => 10,
+        ObjKey::Trigger(..) => 11,
+        ObjKey::Policy(..) => 12,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Same,
+    Create,
+    Drop,
+    Recreate,
+    Alter,
+    /// A type changed beyond ALTER TYPE while columns use it: renamed, re-created, columns
+    /// converted through text, old type dropped.
+    ReplaceInPlace,
+}
+
+/// Computes the changes that turn `from` into `to`.
+pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
+    let (a, b) = (&from.catalog, &to.catalog);
+    let olds = objects(a);
+    let news = objects(b);
+    let keys: BTreeSet<&ObjKey> = olds.keys().chain(news.keys()).collect();
+    let mut status: BTreeMap<ObjKey, Status> = BTreeMap::new();
+    let mut alters: BTreeMap<ObjKey, (Vec<String>, Option<String>)> = BTreeMap::new();
+    let mut outside_transaction = false;
+    // Columns dropped or changing type: whatever depends on them must be re-created.
+    let mut disturbed: BTreeSet<ObjKey> = BTreeSet::new();
+
+    for key in keys {
+        let s = match (olds.get(key), news.get(key)) {
+            (None, Some(_)) => Status::Create,
+            (Some(_), None) => Status::Drop,
+            (Some(o), Some(n)) => match n.alter(o) {
+                Alteration::Same => Status::Same,
+                Alteration::Replace => Status::Recreate,
+                Alteration::InPlace {
+                    statements,
+                    destructive,
+                    outside_tx,
+                } => {
+                    outside_transaction |= outside_tx;
+                    alters.insert(key.clone(), (statements, destructive));
+                    Status::Alter
+                }
+            },
+            (None, None) => unreachable!("keys come from one of the maps"),
+        };
+        status.insert(key.clone(), s);
+        if let (Some(Obj::Table(o)), Some(Obj::Table(n))) = (olds.get(key), news.get(key)) {
+            for c in &o.columns {
+                match n.columns.iter().find(|x| x.name == c.name) {
+                    None => {
+                        disturbed.insert(ObjKey::Column(o.name.clone(), c.name.clone()));
+                    }
+                    Some(x)
+                        if x.data_type != c.data_type
+                            || x.collation != c.collation
+                            || x.generated != c.generated =>
+                    {
+                        disturbed.insert(ObjKey::Column(o.name.clone(), c.name.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    // Types that must be replaced while columns use them are replaced in place.
+    let mut replaced_columns: BTreeMap<ObjKey, Vec<(QName, String)>> = BTreeMap::new();
+    for (key, s) in status.iter_mut() {
+        if *s != Status::Recreate || !matches!(key, ObjKey::Type(_)) {
+            continue;
+        }
+        let cols: Vec<(QName, String)> = from
+            .deps
+            .dependents_of(key)
+            .filter_map(|d| match d {
+                ObjKey::Column(t, c) => Some((t.clone(), c.clone())),
+                _ => None,
+            })
+            .collect();
+        if !cols.is_empty() {
+            *s = Status::ReplaceInPlace;
+            for (t, c) in &cols {
+                disturbed.insert(ObjKey::Column(t.clone(), c.clone()));
+            }
+            replaced_columns.insert(key.clone(), cols);
+        }
+    }
+
+    // Propagate: dependents of anything dropped, re-created or disturbed are re-created.
+    let mut defaults_to_reset: BTreeSet<(QName, String)> = BTreeSet::new();
+    loop {
+        let gone = |k: &ObjKey, status: &BTreeMap<ObjKey, Status>| {
+            disturbed.contains(k)
+                || matches!(
+                    status.get(k),
+                    Some(Status::Drop | Status::Recreate | Status::ReplaceInPlace)
+                )
+                || matches!(k, ObjKey::Column(t, _) if matches!(status.get(&ObjKey::Table(t.clone())), Some(Status::Drop | Status::Recreate)))
+        };
+        let mut changed = false;
+        for (dep, referenced) in &from.deps.edges {
+            if !gone(referenced, &status) {
+                continue;
+            }
+            match dep {
+                ObjKey::Column(t, c) => {
+                    // A default using a function or sequence that is re-created.
+                    let table_kept = matches!(
+                        status.get(&ObjKey::Table(t.clone())),
+                        Some(Status::Same | Status::Alter)
+                    );
+                    if table_kept
+                        && matches!(referenced, ObjKey::Function(..) | ObjKey::Sequence(_))
+                        && news.contains_key(referenced)
+                    {
+                        changed |= defaults_to_reset.insert((t.clone(), c.clone()));
+                    }
+                }
+                ObjKey::Schema(_) | ObjKey::Extension(_) => {}
+                _ => {
+                    if matches!(status.get(dep), Some(Status::Same | Status::Alter))
+                        && news.contains_key(dep)
+                    {
+                        // A table is never re-created because a view or function it uses
+                        // changes; only structural dependents follow.
+                        if matches!(dep, ObjKey::Table(_))
+                            && !matches!(referenced, ObjKey::Table(_))
+                        {
+                            continue;
+                        }
+                        status.insert(dep.clone(), Status::Recreate);
+                        alters.remove(dep);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
+    let is_dropped = |k: &ObjKey| matches!(status.get(k), Some(Status::Drop | Status::Recreate));
+    let late_kind = |k: &ObjKey| {
+        matches!(
+            k,
+            ObjKey::Type(_)
+                | ObjKey::Sequence(_)
+                | ObjKey::Function(..)
+                | ObjKey::Extension(_)
+                | ObjKey::Schema(_)
+        )
+    };
+
+    let mut early: Vec<Change> = Vec::new();
+    let mut late: Vec<Change> = Vec::new();
+    let mut creates: Vec<Change> = Vec::new();
+    for (key, s) in &status {
+        let old = olds.get(key);
+        let new = news.get(key);
+        match s {
+            Status::Same => {}
+            Status::Drop | Status::Recreate => {
+                let o = old.expect("dropped objects are in the old catalog");
+                // Foreign keys are dropped explicitly even with their table: the referenced
+                // table may be dropped first (or the two may reference each other).
+                let is_fk = matches!(o, Obj::Constraint(c) if c.kind == 'f');
+                let owner_dropped = !is_fk && o.owner(a).is_some_and(|ow| is_dropped(&ow))
+                    || matches!(o, Obj::Sequence(seq) if seq.owned_by.as_ref().is_some_and(|(t, c)| disturbed.contains(&ObjKey::Column(t.clone(), c.clone())) && !b.tables.get(t).is_some_and(|nt| nt.columns.iter().any(|x| &x.name == c))));
+                let statements = if owner_dropped { Vec::new() } else { o.drop() };
+                let destructive = match (key, s) {
+                    (ObjKey::Table(q), Status::Drop) => {
+                        Some(format!("drops table {q} and its data"))
+                    }
+                    (ObjKey::Table(q), _) => {
+                        Some(format!("re-creates table {q}: its data is lost"))
+                    }
+                    (ObjKey::Sequence(q), Status::Drop) if !owner_dropped => {
+                        Some(format!("drops sequence {q} and its current value"))
+                    }
+                    _ => None,
+                };
+                let change = Change {
+                    key: key.clone(),
+                    action: Action::Drop,
+                    statements,
+                    destructive,
+                };
+                if *s == Status::Drop && late_kind(key) {
+                    late.push(change);
+                } else {
+                    early.push(change);
+                }
+                if *s == Status::Recreate {
+                    let n = new.expect("re-created objects are in the new catalog");
+                    creates.push(Change {
+                        key: key.clone(),
+                        action: Action::Create,
+                        statements: n.create(),
+                        destructive: None,
+                    });
+                }
+            }
+            Status::Create => {
+                let n = new.expect("created objects are in the new catalog");
+                creates.push(Change {
+                    key: key.clone(),
+                    action: Action::Create,
+                    statements: n.create(),
+                    destructive: None,
+                });
+            }
+            Status::Alter => {
+                let (statements, destructive) = alters.remove(key).unwrap_or_default();
+                creates.push(Change {
+                    key: key.clone(),
+                    action: Action::Alter,
+                    statements,
+                    destructive,
+                });
+            }
+            Status::ReplaceInPlace => {
+                let (Some(Obj::Type(o)), Some(Obj::Type(n))) = (old, new) else {
+                    continue;
+                };
+                creates.push(replace_type_in_place(
+                    o,
+                    n,
+                    a,
+                    b,
+                    replaced_columns.get(key).map(Vec::as_slice).unwrap_or(&[]),
+                ));
+            }
+        }
+    }
+    // Sequences owned by a table: OWNED BY once the table exists.
+    for change in creates.iter_mut() {
+        if let ObjKey::Table(t) = &change.key {
+            for seq in b.sequences.values() {
+                let was = a.sequences.get(&seq.name).and_then(|s| s.owned_by.clone());
+                let table_new = change.action == Action::Create;
+                if seq.owned_by.as_ref().is_some_and(|(ot, _)| ot == t)
+                    && (table_new || was != seq.owned_by)
+                {
+                    change.statements.extend(seq.owned_by_sql());
+                }
+            }
+        }
+    }
+    // Tables that are only gaining OWNED BY: add a step for them.
+    for seq in b.sequences.values() {
+        if let Some((t, _)) = &seq.owned_by {
+            let key = ObjKey::Table(t.clone());
+            let was = a.sequences.get(&seq.name).and_then(|s| s.owned_by.clone());
+            if status.get(&key) == Some(&Status::Same) && was != seq.owned_by {
+                creates.push(Change {
+                    key: ObjKey::Sequence(seq.name.clone()),
+                    action: Action::Alter,
+                    statements: seq.owned_by_sql().into_iter().collect(),
+                    destructive: None,
+                });
+            }
+        }
+    }
+    // Defaults using a re-created function or sequence: dropped early, set again after.
+    for (t, c) in &defaults_to_reset {
+        let key = ObjKey::Column(t.clone(), c.clone());
+        let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
+        early.push(Change {
+            key: key.clone(),
+            action: Action::Drop,
+            statements: vec![format!("{col} DROP DEFAULT")],
+            destructive: None,
+        });
+        let old_default = a
+            .tables
+            .get(t)
+            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
+            .and_then(|x| x.default.clone());
+        let new_default = b
+            .tables
+            .get(t)
+            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
+            .and_then(|x| x.default.clone());
+        if let Some(d) = new_default.filter(|d| Some(d) == old_default.as_ref()) {
+            creates.push(Change {
+                key,
+                action: Action::Create,
+                statements: vec![format!("{col} SET DEFAULT {d}")],
+                destructive: None,
+            });
+        }
+    }
+
+    let mut changes = order(early, &from.deps.edges, a, true);
+    changes.extend(order(creates, &to.deps.edges, b, false));
+    changes.extend(order(late, &from.deps.edges, a, true));
+    changes.retain(|c| !c.statements.is_empty());
+    outside_transaction &= changes
+        .iter()
+        .any(|c| c.statements.iter().any(|s| s.contains(" ADD VALUE ")));
+
+    SchemaDiff {
+        changes,
+        outside_transaction,
+        hints: rename_hints(a, b, &status),
+    }
+}
+
+/// ALTER TYPE .. RENAME, CREATE the new type, convert each column through text, DROP the old.
+fn replace_type_in_place(
+    old: &TypeDef,
+    new: &TypeDef,
+    a: &Catalog,
+    b: &Catalog,
+    columns: &[(QName, String)],
+) -> Change {
+    let temp = QName::new(
+        old.name.schema.clone(),
+        format!("{}__retort_old", old.name.name),
+    );
+    let mut statements = vec![format!(
+        "ALTER TYPE {} RENAME TO {}",
+        old.name,
+        quote_ident(&temp.name)
+    )];
+    statements.extend(new.create());
+    for (t, c) in columns {
+        let Some(col) = b
+            .tables
+            .get(t)
+            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
+        else {
+            continue;
+        };
+        let alter = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
+        let old_default = a
+            .tables
+            .get(t)
+            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
+            .and_then(|x| x.default.as_ref());
+        if old_default.is_some() {
+            statements.push(format!("{alter} DROP DEFAULT"));
+        }
+        statements.push(format!(
+            "{alter} TYPE {} USING {}::text::{}",
+            col.data_type,
+            quote_ident(c),
+            col.data_type
+        ));
+        if let Some(d) = &col.default {
+            statements.push(format!("{alter} SET DEFAULT {d}"));
+        }
+    }
+    statements.push(format!("DROP TYPE {temp}"));
+    let destructive = match (&old.kind, &new.kind) {
+        (crate::types::TypeKind::Enum(x), crate::types::TypeKind::Enum(y)) => {
+            let removed: Vec<&String> = x.iter().filter(|l| !y.contains(l)).collect();
+            (!removed.is_empty()).then(|| {
+                format!(
+                    "removes value(s) {} from {}: fails if rows still hold them",
+                    removed
+                        .iter()
+                        .map(|l| format!("'{l}'"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    new.name
+                )
+            })
+        }
+        _ => Some(format!(
+            "replaces type {} and converts its columns through text",
+            new.name
+        )),
+    };
+    Change {
+        key: ObjKey::Type(new.name.clone()),
+        action: Action::Alter,
+        statements,
+        destructive,
+    }
+}
+
+/// Kahn's algorithm over the changes; `edges` are (dependent, referenced). Forward: referenced
+/// first. Reverse (drops): dependents first. Ties: kind rank, then key. A cycle is broken by
+/// the same order, so the output is always complete and deterministic.
+fn order(
+    changes: Vec<Change>,
+    edges: &BTreeSet<(ObjKey, ObjKey)>,
+    catalog: &Catalog,
+    reverse: bool,
+) -> Vec<Change> {
+    let n = changes.len();
+    let mut index: BTreeMap<&ObjKey, Vec<usize>> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        index.entry(&c.key).or_default().push(i);
+    }
+    let lift = |k: &ObjKey| -> Option<Vec<usize>> {
+        if let Some(v) = index.get(k) {
+            return Some(v.clone());
+        }
+        match k {
+            ObjKey::Column(t, _) => index.get(&ObjKey::Table(t.clone())).cloned(),
+            _ => None,
+        }
+    };
+    let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n]; // after[x] = nodes that must wait for x
+    let mut indegree = vec![0usize; n];
+    for (dep, referenced) in edges {
+        let (Some(ds), Some(rs)) = (lift(dep), lift(referenced)) else {
+            continue;
+        };
+        for &d in &ds {
+            for &r in &rs {
+                if d == r {
+                    continue;
+                }
+                let (first, second) = if reverse { (d, r) } else { (r, d) };
+                if after[first].insert(second) {
+                    indegree[second] += 1;
+                }
+            }
+        }
+    }
+    let prio = |i: usize| {
+        let c = &changes[i];
+        let r = rank(&c.key, catalog);
+        (if reverse { u8::MAX - r } else { r }, c.key.clone(), i)
+    };
+    let mut heap: BinaryHeap<Reverse<(u8, ObjKey, usize)>> = (0..n)
+        .filter(|&i| indegree[i] == 0)
+        .map(|i| Reverse(prio(i)))
+        .collect();
+    let mut done = vec![false; n];
+    let mut out_idx = Vec::with_capacity(n);
+    while out_idx.len() < n {
+        let next = match heap.pop() {
+            Some(Reverse((_, _, i))) => i,
+            // A cycle: take the best remaining node regardless of its dependencies.
+            None => match (0..n).filter(|&i| !done[i]).min_by_key(|&i| prio(i)) {
+                Some(i) => i,
+                None => break,
+            },
+        };
+        if done[next] {
+            continue;
+        }
+        done[next] = true;
+        out_idx.push(next);
+        for &s in &after[next] {
+            indegree[s] = indegree[s].saturating_sub(1);
+            if indegree[s] == 0 && !done[s] {
+                heap.push(Reverse(prio(s)));
+            }
+        }
+    }
+    let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
+    out_idx
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .collect()
+}
+
+/// A dropped table and a created one with the same columns, or a dropped and an added column
+/// of the same type in one table, are probably renames: say so.
+fn rename_hints(a: &Catalog, b: &Catalog, status: &BTreeMap<ObjKey, Status>) -> Vec<String> {
+    let mut hints = Vec::new();
+    let shape = |t: &crate::tables::Table| {
+        let mut cols: Vec<(String, String)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .collect();
+        cols.sort();
+        cols
+    };
+    for (ko, so) in status {
+        let (ObjKey::Table(old), Status::Drop) = (ko, so) else {
+            continue;
+        };
+        for (kn, sn) in status {
+            let (ObjKey::Table(new), Status::Create) = (kn, sn) else {
+                continue;
+            };
+            if let (Some(x), Some(y)) = (a.tables.get(old), b.tables.get(new)) {
+                if shape(x) == shape(y) {
+                    hints.push(format!(
+                        "table {old} is dropped and {new} created with the same columns; if this is a \
+                         rename, write ALTER TABLE {old} RENAME TO {} instead to keep the data",
+                        quote_ident(&new.name)
+                    ));
+                }
+            }
+        }
+    }
+    for (q, t) in &b.tables {
+        let Some(o) = a.tables.get(q) else { continue };
+        for gone in o
+            .columns
+            .iter()
+            .filter(|c| !t.columns.iter().any(|x| x.name == c.name))
+        {
+            for added in t
+                .columns
+                .iter()
+                .filter(|c| !o.columns.iter().any(|x| x.name == c.name))
+            {
+                if added.data_type == gone.data_type {
+                    hints.push(format!(
+                        "column {q}.{} is dropped and {} added with the same type; if this is a rename, \
+                         write ALTER TABLE {q} RENAME COLUMN {} TO {} instead to keep the data",
+                        quote_ident(&gone.name),
+                        quote_ident(&added.name),
+                        quote_ident(&gone.name),
+                        quote_ident(&added.name)
+                    ));
+                }
+            }
+        }
+    }
+    hints
+}

@@ -1,0 +1,114 @@
+//! Functions and procedures, as pg_get_functiondef renders them (every attribute: volatility,
+//! strictness, SECURITY DEFINER, SET search_path, language, body). Aggregates are not read.
+
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
+use crate::error::{query, CatalogError};
+use crate::name::QName;
+
+/// A function or procedure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Function {
+    /// Name.
+    pub name: QName,
+    /// Input argument types (the overload key), e.g. `integer, text`.
+    pub identity: String,
+    /// Full arguments with names and defaults.
+    pub arguments: String,
+    /// Result type (`integer`, `SETOF t`, `TABLE(...)`; empty for procedures).
+    pub result: String,
+    /// True for a procedure.
+    pub procedure: bool,
+    /// `CREATE OR REPLACE FUNCTION ...` as the server renders it.
+    pub definition: String,
+    /// COMMENT ON FUNCTION.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+}
+
+pub(crate) fn load(
+    client: &mut impl postgres::GenericClient,
+    params: &crate::Params,
+) -> Result<Vec<Function>, CatalogError> {
+    let sql = format!(
+        "SELECT n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes), \
+                pg_get_function_arguments(p.oid), coalesce(pg_get_function_result(p.oid), ''), \
+                p.prokind = 'p', pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'), {acl} \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.prokind IN ('f', 'p', 'w') AND {filter} AND {ext} \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
+                           AND i.objid = p.oid AND i.deptype = 'i') \
+         ORDER BY 1, 2, 3",
+        acl = acl_columns("p.proacl", 'f', "p.proowner"),
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_proc", "p.oid"),
+    );
+    let rows = client
+        .query(&sql, &params.as_refs())
+        .map_err(query("functions"))?;
+    Ok(rows
+        .iter()
+        .map(|r| Function {
+            name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+            identity: r.get(2),
+            arguments: r.get(3),
+            result: r.get(4),
+            procedure: r.get(5),
+            definition: r.get::<_, String>(6).trim_end().to_owned(),
+            comment: r.get(7),
+            acl: Acl::from_row(r, 8),
+        })
+        .collect())
+}
+
+impl Function {
+    fn target(&self) -> String {
+        format!(
+            "{} {}({})",
+            if self.procedure {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            },
+            self.name,
+            self.identity
+        )
+    }
+
+    pub(crate) fn create(&self) -> Vec<String> {
+        let mut out = vec![self.definition.clone()];
+        out.extend(comment_change(
+            &self.target(),
+            None,
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.after_create(&self.target()));
+        out
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        vec![format!("DROP {}", self.target())]
+    }
+
+    /// CREATE OR REPLACE when the signature allows it; None when it must be dropped first
+    /// (result type, kind, argument names or defaults changed).
+    pub(crate) fn alter(&self, old: &Function) -> Option<Vec<String>> {
+        if old.result != self.result
+            || old.procedure != self.procedure
+            || old.arguments != self.arguments
+        {
+            return None;
+        }
+        let mut out = Vec::new();
+        if old.definition != self.definition {
+            out.push(self.definition.clone());
+        }
+        out.extend(comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        Some(out)
+    }
+}

@@ -1,0 +1,52 @@
+//! The schema of a PostgreSQL database as plain data, read with a handful of bulk catalog
+//! queries, and the dependency-ordered SQL that turns one schema into another.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use retort_catalog::{diff, introspect, Filter};
+//! let mut from = retort_pg::connect(&retort_pg::ConnConfig::parse("postgres:///app_prod")?)?;
+//! let mut to = retort_pg::connect(&retort_pg::ConnConfig::parse("postgres:///app_dev")?)?;
+//! let a = introspect(&mut from, &Filter::default())?;
+//! let b = introspect(&mut to, &Filter::default())?;
+//! let change = diff(&a, &b);
+//! print!("{}", change.to_sql());   // applied to app_prod, gives app_dev's schema
+//! # Ok(()) }
+//! ```
+
+mod catalog;
+mod common;
+mod constraints;
+mod depends;
+mod diff;
+mod error;
+mod extensions;
+mod functions;
+mod indexes;
+mod name;
+mod policies;
+mod schemas;
+mod sequences;
+mod tables;
+mod triggers;
+mod types;
+mod views;
+
+pub(crate) use catalog::Params;
+
+pub use catalog::{introspect, Catalog, Snapshot};
+pub use common::{Acl, Filter};
+pub use constraints::Constraint;
+pub use depends::Dependencies;
+pub use diff::{diff, Action, Change, SchemaDiff};
+pub use error::CatalogError;
+pub use extensions::Extension;
+pub use functions::Function;
+pub use indexes::Index;
+pub use name::{ObjKey, QName};
+pub use policies::Policy;
+pub use schemas::Schema;
+pub use sequences::Sequence;
+pub use tables::{Column, Table};
+pub use triggers::Trigger;
+pub use types::{TypeDef, TypeKind};
+pub use views::View;

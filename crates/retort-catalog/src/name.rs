@@ -1,0 +1,116 @@
+//! Names and keys: how objects are identified across two catalogs.
+
+use std::fmt;
+
+use retort_pg::quote_ident;
+
+/// A schema-qualified name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct QName {
+    /// Schema.
+    pub schema: String,
+    /// Name within the schema.
+    pub name: String,
+}
+
+impl QName {
+    /// A qualified name.
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> QName {
+        QName {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// `"schema"."name"`, each part quoted only when needed.
+impl fmt::Display for QName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}",
+            quote_ident(&self.schema),
+            quote_ident(&self.name)
+        )
+    }
+}
+
+/// The identity of an object, the same in every database that has it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum ObjKey {
+    /// A schema.
+    Schema(String),
+    /// An extension.
+    Extension(String),
+    /// An enum, domain, composite or range type.
+    Type(QName),
+    /// A sequence.
+    Sequence(QName),
+    /// A table (ordinary, partitioned or a partition).
+    Table(QName),
+    /// A column of a table or view (for dependencies only).
+    Column(QName, String),
+    /// A table constraint.
+    Constraint(QName, String),
+    /// An index.
+    Index(QName),
+    /// A view or materialized view.
+    View(QName),
+    /// A function or procedure: name and identity arguments.
+    Function(QName, String),
+    /// A trigger on a table.
+    Trigger(QName, String),
+    /// A row-level security policy on a table.
+    Policy(QName, String),
+}
+
+impl ObjKey {
+    /// The object that owns this one and whose drop removes it (a table for its constraints,
+    /// indexes, triggers and policies; a table or view for its columns).
+    pub fn owner(&self) -> Option<ObjKey> {
+        match self {
+            ObjKey::Column(t, _)
+            | ObjKey::Constraint(t, _)
+            | ObjKey::Trigger(t, _)
+            | ObjKey::Policy(t, _) => Some(ObjKey::Table(t.clone())),
+            _ => None,
+        }
+    }
+
+    /// The schema the object lives in.
+    pub fn schema(&self) -> &str {
+        match self {
+            ObjKey::Schema(s) => s,
+            ObjKey::Extension(_) => "",
+            ObjKey::Type(q)
+            | ObjKey::Sequence(q)
+            | ObjKey::Table(q)
+            | ObjKey::Column(q, _)
+            | ObjKey::Constraint(q, _)
+            | ObjKey::Index(q)
+            | ObjKey::View(q)
+            | ObjKey::Function(q, _)
+            | ObjKey::Trigger(q, _)
+            | ObjKey::Policy(q, _) => &q.schema,
+        }
+    }
+}
+
+impl fmt::Display for ObjKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjKey::Schema(s) => write!(f, "schema {}", quote_ident(s)),
+            ObjKey::Extension(e) => write!(f, "extension {}", quote_ident(e)),
+            ObjKey::Type(q) => write!(f, "type {q}"),
+            ObjKey::Sequence(q) => write!(f, "sequence {q}"),
+            ObjKey::Table(q) => write!(f, "table {q}"),
+            ObjKey::Column(q, c) => write!(f, "column {q}.{}", quote_ident(c)),
+            ObjKey::Constraint(q, c) => write!(f, "constraint {} on {q}", quote_ident(c)),
+            ObjKey::Index(q) => write!(f, "index {q}"),
+            ObjKey::View(q) => write!(f, "view {q}"),
+            ObjKey::Function(q, args) => write!(f, "function {q}({args})"),
+            ObjKey::Trigger(q, t) => write!(f, "trigger {} on {q}", quote_ident(t)),
+            ObjKey::Policy(q, p) => write!(f, "policy {} on {q}", quote_ident(p)),
+        }
+    }
+}

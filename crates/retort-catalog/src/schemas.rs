@@ -1,0 +1,74 @@
+//! Schemas.
+
+use retort_pg::quote_ident;
+
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
+use crate::error::{query, CatalogError};
+
+/// A schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Schema {
+    /// Name.
+    pub name: String,
+    /// COMMENT ON SCHEMA.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+}
+
+pub(crate) fn load(
+    client: &mut impl postgres::GenericClient,
+    params: &crate::Params,
+) -> Result<Vec<Schema>, CatalogError> {
+    let sql = format!(
+        "SELECT n.nspname::text, obj_description(n.oid, 'pg_namespace'), {acl} \
+         FROM pg_namespace n WHERE {filter} AND {ext} ORDER BY 1",
+        acl = acl_columns("n.nspacl", 'n', "n.nspowner"),
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_namespace", "n.oid"),
+    );
+    let rows = client
+        .query(&sql, &params.as_refs())
+        .map_err(query("schemas"))?;
+    Ok(rows
+        .iter()
+        .map(|r| Schema {
+            name: r.get(0),
+            comment: r.get(1),
+            acl: Acl::from_row(r, 2),
+        })
+        .collect())
+}
+
+impl Schema {
+    fn target(&self) -> String {
+        format!("SCHEMA {}", quote_ident(&self.name))
+    }
+
+    pub(crate) fn create(&self) -> Vec<String> {
+        let mut out = vec![format!("CREATE SCHEMA {}", quote_ident(&self.name))];
+        out.extend(comment_change(
+            &self.target(),
+            None,
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.after_create(&self.target()));
+        out
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        vec![format!("DROP SCHEMA {}", quote_ident(&self.name))]
+    }
+
+    pub(crate) fn alter(&self, old: &Schema) -> Vec<String> {
+        let mut out: Vec<String> = comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        )
+        .into_iter()
+        .collect();
+        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out
+    }
+}

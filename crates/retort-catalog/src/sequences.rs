@@ -1,0 +1,171 @@
+//! Sequences (identity sequences belong to their column and are not listed here).
+
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
+use crate::error::{query, CatalogError};
+use crate::name::QName;
+
+/// A sequence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Sequence {
+    /// Name.
+    pub name: QName,
+    /// AS type.
+    pub data_type: String,
+    /// START WITH.
+    pub start: i64,
+    /// INCREMENT BY.
+    pub increment: i64,
+    /// MINVALUE.
+    pub min: i64,
+    /// MAXVALUE.
+    pub max: i64,
+    /// CACHE.
+    pub cache: i64,
+    /// CYCLE.
+    pub cycle: bool,
+    /// OWNED BY table and column.
+    pub owned_by: Option<(QName, String)>,
+    /// COMMENT ON SEQUENCE.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+}
+
+pub(crate) fn load(
+    client: &mut impl postgres::GenericClient,
+    params: &crate::Params,
+) -> Result<Vec<Sequence>, CatalogError> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
+                s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
+                own.nspname::text, own.relname::text, own.attname::text, \
+                obj_description(c.oid, 'pg_class'), {acl} \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_sequence s ON s.seqrelid = c.oid \
+         LEFT JOIN LATERAL (SELECT tn.nspname, tc.relname, a.attname FROM pg_depend d \
+             JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' \
+               AND d.refclassid = 'pg_class'::regclass LIMIT 1) own ON true \
+         WHERE c.relkind = 'S' AND {filter} AND {ext} \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                           AND d.objid = c.oid AND d.deptype = 'i') \
+         ORDER BY 1, 2",
+        acl = acl_columns("c.relacl", 's', "c.relowner"),
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_class", "c.oid"),
+    );
+    let rows = client
+        .query(&sql, &params.as_refs())
+        .map_err(query("sequences"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let owned_by = match (
+                r.get::<_, Option<String>>(9),
+                r.get::<_, Option<String>>(10),
+                r.get::<_, Option<String>>(11),
+            ) {
+                (Some(s), Some(t), Some(c)) => Some((QName::new(s, t), c)),
+                _ => None,
+            };
+            Sequence {
+                name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+                data_type: r.get(2),
+                start: r.get(3),
+                increment: r.get(4),
+                min: r.get(5),
+                max: r.get(6),
+                cache: r.get(7),
+                cycle: r.get(8),
+                owned_by,
+                comment: r.get(12),
+                acl: Acl::from_row(r, 13),
+            }
+        })
+        .collect())
+}
+
+impl Sequence {
+    fn target(&self) -> String {
+        format!("SEQUENCE {}", self.name)
+    }
+
+    fn options(&self) -> String {
+        format!(
+            "AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {}",
+            self.data_type,
+            self.increment,
+            self.min,
+            self.max,
+            self.start,
+            self.cache,
+            if self.cycle { "CYCLE" } else { "NO CYCLE" }
+        )
+    }
+
+    /// CREATE SEQUENCE; OWNED BY is set by the owning table's step, which runs after the table exists.
+    pub(crate) fn create(&self) -> Vec<String> {
+        let mut out = vec![format!("CREATE SEQUENCE {} {}", self.name, self.options())];
+        out.extend(comment_change(
+            &self.target(),
+            None,
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.after_create(&self.target()));
+        out
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        vec![format!("DROP SEQUENCE {}", self.name)]
+    }
+
+    pub(crate) fn alter(&self, old: &Sequence) -> Vec<String> {
+        let mut out = Vec::new();
+        let same = |s: &Sequence| {
+            (
+                s.data_type.clone(),
+                s.start,
+                s.increment,
+                s.min,
+                s.max,
+                s.cache,
+                s.cycle,
+            )
+        };
+        if same(old) != same(self) {
+            // A narrower range may exclude the current value; restart inside it then.
+            let restart = if self.min > old.min || self.max < old.max {
+                " RESTART"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "ALTER SEQUENCE {} {}{restart}",
+                self.name,
+                self.options()
+            ));
+        }
+        if old.owned_by.is_some() && self.owned_by.is_none() {
+            out.push(format!("ALTER SEQUENCE {} OWNED BY NONE", self.name));
+        }
+        out.extend(comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out
+    }
+
+    /// `ALTER SEQUENCE .. OWNED BY t.c`, for the owning table's step.
+    pub(crate) fn owned_by_sql(&self) -> Option<String> {
+        self.owned_by.as_ref().map(|(t, c)| {
+            format!(
+                "ALTER SEQUENCE {} OWNED BY {t}.{}",
+                self.name,
+                retort_pg::quote_ident(c)
+            )
+        })
+    }
+}

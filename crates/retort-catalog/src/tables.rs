@@ -1,0 +1,435 @@
+//! Tables and their columns: ordinary, unlogged, partitioned, partitions, inheritance children;
+//! defaults, identity, generated columns, collations, row-level security switches.
+
+use std::collections::BTreeMap;
+
+use retort_pg::quote_ident;
+
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, text_array, Acl};
+use crate::error::{query, CatalogError};
+use crate::name::QName;
+
+/// A column.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// Type as format_type renders it.
+    pub data_type: String,
+    /// COLLATE, when not the type's default.
+    pub collation: Option<String>,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// DEFAULT expression.
+    pub default: Option<String>,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT) for identity columns.
+    pub identity: Option<char>,
+    /// GENERATED ALWAYS AS (expr) STORED.
+    pub generated: Option<String>,
+    /// COMMENT ON COLUMN.
+    pub comment: Option<String>,
+}
+
+/// A table.
+#[derive(Debug, Clone, Eq, serde::Serialize)]
+pub struct Table {
+    /// Name.
+    pub name: QName,
+    /// UNLOGGED.
+    pub unlogged: bool,
+    /// PARTITION BY clause of a partitioned table.
+    pub partition_by: Option<String>,
+    /// Parent and bound (`FOR VALUES ...` / `DEFAULT`) of a partition.
+    pub partition_of: Option<(String, String)>,
+    /// INHERITS parents (quoted names), in order.
+    pub inherits: Vec<String>,
+    /// Columns defined by this table (not inherited), in attnum order.
+    pub columns: Vec<Column>,
+    /// ENABLE ROW LEVEL SECURITY.
+    pub row_security: bool,
+    /// FORCE ROW LEVEL SECURITY.
+    pub force_row_security: bool,
+    /// Storage parameters (`fillfactor=70`).
+    pub options: Vec<String>,
+    /// COMMENT ON TABLE.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+}
+
+/// Columns compare by name, not position: a column added later lands at the end, which no
+/// ALTER can change, and it is the same table for every query that names its columns.
+impl PartialEq for Table {
+    fn eq(&self, other: &Self) -> bool {
+        let cols = |t: &Table| {
+            t.columns
+                .iter()
+                .map(|c| (c.name.clone(), c.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        self.name == other.name
+            && self.unlogged == other.unlogged
+            && self.partition_by == other.partition_by
+            && self.partition_of == other.partition_of
+            && self.inherits == other.inherits
+            && cols(self) == cols(other)
+            && self.row_security == other.row_security
+            && self.force_row_security == other.force_row_security
+            && self.options == other.options
+            && self.comment == other.comment
+            && self.acl == other.acl
+    }
+}
+
+pub(crate) fn load(
+    client: &mut impl postgres::GenericClient,
+    params: &crate::Params,
+) -> Result<Vec<Table>, CatalogError> {
+    let tables_sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', \
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, \
+           (SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_inherits i \
+              JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
+              WHERE i.inhrelid = c.oid AND c.relispartition), \
+           CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, \
+           ARRAY(SELECT quote_ident(pn.nspname) || '.' || quote_ident(pc.relname) FROM pg_inherits i \
+              JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
+              WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
+           c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
+           obj_description(c.oid, 'pg_class'), {acl} \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
+        acl = acl_columns("c.relacl", 'r', "c.relowner"),
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_class", "c.oid"),
+    );
+    let columns_sql = format!(
+        "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+           a.attnotnull, CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
+           CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
+           nullif(a.attidentity, '')::text, \
+           CASE WHEN a.attcollation <> t.typcollation THEN \
+             CASE WHEN cn.nspname = 'pg_catalog' THEN quote_ident(co.collname) \
+                  ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END END, \
+           col_description(c.oid, a.attnum) \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+         LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal \
+           AND {filter} AND {ext} \
+         ORDER BY 1, 2, a.attnum",
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_class", "c.oid"),
+    );
+    let rows = client
+        .query(&tables_sql, &params.as_refs())
+        .map_err(query("tables"))?;
+    let column_rows = client
+        .query(&columns_sql, &params.as_refs())
+        .map_err(query("columns"))?;
+    let mut columns: BTreeMap<QName, Vec<Column>> = BTreeMap::new();
+    for r in &column_rows {
+        columns
+            .entry(QName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+            .or_default()
+            .push(Column {
+                name: r.get(2),
+                data_type: r.get(3),
+                not_null: r.get(4),
+                default: r.get(5),
+                generated: r.get(6),
+                identity: r.get::<_, Option<String>>(7).and_then(|s| s.chars().next()),
+                collation: r.get(8),
+                comment: r.get(9),
+            });
+    }
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let name = QName::new(r.get::<_, String>(0), r.get::<_, String>(1));
+            Table {
+                columns: columns.remove(&name).unwrap_or_default(),
+                name,
+                unlogged: r.get(2),
+                partition_by: r.get(3),
+                partition_of: match (r.get::<_, Option<String>>(4), r.get::<_, Option<String>>(5)) {
+                    (Some(p), Some(b)) => Some((p, b)),
+                    _ => None,
+                },
+                inherits: text_array(r, 6),
+                row_security: r.get(7),
+                force_row_security: r.get(8),
+                options: text_array(r, 9),
+                comment: r.get(10),
+                acl: Acl::from_row(r, 11),
+            }
+        })
+        .collect())
+}
+
+impl Column {
+    /// `name type [COLLATE] [GENERATED ...] [DEFAULT ...] [NOT NULL]`.
+    pub(crate) fn definition(&self) -> String {
+        let mut s = format!("{} {}", quote_ident(&self.name), self.data_type);
+        if let Some(c) = &self.collation {
+            s.push_str(&format!(" COLLATE {c}"));
+        }
+        if let Some(g) = &self.generated {
+            s.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
+        }
+        if let Some(kind) = self.identity {
+            s.push_str(if kind == 'a' {
+                " GENERATED ALWAYS AS IDENTITY"
+            } else {
+                " GENERATED BY DEFAULT AS IDENTITY"
+            });
+        }
+        if let Some(d) = &self.default {
+            s.push_str(&format!(" DEFAULT {d}"));
+        }
+        if self.not_null {
+            s.push_str(" NOT NULL");
+        }
+        s
+    }
+}
+
+/// What a table change does to data, for the generated file's warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableAlter {
+    pub statements: Vec<String>,
+    /// Columns dropped (data lost).
+    pub dropped_columns: Vec<String>,
+    /// Columns whose type changed (may fail or narrow).
+    pub retyped_columns: Vec<String>,
+}
+
+impl Table {
+    fn target(&self) -> String {
+        format!("TABLE {}", self.name)
+    }
+
+    pub(crate) fn create(&self) -> Vec<String> {
+        let mut s = format!(
+            "CREATE {}TABLE {}",
+            if self.unlogged { "UNLOGGED " } else { "" },
+            self.name
+        );
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("    {}", c.definition()))
+            .collect();
+        match &self.partition_of {
+            Some((parent, bound)) => {
+                s.push_str(&format!(" PARTITION OF {parent}"));
+                if !cols.is_empty() {
+                    s.push_str(&format!(" (\n{}\n)", cols.join(",\n")));
+                }
+                s.push_str(&format!(" {bound}"));
+            }
+            None => {
+                s.push_str(&format!(" (\n{}\n)", cols.join(",\n")));
+                if !self.inherits.is_empty() {
+                    s.push_str(&format!(" INHERITS ({})", self.inherits.join(", ")));
+                }
+            }
+        }
+        if let Some(p) = &self.partition_by {
+            s.push_str(&format!(" PARTITION BY {p}"));
+        }
+        if !self.options.is_empty() {
+            s.push_str(&format!(" WITH ({})", self.options.join(", ")));
+        }
+        let mut out = vec![s];
+        if self.row_security {
+            out.push(format!(
+                "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
+                self.name
+            ));
+        }
+        if self.force_row_security {
+            out.push(format!(
+                "ALTER TABLE {} FORCE ROW LEVEL SECURITY",
+                self.name
+            ));
+        }
+        out.extend(comment_change(
+            &self.target(),
+            None,
+            self.comment.as_deref(),
+        ));
+        for c in &self.columns {
+            out.extend(comment_change(
+                &format!("COLUMN {}.{}", self.name, quote_ident(&c.name)),
+                None,
+                c.comment.as_deref(),
+            ));
+        }
+        out.extend(self.acl.after_create(&self.target()));
+        out
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        vec![format!("DROP TABLE {}", self.name)]
+    }
+
+    /// Statements turning `old` into `self`, or None when the table must be re-created
+    /// (partitioning or inheritance changed).
+    pub(crate) fn alter(&self, old: &Table) -> Option<TableAlter> {
+        if old.partition_by != self.partition_by || old.inherits != self.inherits {
+            return None;
+        }
+        let t = &self.name;
+        let mut out = Vec::new();
+        let mut dropped_columns = Vec::new();
+        let mut retyped_columns = Vec::new();
+        match (&old.partition_of, &self.partition_of) {
+            (a, b) if a == b => {}
+            (Some((p1, _)), Some((p2, b2))) if p1 == p2 => {
+                out.push(format!("ALTER TABLE {p1} DETACH PARTITION {t}"));
+                out.push(format!("ALTER TABLE {p2} ATTACH PARTITION {t} {b2}"));
+            }
+            _ => return None,
+        }
+        if old.unlogged != self.unlogged {
+            out.push(format!(
+                "ALTER TABLE {t} SET {}",
+                if self.unlogged { "UNLOGGED" } else { "LOGGED" }
+            ));
+        }
+        let old_cols: BTreeMap<&str, &Column> =
+            old.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let new_cols: BTreeMap<&str, &Column> =
+            self.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        for c in &old.columns {
+            let replaced = new_cols
+                .get(c.name.as_str())
+                .is_some_and(|n| n.generated != c.generated);
+            if !new_cols.contains_key(c.name.as_str()) || replaced {
+                out.push(format!(
+                    "ALTER TABLE {t} DROP COLUMN {}",
+                    quote_ident(&c.name)
+                ));
+                dropped_columns.push(c.name.clone());
+            }
+        }
+        for n in &self.columns {
+            let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(&n.name));
+            let Some(o) = old_cols
+                .get(n.name.as_str())
+                .filter(|o| o.generated == n.generated)
+            else {
+                out.push(format!("ALTER TABLE {t} ADD COLUMN {}", n.definition()));
+                out.extend(comment_change(
+                    &format!("COLUMN {t}.{}", quote_ident(&n.name)),
+                    None,
+                    n.comment.as_deref(),
+                ));
+                continue;
+            };
+            let retype = o.data_type != n.data_type || o.collation != n.collation;
+            if o.identity.is_some() && n.identity.is_none() {
+                out.push(format!("{col} DROP IDENTITY"));
+            }
+            if o.default.is_some() && (n.default.is_none() || (retype && o.default != n.default)) {
+                out.push(format!("{col} DROP DEFAULT"));
+            }
+            if retype {
+                let collate = n
+                    .collation
+                    .as_ref()
+                    .map(|c| format!(" COLLATE {c}"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{col} TYPE {}{collate} USING {}::{}",
+                    n.data_type,
+                    quote_ident(&n.name),
+                    n.data_type
+                ));
+                retyped_columns.push(n.name.clone());
+            }
+            if n.default.is_some() && n.default != o.default {
+                out.push(format!(
+                    "{col} SET DEFAULT {}",
+                    n.default.as_deref().unwrap_or_default()
+                ));
+            }
+            if o.not_null != n.not_null && !(n.identity.is_some() && o.identity.is_none()) {
+                out.push(format!(
+                    "{col} {} NOT NULL",
+                    if n.not_null { "SET" } else { "DROP" }
+                ));
+            }
+            match (o.identity, n.identity) {
+                (None, Some(k)) => {
+                    if !o.not_null {
+                        out.push(format!("{col} SET NOT NULL"));
+                    }
+                    out.push(format!(
+                        "{col} ADD GENERATED {} AS IDENTITY",
+                        if k == 'a' { "ALWAYS" } else { "BY DEFAULT" }
+                    ));
+                }
+                (Some(a), Some(b)) if a != b => out.push(format!(
+                    "{col} SET GENERATED {}",
+                    if b == 'a' { "ALWAYS" } else { "BY DEFAULT" }
+                )),
+                _ => {}
+            }
+            out.extend(comment_change(
+                &format!("COLUMN {t}.{}", quote_ident(&n.name)),
+                o.comment.as_deref(),
+                n.comment.as_deref(),
+            ));
+        }
+        if old.row_security != self.row_security {
+            out.push(format!(
+                "ALTER TABLE {t} {} ROW LEVEL SECURITY",
+                if self.row_security {
+                    "ENABLE"
+                } else {
+                    "DISABLE"
+                }
+            ));
+        }
+        if old.force_row_security != self.force_row_security {
+            out.push(format!(
+                "ALTER TABLE {t} {} ROW LEVEL SECURITY",
+                if self.force_row_security {
+                    "FORCE"
+                } else {
+                    "NO FORCE"
+                }
+            ));
+        }
+        if old.options != self.options {
+            let key = |o: &String| o.split('=').next().unwrap_or_default().to_owned();
+            let removed: Vec<String> = old
+                .options
+                .iter()
+                .map(key)
+                .filter(|k| !self.options.iter().any(|o| &key(o) == k))
+                .collect();
+            if !removed.is_empty() {
+                out.push(format!("ALTER TABLE {t} RESET ({})", removed.join(", ")));
+            }
+            if !self.options.is_empty() {
+                out.push(format!("ALTER TABLE {t} SET ({})", self.options.join(", ")));
+            }
+        }
+        out.extend(comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        Some(TableAlter {
+            statements: out,
+            dropped_columns,
+            retyped_columns,
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Views (with security_barrier, security_invoker, check option) and materialized views.
+
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, text_array, Acl};
+use crate::error::{query, CatalogError};
+use crate::name::QName;
+
+/// A view or materialized view.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct View {
+    /// Name.
+    pub name: QName,
+    /// Materialized.
+    pub materialized: bool,
+    /// The query, as pg_get_viewdef renders it.
+    pub definition: String,
+    /// Options (`security_barrier=true`, `check_option=local`, ...).
+    pub options: Vec<String>,
+    /// COMMENT ON VIEW.
+    pub comment: Option<String>,
+    /// Privileges.
+    pub acl: Acl,
+}
+
+pub(crate) fn load(
+    client: &mut impl postgres::GenericClient,
+    params: &crate::Params,
+) -> Result<Vec<View>, CatalogError> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid), \
+                c.reloptions::text[], obj_description(c.oid, 'pg_class'), {acl} \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext} ORDER BY 1, 2",
+        acl = acl_columns("c.relacl", 'r', "c.relowner"),
+        filter = ns_filter("n"),
+        ext = not_in_extension("pg_class", "c.oid"),
+    );
+    let rows = client
+        .query(&sql, &params.as_refs())
+        .map_err(query("views"))?;
+    Ok(rows
+        .iter()
+        .map(|r| View {
+            name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+            materialized: r.get(2),
+            definition: r
+                .get::<_, String>(3)
+                .trim()
+                .trim_end_matches(';')
+                .to_owned(),
+            options: text_array(r, 4),
+            comment: r.get(5),
+            acl: Acl::from_row(r, 6),
+        })
+        .collect())
+}
+
+impl View {
+    fn target(&self) -> String {
+        format!(
+            "{} {}",
+            if self.materialized {
+                "MATERIALIZED VIEW"
+            } else {
+                "VIEW"
+            },
+            self.name
+        )
+    }
+
+    pub(crate) fn create(&self) -> Vec<String> {
+        let with = if self.options.is_empty() {
+            String::new()
+        } else {
+            format!(" WITH ({})", self.options.join(", "))
+        };
+        let mut out = vec![format!(
+            "CREATE {}{} {with} AS\n{}",
+            if self.materialized {
+                "MATERIALIZED VIEW "
+            } else {
+                "VIEW "
+            },
+            self.name,
+            self.definition
+        )
+        .replace("  AS", " AS")];
+        out.extend(comment_change(
+            &self.target(),
+            None,
+            self.comment.as_deref(),
+        ));
+        out.extend(self.acl.after_create(&format!("TABLE {}", self.name)));
+        out
+    }
+
+    pub(crate) fn drop(&self) -> Vec<String> {
+        vec![format!("DROP {}", self.target())]
+    }
+
+    pub(crate) fn alter(&self, old: &View) -> Option<Vec<String>> {
+        if old.definition != self.definition
+            || old.materialized != self.materialized
+            || old.options != self.options
+        {
+            return None;
+        }
+        let mut out: Vec<String> = comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        )
+        .into_iter()
+        .collect();
+        out.extend(
+            self.acl
+                .change_from(&format!("TABLE {}", self.name), &old.acl),
+        );
+        Some(out)
+    }
+}

@@ -1,0 +1,1 @@
+CREATE FUNCTION ok(int) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0'; CREATE TABLE t (v int CONSTRAINT t_v_check CHECK (ok(v)));

@@ -1,0 +1,1 @@
+CREATE FUNCTION two() RETURNS bigint LANGUAGE sql AS 'SELECT 2::bigint'; CREATE TABLE t (v int DEFAULT two());

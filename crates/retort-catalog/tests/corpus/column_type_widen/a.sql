@@ -1,0 +1,1 @@
+CREATE TABLE t (id int, v varchar(10));

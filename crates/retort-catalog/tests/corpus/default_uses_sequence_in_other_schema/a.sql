@@ -1,0 +1,1 @@
+CREATE SCHEMA ids; CREATE SEQUENCE ids.global;

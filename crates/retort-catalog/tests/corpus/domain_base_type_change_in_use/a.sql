@@ -1,0 +1,1 @@
+CREATE DOMAIN code AS varchar(5); CREATE TABLE c (x code);

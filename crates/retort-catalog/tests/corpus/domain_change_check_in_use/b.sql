@@ -1,0 +1,1 @@
+CREATE DOMAIN email AS text CONSTRAINT email_check CHECK (VALUE LIKE '%@%.%'); CREATE TABLE u (e email);

@@ -1,0 +1,1 @@
+CREATE DOMAIN ci AS text COLLATE "C";

@@ -1,0 +1,1 @@
+CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE p (m mood DEFAULT 'ok');

@@ -1,0 +1,1 @@
+CREATE TYPE mood AS ENUM ('a'); CREATE TABLE p (m mood);

@@ -1,0 +1,1 @@
+CREATE TYPE mood AS ENUM ('b', 'a'); CREATE FUNCTION f(m mood) RETURNS int LANGUAGE sql AS 'SELECT 1';

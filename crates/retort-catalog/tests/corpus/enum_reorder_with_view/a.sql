@@ -1,0 +1,1 @@
+CREATE TYPE mood AS ENUM ('a', 'b'); CREATE TABLE p (m mood); CREATE VIEW pv AS SELECT m FROM p;

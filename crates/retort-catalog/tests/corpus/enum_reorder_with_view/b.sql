@@ -1,0 +1,1 @@
+CREATE TYPE mood AS ENUM ('b', 'a'); CREATE TABLE p (m mood); CREATE VIEW pv AS SELECT m FROM p;

@@ -1,0 +1,1 @@
+CREATE SCHEMA ext; CREATE EXTENSION hstore WITH SCHEMA ext; CREATE TABLE kv (h ext.hstore);

@@ -1,0 +1,1 @@
+CREATE TABLE p (id int PRIMARY KEY, k int); CREATE TABLE c (pid int REFERENCES p);

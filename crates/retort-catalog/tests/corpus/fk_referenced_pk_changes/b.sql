@@ -1,0 +1,1 @@
+CREATE TABLE p (id int, k int, PRIMARY KEY (id)); CREATE TABLE c (pid int REFERENCES p); ALTER TABLE p ADD CONSTRAINT p_k UNIQUE (k);

@@ -1,0 +1,1 @@
+CREATE TABLE p (a int, b int, CONSTRAINT p_u UNIQUE (a) INCLUDE (b)); CREATE TABLE c (x int REFERENCES p (a));

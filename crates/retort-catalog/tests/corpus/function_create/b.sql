@@ -1,0 +1,1 @@
+CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS 'SELECT a + b';

@@ -1,0 +1,1 @@
+CREATE SCHEMA "Fn"; CREATE FUNCTION "Fn"."Do It!"("in put" int) RETURNS int LANGUAGE sql AS 'SELECT 1';

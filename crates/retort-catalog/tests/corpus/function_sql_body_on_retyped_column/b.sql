@@ -1,0 +1,1 @@
+CREATE TABLE t (id smallint); CREATE FUNCTION m() RETURNS int LANGUAGE sql RETURN (SELECT max(id) FROM t);

@@ -1,0 +1,1 @@
+CREATE FUNCTION nth_id(int) RETURNS int LANGUAGE internal WINDOW IMMUTABLE AS 'window_nth_value';

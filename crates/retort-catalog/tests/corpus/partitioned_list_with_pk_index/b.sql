@@ -1,0 +1,1 @@
+CREATE TABLE o (region text NOT NULL, id int NOT NULL, PRIMARY KEY (region, id)) PARTITION BY LIST (region); CREATE TABLE o_eu PARTITION OF o FOR VALUES IN ('eu'); CREATE TABLE o_us PARTITION OF o FOR VALUES IN ('us', 'ca'); CREATE INDEX o_id ON o (id);

@@ -1,0 +1,1 @@
+CREATE TABLE log (m text);

@@ -1,0 +1,1 @@
+CREATE TYPE tr AS RANGE (SUBTYPE = time); CREATE TABLE shifts (during tr);

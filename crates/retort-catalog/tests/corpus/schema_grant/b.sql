@@ -1,0 +1,1 @@
+CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO app_user;

@@ -1,0 +1,1 @@
+CREATE SCHEMA b; CREATE TABLE b.t (id int);

@@ -1,0 +1,1 @@
+CREATE TABLE t (id int PRIMARY KEY, name text); GRANT SELECT, INSERT ON t TO app_user; GRANT SELECT ON t TO app_reader WITH GRANT OPTION;

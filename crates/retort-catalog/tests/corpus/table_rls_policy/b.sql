@@ -1,0 +1,1 @@
+CREATE TABLE t (id int PRIMARY KEY, name text); ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON t FOR SELECT TO app_user USING (name = current_user);

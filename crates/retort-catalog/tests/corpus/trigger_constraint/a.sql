@@ -1,0 +1,1 @@
+CREATE TABLE t (id int PRIMARY KEY, name text);CREATE FUNCTION chk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;

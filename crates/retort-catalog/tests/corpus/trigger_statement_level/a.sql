@@ -1,0 +1,1 @@
+CREATE TABLE t (id int PRIMARY KEY, name text);CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;

@@ -1,0 +1,1 @@
+CREATE TABLE t (id int PRIMARY KEY, name text, CONSTRAINT t_name_key UNIQUE NULLS NOT DISTINCT (name));

@@ -1,0 +1,1 @@
+CREATE TABLE t (a int); CREATE VIEW tv AS SELECT a FROM t;

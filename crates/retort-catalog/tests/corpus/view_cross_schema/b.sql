@@ -1,0 +1,1 @@
+CREATE SCHEMA data; CREATE SCHEMA api; CREATE TABLE data.t (id int); CREATE VIEW api.t AS SELECT id FROM data.t;

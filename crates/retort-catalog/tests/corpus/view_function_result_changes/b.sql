@@ -1,0 +1,1 @@
+CREATE TABLE t (v int); CREATE FUNCTION dbl(int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2::bigint'; CREATE VIEW tv AS SELECT dbl(v) AS d FROM t;
