@@ -103,10 +103,10 @@ fn normalise_dump(dump: &str) -> String {
             continue;
         }
         out.push(line.to_owned());
-        if line.starts_with("CREATE TABLE") || line.starts_with("CREATE UNLOGGED TABLE") {
-            if line.ends_with('(') {
-                block = Some(Vec::new());
-            }
+        if (line.starts_with("CREATE TABLE") || line.starts_with("CREATE UNLOGGED TABLE"))
+            && line.ends_with('(')
+        {
+            block = Some(Vec::new());
         }
     }
     out.join("\n")

@@ -434,6 +434,12 @@ impl Cluster {
         )?)?)
     }
 
+    /// Connection settings for the original primary (superuser, unix socket), ignoring the
+    /// caller's `PG*` variables.
+    pub fn primary_config(&self) -> Result<ConnConfig, ClusterError> {
+        node_conn_config(&self.socket_dir, self.nodes[0].port())
+    }
+
     /// A connection to the original primary.
     pub fn connect_primary(&self) -> Result<Client, ClusterError> {
         self.connect_node(&self.nodes[0])

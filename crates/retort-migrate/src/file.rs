@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Location, MigrateError};
-use crate::split::{split_statements, Statement};
+use retort_pg::{split_statements, Statement};
 
 /// Keys a header may hold, in the order [`Migration::render`] writes them.
 const HEADER_KEYS: [&str; 6] = [

@@ -30,7 +30,6 @@ mod graph;
 mod offline;
 mod runner;
 mod source;
-mod split;
 mod store;
 mod target;
 
@@ -38,11 +37,11 @@ pub use error::{Edited, Location, MigrateError, StatementFailure};
 pub use file::{checksum, is_revision_id, new_revision_id, Migration, NewMigration, Section};
 pub use graph::{AppliedSet, Direction, EdgeKind, Plan, RevisionGraph, Step};
 pub use offline::render_script;
+pub use retort_pg::{split_statements, SplitError, Statement};
 pub use runner::{
     upgrade, Current, MigrationRunner, Observer, Repaired, RunReport, RunnerOptions, Silent,
 };
 pub use source::{from_embedded, load_dir};
-pub use split::{split_statements, SplitError, Statement};
 pub use store::{HistoryEntry, MigrationLock, StoredHeads, VersionStore};
 pub use target::Target;
 

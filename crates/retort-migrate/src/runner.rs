@@ -8,9 +8,9 @@ use retort_pg::{Client, PgError};
 use crate::error::{db, Edited, Location, MigrateError, StatementFailure};
 use crate::file::Migration;
 use crate::graph::{AppliedSet, Direction, Plan, RevisionGraph, Step};
-use crate::split::Statement;
 use crate::store::{MigrationLock, StoredHeads, VersionStore};
 use crate::target::Target;
+use retort_pg::Statement;
 
 /// Settings of a run.
 #[derive(Debug, Clone)]

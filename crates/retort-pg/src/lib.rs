@@ -23,6 +23,7 @@ mod error;
 mod pgpass;
 mod quote;
 mod server;
+mod split;
 
 pub use connect::connect;
 pub use conninfo::{
@@ -33,3 +34,4 @@ pub use error::{PgError, ServerMessage};
 pub use postgres::Client;
 pub use quote::{quote_ident, quote_literal, quote_qualified};
 pub use server::{server_info, ServerInfo};
+pub use split::{split_statements, SplitError, Statement};

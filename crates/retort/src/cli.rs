@@ -178,6 +178,37 @@ pub enum Command {
     /// Draw the revision graph (--format mermaid or dot for diagrams, json for tools).
     Graph,
 
+    /// Print the SQL that turns FROM's schema into TO's.
+    ///
+    /// FROM and TO are postgres:// URLs, or .sql files / directories of .sql files, which are
+    /// loaded into a throwaway database first (a local cluster retort starts and removes, or
+    /// --dev-url). Objects are created and dropped in dependency order taken from pg_depend;
+    /// views and functions that depend on a changed column are dropped and re-created;
+    /// destructive steps are marked. Applied to FROM, the output yields exactly TO's schema.
+    ///
+    /// Examples: retort diff "$PROD_URL" schema.sql; retort diff old.sql new.sql --exit-code
+    Diff {
+        /// The current schema.
+        from: String,
+        /// The wanted schema.
+        to: String,
+        /// Exit with 3 when there are differences (for CI).
+        #[arg(long)]
+        exit_code: bool,
+        #[command(flatten)]
+        schema: SchemaArgs,
+    },
+
+    /// Drift check for CI: the live database and schema.sql against the migrations head.
+    ///
+    /// Applies all migrations to a throwaway database, then compares it with the configured
+    /// database and with [migrations] schema. Exits 3 (with the SQL of each difference) when
+    /// either differs, 0 when both match.
+    Check {
+        #[command(flatten)]
+        schema: SchemaArgs,
+    },
+
     /// Run a local primary with streaming standbys for development.
     ///
     /// The cluster lives in a directory (default .retort/cluster next to retort.toml, or in the
@@ -284,6 +315,30 @@ pub struct NewArgs {
     /// Mark the migration `-- retort:transaction off` (for CREATE INDEX CONCURRENTLY and the like).
     #[arg(long)]
     pub no_transaction: bool,
+    /// Fill in up and down from the difference between the migrations head and schema.sql
+    /// (or --to). Writes nothing when there is no difference.
+    #[arg(long)]
+    pub autogenerate: bool,
+    /// With --autogenerate: the wanted schema from this database (or .sql path) instead of schema.sql.
+    #[arg(long, value_name = "URL", requires = "autogenerate")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+}
+
+/// Which schemas to compare and where throwaway databases live.
+#[derive(Debug, Args, Clone)]
+pub struct SchemaArgs {
+    /// Only these schemas (repeatable). Default: every user schema.
+    #[arg(long = "schema", value_name = "SCHEMA")]
+    pub schema: Vec<String>,
+    /// Leave these schemas out (repeatable); retort's own table schema always is.
+    #[arg(long = "exclude-schema", value_name = "SCHEMA")]
+    pub exclude_schema: Vec<String>,
+    /// A server for throwaway databases (the role needs CREATEDB). Default: a local cluster
+    /// retort starts from its cached template and removes afterwards.
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

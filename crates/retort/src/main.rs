@@ -15,7 +15,6 @@ use crate::cli::{Cli, Command, Format};
 use crate::output::Output;
 
 /// Exit code for "differences or findings" (`check`, `diff --exit-code`, `lint`).
-#[allow(dead_code)] // used by the schema commands of the next issues; part of the CLI contract
 pub const EXIT_DIFFERENCES: u8 = 3;
 
 fn main() -> ExitCode {
@@ -67,6 +66,13 @@ fn main() -> ExitCode {
         }
         Command::Repair { revisions } => commands::stamp::repair(g, &out, revisions),
         Command::Graph => commands::graph::run(g, &out),
+        Command::Diff {
+            from,
+            to,
+            exit_code,
+            schema,
+        } => commands::schema::run_diff(g, &out, from, to, *exit_code, schema),
+        Command::Check { schema } => commands::schema::run_check(g, &out, schema),
         Command::Cluster(cmd) => commands::cluster::run(&cli.global, &out, cmd),
         Command::Demo => commands::demo::run(&out),
         Command::Ping => commands::ping::run(&cli.global, &out),

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use retort_catalog::CatalogError;
 use retort_cluster::ClusterError;
 use retort_migrate::MigrateError;
 use retort_pg::PgError;
@@ -80,6 +81,8 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<PgError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<MigrateError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<CatalogError>() {
             e.hint()
         } else {
             None

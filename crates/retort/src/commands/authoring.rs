@@ -123,15 +123,43 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         .iter()
         .map(|d| graph.resolve(d).map(|m| m.revision.clone()))
         .collect::<Result<Vec<_>, _>>()?;
+    let (up, down, transactional) = if args.autogenerate {
+        let (up, down) =
+            super::schema::autogenerate(&project, out, &graph, args.to.as_deref(), &args.schema)?;
+        if up.is_empty() {
+            out.note("no changes: the migrations head already matches the wanted schema; no file written");
+            if out.json() {
+                out.print_json(&json!({"revision": null, "changes": 0}))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut up_sql = String::new();
+        for hint in &up.hints {
+            up_sql.push_str(&format!("-- hint: {hint}\n"));
+        }
+        up_sql.push_str(&up.to_sql());
+        if up.outside_transaction {
+            out.note(
+                "note: the migration adds enum values, so it is marked `-- retort:transaction off`",
+            );
+        }
+        (
+            up_sql,
+            down.to_sql(),
+            !args.no_transaction && !up.outside_transaction && !down.outside_transaction,
+        )
+    } else {
+        (String::new(), String::new(), !args.no_transaction)
+    };
     let new = NewMigration {
         revision: fresh_id(&graph)?,
         parents,
         message: args.message.clone(),
         depends_on,
         branch_labels: args.branch_labels.clone(),
-        transactional: !args.no_transaction,
-        up: String::new(),
-        down: String::new(),
+        transactional,
+        up,
+        down,
     };
     check_labels(&graph, &new.branch_labels)?;
     write(&project, out, &new)

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod graph;
 pub mod ping;
 pub mod project;
+pub mod schema;
 pub mod stamp;
 pub mod status;
 

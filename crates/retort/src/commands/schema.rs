@@ -1,0 +1,289 @@
+//! Schema comparison: `retort diff`, `retort check`, and the autogenerate half of `retort new`.
+//! Every side becomes a catalog snapshot: a live database is introspected directly; SQL files
+//! and the migrations' head state are first built in a throwaway database.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use retort_catalog::{diff, introspect, load_sql, sql_files, Filter, SchemaDiff, Snapshot};
+use retort_cluster::{Cluster, ScratchDatabase};
+use retort_migrate::{MigrationRunner, RevisionGraph, RunnerOptions, Silent, Target};
+use retort_pg::ConnConfig;
+use serde_json::json;
+
+use super::project::Project;
+use crate::cli::{GlobalArgs, SchemaArgs};
+use crate::output::Output;
+use crate::{progress, EXIT_DIFFERENCES};
+
+/// The server that holds throwaway databases: `--dev-url`, or a local cluster started on first
+/// use (from the cached template, on a RAM disk when there is one) and removed on exit.
+pub struct DevServer<'a> {
+    dev_url: Option<String>,
+    out: &'a Output,
+    cluster: Option<Cluster>,
+    config: Option<ConnConfig>,
+}
+
+impl<'a> DevServer<'a> {
+    pub fn new(dev_url: Option<&str>, out: &'a Output) -> Self {
+        DevServer {
+            dev_url: dev_url.map(str::to_owned),
+            out,
+            cluster: None,
+            config: None,
+        }
+    }
+
+    fn config(&mut self) -> Result<ConnConfig> {
+        if let Some(c) = &self.config {
+            return Ok(c.clone());
+        }
+        let config = match &self.dev_url {
+            Some(url) => ConnConfig::parse(url).context("reading --dev-url")?,
+            None => {
+                let bar = progress::spinner(self.out);
+                bar.set_message("starting a throwaway PostgreSQL for the schema files");
+                let cluster = Cluster::builder().start()?;
+                bar.finish_and_clear();
+                let c = cluster.primary_config()?;
+                self.cluster = Some(cluster);
+                c
+            }
+        };
+        self.config = Some(config.clone());
+        Ok(config)
+    }
+
+    /// A new empty database on the dev server.
+    pub fn scratch(&mut self) -> Result<ScratchDatabase> {
+        let config = self.config()?;
+        ScratchDatabase::create(&config)
+            .context("creating a throwaway database (with --dev-url, the role needs CREATEDB)")
+    }
+}
+
+/// A postgres URL / key=value string, or a path to .sql files.
+pub fn is_url(side: &str) -> bool {
+    side.starts_with("postgres://")
+        || side.starts_with("postgresql://")
+        || (side.contains('=') && !Path::new(side).exists())
+}
+
+/// The catalog of one side.
+pub fn snapshot(side: &str, dev: &mut DevServer, filter: &Filter) -> Result<Snapshot> {
+    if is_url(side) {
+        let cfg = ConnConfig::parse(side)?;
+        let mut client = retort_pg::connect(&cfg)?;
+        return Ok(introspect(&mut client, filter)?);
+    }
+    let path = PathBuf::from(side);
+    if !path.exists() {
+        bail!("{side}: no such file or directory (FROM and TO are postgres:// URLs, .sql files or directories of .sql files)");
+    }
+    snapshot_of_sql(&path, dev, filter)
+}
+
+/// Loads `path` (a file or directory) into a throwaway database and reads its catalog.
+pub fn snapshot_of_sql(path: &Path, dev: &mut DevServer, filter: &Filter) -> Result<Snapshot> {
+    let files = sql_files(path)?;
+    let scratch = dev.scratch()?;
+    let mut client = scratch.connect()?;
+    load_sql(&mut client, &files)?;
+    Ok(introspect(&mut client, filter)?)
+}
+
+/// The schema all migrations produce: applied to a throwaway database, then read.
+pub fn migrations_head(
+    graph: &RevisionGraph,
+    options: &RunnerOptions,
+    dev: &mut DevServer,
+    filter: &Filter,
+) -> Result<Snapshot> {
+    let scratch = dev.scratch()?;
+    let mut client = scratch.connect()?;
+    let mut silent = Silent;
+    MigrationRunner::new(&mut client, graph, options.clone(), &mut silent)
+        .upgrade(&Target::Heads)
+        .context("applying the migrations to a throwaway database")?;
+    Ok(introspect(&mut client, filter)?)
+}
+
+pub fn filter_for(project: &Project, args: &SchemaArgs) -> Result<Filter> {
+    let options = project.options(None, None, None)?;
+    let mut exclude = vec![options.schema];
+    exclude.extend(args.exclude_schema.iter().cloned());
+    Ok(Filter {
+        exclude_schemas: exclude,
+        include_schemas: (!args.schema.is_empty()).then(|| args.schema.clone()),
+    })
+}
+
+fn diff_json(d: &SchemaDiff) -> serde_json::Value {
+    json!({
+        "changes": d.changes,
+        "sql": d.to_sql(),
+        "destructive": d.destructive(),
+        "hints": d.hints,
+        "outside_transaction": d.outside_transaction,
+    })
+}
+
+fn tell(out: &Output, d: &SchemaDiff) {
+    for w in d.destructive() {
+        out.note(format!("warning: destructive: {w}"));
+    }
+    for h in &d.hints {
+        out.note(format!("hint: {h}"));
+    }
+    if d.outside_transaction {
+        out.note(
+            "note: ALTER TYPE ... ADD VALUE is in the script; run it outside a transaction block",
+        );
+    }
+}
+
+pub fn run_diff(
+    global: &GlobalArgs,
+    out: &Output,
+    from: &str,
+    to: &str,
+    exit_code: bool,
+    args: &SchemaArgs,
+) -> Result<ExitCode> {
+    let project = Project::load(global)?;
+    let filter = filter_for(&project, args)?;
+    let mut dev = DevServer::new(args.dev_url.as_deref(), out);
+    let a = snapshot(from, &mut dev, &filter)
+        .with_context(|| format!("reading FROM ({})", retort_pg::redact_conn_string(from)))?;
+    let b = snapshot(to, &mut dev, &filter)
+        .with_context(|| format!("reading TO ({})", retort_pg::redact_conn_string(to)))?;
+    let d = diff(&a, &b);
+    if out.json() {
+        out.print_json(&diff_json(&d))?;
+    } else if d.is_empty() {
+        out.note("no differences");
+    } else {
+        print!("{}", d.to_sql());
+        tell(out, &d);
+    }
+    Ok(if exit_code && !d.is_empty() {
+        ExitCode::from(EXIT_DIFFERENCES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result<ExitCode> {
+    let project = Project::load(global)?;
+    let graph = project.graph()?;
+    let options = project.options(None, None, None)?;
+    let filter = filter_for(&project, args)?;
+    let mut dev = DevServer::new(args.dev_url.as_deref(), out);
+    let head = migrations_head(&graph, &options, &mut dev, &filter)?;
+
+    let cfg = super::database_config(global)?;
+    let mut client = retort_pg::connect(&cfg)?;
+    let live = introspect(&mut client, &filter)?;
+    let mut silent = Silent;
+    let current =
+        MigrationRunner::new(&mut client, &graph, options.clone(), &mut silent).current()?;
+    let pending = graph.len() - graph.applied_revisions(&current.state).count();
+    let live_diff = diff(&live, &head);
+
+    let schema_path = project.config.root_dir().join(
+        project
+            .config
+            .migrations
+            .schema
+            .clone()
+            .unwrap_or_else(|| "schema.sql".into()),
+    );
+    let schema_diff = if schema_path.exists() {
+        let desired = snapshot_of_sql(&schema_path, &mut dev, &filter)?;
+        Some(diff(&head, &desired))
+    } else {
+        None
+    };
+    let differs = !live_diff.is_empty() || schema_diff.as_ref().is_some_and(|d| !d.is_empty());
+    if out.json() {
+        out.print_json(&json!({
+            "ok": !differs,
+            "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
+            "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_path.display().to_string(), "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
+        }))?;
+    } else {
+        if live_diff.is_empty() {
+            out.say(format!(
+                "ok: the database ({cfg}) matches the migrations head"
+            ));
+        } else {
+            out.say(format!(
+                "DRIFT: the database ({cfg}) differs from the migrations head{}. SQL that would make it match:",
+                if pending > 0 { format!(" ({pending} migration(s) not applied yet: `retort upgrade`)") } else { String::new() }
+            ));
+            print!("{}", live_diff.to_sql());
+        }
+        match &schema_diff {
+            None => out.note(format!(
+                "note: no {} to compare (skipped)",
+                schema_path.display()
+            )),
+            Some(d) if d.is_empty() => out.say(format!(
+                "ok: {} matches the migrations head",
+                schema_path.display()
+            )),
+            Some(d) => {
+                out.say(format!(
+                    "DRIFT: {} has changes no migration makes; `retort new -m MESSAGE --autogenerate` writes one:",
+                    schema_path.display()
+                ));
+                print!("{}", d.to_sql());
+            }
+        }
+    }
+    Ok(if differs {
+        ExitCode::from(EXIT_DIFFERENCES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// For `retort new --autogenerate`: (up, down) between the migrations head and the desired state.
+pub fn autogenerate(
+    project: &Project,
+    out: &Output,
+    graph: &RevisionGraph,
+    to: Option<&str>,
+    args: &SchemaArgs,
+) -> Result<(SchemaDiff, SchemaDiff)> {
+    let options = project.options(None, None, None)?;
+    let filter = filter_for(project, args)?;
+    let mut dev = DevServer::new(args.dev_url.as_deref(), out);
+    let head = migrations_head(graph, &options, &mut dev, &filter)?;
+    let desired = match to {
+        Some(url) => snapshot(url, &mut dev, &filter)?,
+        None => {
+            let path = project.config.root_dir().join(
+                project
+                    .config
+                    .migrations
+                    .schema
+                    .clone()
+                    .unwrap_or_else(|| "schema.sql".into()),
+            );
+            if !path.exists() {
+                bail!(
+                    "{} does not exist; write the schema you want there, or pass --to URL",
+                    path.display()
+                );
+            }
+            snapshot_of_sql(&path, &mut dev, &filter)?
+        }
+    };
+    let up = diff(&head, &desired);
+    let down = diff(&desired, &head);
+    tell(out, &up);
+    Ok((up, down))
+}
