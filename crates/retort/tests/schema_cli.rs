@@ -1,0 +1,240 @@
+//! `retort diff`, `retort check` and `retort new --autogenerate` through the binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use retort_cluster::Cluster;
+use retort_pg::ConnConfig;
+
+fn retort(project: &Path, url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retort"));
+    cmd.current_dir(project)
+        .env_remove("RETORT_PG_BINDIR")
+        .env("DATABASE_URL", url);
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn database(c: &Cluster, name: &str) -> String {
+    c.connect_primary()
+        .unwrap()
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    c.primary_url()
+        .replace("@/postgres?", &format!("@/{name}?"))
+}
+
+#[test]
+fn autogenerate_upgrade_and_check_catch_drift_both_ways() {
+    let c = Cluster::builder().start().unwrap();
+    let url = database(&c, "app");
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    std::fs::write(p.join("schema.sql"), "CREATE TYPE state AS ENUM ('new', 'done');\nCREATE TABLE tasks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL, s state NOT NULL DEFAULT 'new');\n").unwrap();
+    // Default dev server: a throwaway local cluster retort starts and removes itself.
+    let (code, out, err) = run(retort(p, &url).args(["new", "-m", "tasks", "--autogenerate"]));
+    assert_eq!(code, 0, "{err}");
+    let file = p.join(out.trim());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("CREATE TABLE public.tasks")
+            && text.contains("-- retort:down")
+            && text.contains("DROP TABLE public.tasks"),
+        "{text}"
+    );
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let dev = c.primary_url();
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("matches the migrations head"), "{out}");
+    // Nothing new: no file.
+    let (code, _, err) =
+        run(retort(p, &url).args(["new", "-m", "nothing", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0);
+    assert!(err.contains("no changes"), "{err}");
+    assert_eq!(std::fs::read_dir(p.join("migrations")).unwrap().count(), 1);
+
+    // schema.sql moves ahead: check says so (exit 3), autogenerate catches up.
+    std::fs::write(p.join("schema.sql"), "CREATE TYPE state AS ENUM ('new', 'doing', 'done');\nCREATE TABLE tasks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL, s state NOT NULL DEFAULT 'new', due date);\nCREATE INDEX tasks_due ON tasks (due);\n").unwrap();
+    let (code, out, _) = run(retort(p, &url).args(["check", "--dev-url", &dev]));
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("schema.sql has changes") && out.contains("ADD COLUMN due date"),
+        "{out}"
+    );
+    let (code, out, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "due dates",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(p.join(out.trim())).unwrap();
+    assert!(
+        text.contains("-- retort:transaction off"),
+        "enum values are added outside a transaction: {text}"
+    );
+    assert!(text.contains("ADD VALUE 'doing'"), "{text}");
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) =
+        run(retort(p, &url).args(["check", "--dev-url", &dev, "--format", "json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["ok"],
+        true
+    );
+
+    // Someone changes production by hand: drift.
+    let mut client = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
+    client
+        .batch_execute("ALTER TABLE tasks ADD COLUMN hotfix int")
+        .unwrap();
+    let (code, out, _) = run(retort(p, &url).args(["check", "--dev-url", &dev]));
+    assert_eq!(code, 3);
+    assert!(
+        out.contains("DRIFT: the database") && out.contains("DROP COLUMN hotfix"),
+        "{out}"
+    );
+
+    // The generated down sections work: back to base leaves no table.
+    client
+        .batch_execute("ALTER TABLE tasks DROP COLUMN hotfix")
+        .unwrap();
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "base"]));
+    assert_eq!(code, 0, "{err}");
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = 'tasks'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn diff_of_files_and_urls_with_exit_codes() {
+    let c = Cluster::builder().start().unwrap();
+    let url = database(&c, "live");
+    let dev = c.primary_url();
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    std::fs::write(p.join("a.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    std::fs::create_dir(p.join("b")).unwrap();
+    std::fs::write(p.join("b/01_t.sql"), "CREATE TABLE t (id int, v text);\n").unwrap();
+    std::fs::write(p.join("b/02_v.sql"), "CREATE VIEW tv AS SELECT v FROM t;\n").unwrap();
+    let (code, out, err) =
+        run(retort(p, &url).args(["diff", "a.sql", "b", "--exit-code", "--dev-url", &dev]));
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        out.contains("ALTER TABLE public.t ADD COLUMN v text;")
+            && out.contains("CREATE VIEW public.tv"),
+        "{out}"
+    );
+    let (code, out, err) =
+        run(retort(p, &url).args(["diff", "b", "b", "--exit-code", "--dev-url", &dev]));
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("no differences"));
+    // A live database against a file, as JSON; destructive steps are flagged.
+    retort_pg::connect(&ConnConfig::parse(&url).unwrap())
+        .unwrap()
+        .batch_execute("CREATE TABLE t (id int, gone text)")
+        .unwrap();
+    let (code, out, err) =
+        run(retort(p, &url).args(["diff", &url, "a.sql", "--format", "json", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(doc["sql"].as_str().unwrap().contains("DROP COLUMN gone"));
+    assert!(doc["destructive"][0]
+        .as_str()
+        .unwrap()
+        .contains("drops column(s) gone"));
+    assert!(
+        !err.contains("postgres@"),
+        "no URL leaks into output: {err}"
+    );
+}
+
+#[test]
+fn schema_files_that_do_not_load_are_reported_with_file_and_line() {
+    let c = Cluster::builder().start().unwrap();
+    let url = database(&c, "bad");
+    let dev = c.primary_url();
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    std::fs::write(p.join("good.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    std::fs::write(
+        p.join("broken.sql"),
+        "CREATE TABLE a (id int);\n\nCREATE TABLE b (id int REFERENCES\n  nowhere (id));\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["diff", "good.sql", "broken.sql", "--dev-url", &dev]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("broken.sql:3") && err.contains("nowhere") && err.contains("42P01"),
+        "{err}"
+    );
+    // The server's error position points inside a multi-line statement: that line is named.
+    std::fs::write(
+        p.join("typo.sql"),
+        "CREATE TABLE c (\n  id int,\n  x nosuchtype\n);\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["diff", "good.sql", "typo.sql", "--dev-url", &dev]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("typo.sql:3") && err.contains("nosuchtype"),
+        "{err}"
+    );
+    std::fs::write(p.join("ext.sql"), "CREATE EXTENSION no_such_extension;\n").unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["diff", "good.sql", "ext.sql", "--dev-url", &dev]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("ext.sql:1")
+            && err.contains("no_such_extension")
+            && err.contains("hint:")
+            && err.contains("extension"),
+        "{err}"
+    );
+    let (code, _, err) =
+        run(retort(p, &url).args(["diff", "good.sql", "missing.sql", "--dev-url", &dev]));
+    assert_eq!(code, 1);
+    assert!(err.contains("missing.sql: no such file"), "{err}");
+    let (code, _, err) = run(retort(p, &url).args([
+        "diff",
+        "postgres://nobody:s3cret@127.0.0.1:1/x",
+        "good.sql",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("could not connect") && !err.contains("s3cret"),
+        "{err}"
+    );
+    std::fs::write(
+        p.join("meta.sql"),
+        "CREATE TABLE t (id int);\n\\i other.sql\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["diff", "good.sql", "meta.sql", "--dev-url", &dev]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("meta.sql:2") && err.contains("meta-command"),
+        "{err}"
+    );
+}
