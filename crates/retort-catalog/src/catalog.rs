@@ -93,45 +93,68 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         .read_only(true)
         .start()
         .map_err(query("a snapshot"))?;
-    tx.batch_execute("SET LOCAL search_path = pg_catalog")
+    // JIT compiling these one-off catalog queries costs more than running them.
+    tx.batch_execute("SET LOCAL search_path = pg_catalog; SET LOCAL jit = off")
         .map_err(query("a snapshot"))?;
     let c = &mut tx;
     let mut cat = Catalog::default();
+    let mut t = std::time::Instant::now();
+    // `-vv` / RETORT_LOG=retort_catalog=debug shows where introspection time goes.
+    let mut lap = |what: &str| {
+        tracing::debug!(
+            query = what,
+            ms = t.elapsed().as_secs_f64() * 1000.0,
+            "catalog query"
+        );
+        t = std::time::Instant::now();
+    };
     for s in crate::schemas::load(c, &params)? {
         cat.schemas.insert(s.name.clone(), s);
     }
+    lap("schemas");
     for e in crate::extensions::load(c, &params)? {
         cat.extensions.insert(e.name.clone(), e);
     }
+    lap("extensions");
     for t in crate::types::load(c, &params)? {
         cat.types.insert(t.name.clone(), t);
     }
+    lap("types");
     for s in crate::sequences::load(c, &params)? {
         cat.sequences.insert(s.name.clone(), s);
     }
+    lap("sequences");
     for t in crate::tables::load(c, &params)? {
         cat.tables.insert(t.name.clone(), t);
     }
+    lap("tables");
     for k in crate::constraints::load(c, &params)? {
         cat.constraints.insert((k.table.clone(), k.name.clone()), k);
     }
+    lap("constraints");
     for i in crate::indexes::load(c, &params)? {
         cat.indexes.insert(i.name.clone(), i);
     }
+    lap("indexes");
     for v in crate::views::load(c, &params)? {
         cat.views.insert(v.name.clone(), v);
     }
+    lap("views");
     for f in crate::functions::load(c, &params)? {
         cat.functions
             .insert((f.name.clone(), f.identity.clone()), f);
     }
+    lap("functions");
     for t in crate::triggers::load(c, &params)? {
         cat.triggers.insert((t.table.clone(), t.name.clone()), t);
     }
+    lap("triggers");
     for p in crate::policies::load(c, &params)? {
         cat.policies.insert((p.table.clone(), p.name.clone()), p);
     }
+    lap("policies");
     let deps = crate::depends::load(c, &params)?;
+    lap("dependencies");
     tx.commit().map_err(query("a snapshot"))?;
     Ok(Snapshot {
         catalog: cat,

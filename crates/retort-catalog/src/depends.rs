@@ -39,12 +39,11 @@ pub(crate) fn load(
            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'c') AND {f} \
          ), typ AS ( \
            SELECT t.oid, n.nspname::text AS nspname, \
-                  CASE WHEN t.typrelid = 0 THEN 'type' ELSE \
-                    (SELECT CASE r.relkind WHEN 'c' THEN 'type' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view' \
-                            ELSE 'table' END FROM rel r WHERE r.oid = t.typrelid) END AS kind, \
-                  CASE WHEN t.typrelid = 0 THEN t.typname::text \
-                       ELSE (SELECT r.relname FROM rel r WHERE r.oid = t.typrelid) END AS name \
+                  CASE WHEN t.typrelid = 0 OR c.relkind = 'c' THEN 'type' \
+                       WHEN c.relkind IN ('v', 'm') THEN 'view' WHEN c.relkind IN ('r', 'p') THEN 'table' END AS kind, \
+                  coalesce(c.relname::text, t.typname::text) AS name \
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+           LEFT JOIN pg_class c ON c.oid = t.typrelid \
            WHERE {f} AND t.typtype IN ('e', 'd', 'r', 'c') \
          ), objs AS ( \
            SELECT 'pg_class'::regclass AS classid, oid AS objid, 0 AS objsubid, \
@@ -96,7 +95,7 @@ pub(crate) fn load(
            UNION ALL \
            SELECT 'pg_extension'::regclass, e.oid, 0, 'extension', '', e.extname::text, '' FROM pg_extension e \
          ) \
-         SELECT DISTINCT a.kind, a.schema, a.name, a.sub, b.kind, b.schema, b.name, b.sub \
+         SELECT a.kind, a.schema, a.name, a.sub, b.kind, b.schema, b.name, b.sub \
          FROM pg_depend d \
          JOIN objs a ON a.classid = d.classid AND a.objid = d.objid AND a.objsubid = d.objsubid \
          JOIN objs b ON b.classid = d.refclassid AND b.objid = d.refobjid AND b.objsubid = d.refobjsubid \

@@ -155,10 +155,24 @@ pub fn run_diff(
     let project = Project::load(global)?;
     let filter = filter_for(&project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
-    let a = snapshot(from, &mut dev, &filter)
-        .with_context(|| format!("reading FROM ({})", retort_pg::redact_conn_string(from)))?;
-    let b = snapshot(to, &mut dev, &filter)
-        .with_context(|| format!("reading TO ({})", retort_pg::redact_conn_string(to)))?;
+    let read = |side: &str, label: &str, dev: &mut DevServer| {
+        snapshot(side, dev, &filter)
+            .with_context(|| format!("reading {label} ({})", retort_pg::redact_conn_string(side)))
+    };
+    let (a, b) = if is_url(from) && is_url(to) {
+        // Two databases to read: read them at the same time.
+        std::thread::scope(|s| {
+            let other = s.spawn(|| read(to, "TO", &mut DevServer::new(None, out)));
+            let a = read(from, "FROM", &mut DevServer::new(None, out));
+            let b = other
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("reading TO panicked")));
+            (a, b)
+        })
+    } else {
+        (read(from, "FROM", &mut dev), read(to, "TO", &mut dev))
+    };
+    let (a, b) = (a?, b?);
     let d = diff(&a, &b);
     if out.json() {
         out.print_json(&diff_json(&d))?;
