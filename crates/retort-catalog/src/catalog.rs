@@ -6,6 +6,7 @@ use retort_pg::Client;
 
 use crate::common::Filter;
 use crate::constraints::Constraint;
+use crate::defaults::DefaultPrivileges;
 use crate::depends::Dependencies;
 use crate::error::{query, CatalogError};
 use crate::extensions::Extension;
@@ -45,6 +46,8 @@ pub struct Catalog {
     pub triggers: BTreeMap<(QName, String), Trigger>,
     /// Policies by (table, name).
     pub policies: BTreeMap<(QName, String), Policy>,
+    /// Default privileges by (role, schema or "", object type).
+    pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
 }
 
 /// A catalog plus what the diff needs besides the model: the dependency graph.
@@ -70,7 +73,7 @@ impl Params {
     }
 }
 
-/// Reads the schema of `client`'s database: 13 bulk queries in one REPEATABLE READ snapshot,
+/// Reads the schema of `client`'s database: 14 bulk queries in one REPEATABLE READ snapshot,
 /// whatever the number of objects.
 ///
 /// Errors: a server older than PostgreSQL 13, a failing query (named by object kind).
@@ -153,6 +156,17 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         cat.policies.insert((p.table.clone(), p.name.clone()), p);
     }
     lap("policies");
+    for d in crate::defaults::load(c, &params)? {
+        cat.default_privileges.insert(
+            (
+                d.role.clone(),
+                d.schema.clone().unwrap_or_default(),
+                d.object_type,
+            ),
+            d,
+        );
+    }
+    lap("default privileges");
     let deps = crate::depends::load(c, &params)?;
     lap("dependencies");
     tx.commit().map_err(query("a snapshot"))?;

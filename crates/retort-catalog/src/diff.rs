@@ -121,6 +121,7 @@ enum Obj<'a> {
     Function(&'a crate::functions::Function),
     Trigger(&'a crate::triggers::Trigger),
     Policy(&'a crate::policies::Policy),
+    DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
 }
 
 fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
@@ -158,6 +159,12 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for ((t, n), v) in &c.policies {
         m.insert(ObjKey::Policy(t.clone(), n.clone()), Obj::Policy(v));
     }
+    for ((r, s, k), v) in &c.default_privileges {
+        m.insert(
+            ObjKey::DefaultPrivileges(r.clone(), s.clone(), *k),
+            Obj::DefaultPrivileges(v),
+        );
+    }
     m
 }
 
@@ -186,6 +193,7 @@ impl<'a> Obj<'a> {
             Obj::Function(x) => x.create(),
             Obj::Trigger(x) => x.create(),
             Obj::Policy(x) => x.create(),
+            Obj::DefaultPrivileges(x) => x.create(),
         }
     }
 
@@ -202,6 +210,7 @@ impl<'a> Obj<'a> {
             Obj::Function(x) => x.drop(),
             Obj::Trigger(x) => x.drop(),
             Obj::Policy(x) => x.drop(),
+            Obj::DefaultPrivileges(x) => x.drop(),
         }
     }
 
@@ -260,6 +269,7 @@ impl<'a> Obj<'a> {
             (Obj::Function(n), Obj::Function(o)) => plain(n.alter(o)),
             (Obj::Trigger(n), Obj::Trigger(o)) => plain(n.alter(o)),
             (Obj::Policy(n), Obj::Policy(o)) => plain(n.alter(o)),
+            (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             _ => Alteration::Replace,
         }
     }
@@ -279,6 +289,7 @@ impl<'a> Obj<'a> {
             Obj::Trigger(t) => Some(rel(&t.table)),
             Obj::Policy(p) => Some(rel(&p.table)),
             Obj::Sequence(s) => s.owned_by.as_ref().map(|(t, _)| ObjKey::Table(t.clone())),
+            Obj::DefaultPrivileges(d) => d.schema.clone().map(ObjKey::Schema),
             _ => None,
         }
     }
@@ -306,6 +317,7 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         ObjKey::View(_) => 10,
         ObjKey::Trigger(..) => 11,
         ObjKey::Policy(..) => 12,
+        ObjKey::DefaultPrivileges(..) => 13,
     }
 }
 

@@ -16,6 +16,7 @@
 mod catalog;
 mod common;
 mod constraints;
+mod defaults;
 mod depends;
 mod diff;
 mod error;
@@ -37,6 +38,7 @@ pub(crate) use catalog::Params;
 pub use catalog::{introspect, Catalog, Snapshot};
 pub use common::{Acl, Filter};
 pub use constraints::Constraint;
+pub use defaults::DefaultPrivileges;
 pub use depends::Dependencies;
 pub use diff::{diff, Action, Change, SchemaDiff};
 pub use error::CatalogError;

@@ -62,6 +62,8 @@ pub enum ObjKey {
     Trigger(QName, String),
     /// A row-level security policy on a table.
     Policy(QName, String),
+    /// Default privileges: role, schema ("" for all), object type.
+    DefaultPrivileges(String, String, char),
 }
 
 impl ObjKey {
@@ -82,6 +84,7 @@ impl ObjKey {
         match self {
             ObjKey::Schema(s) => s,
             ObjKey::Extension(_) => "",
+            ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Sequence(q)
             | ObjKey::Table(q)
@@ -111,6 +114,13 @@ impl fmt::Display for ObjKey {
             ObjKey::Function(q, args) => write!(f, "function {q}({args})"),
             ObjKey::Trigger(q, t) => write!(f, "trigger {} on {q}", quote_ident(t)),
             ObjKey::Policy(q, p) => write!(f, "policy {} on {q}", quote_ident(p)),
+            ObjKey::DefaultPrivileges(r, s, k) => {
+                write!(f, "default privileges of {} on {k}", quote_ident(r))?;
+                if !s.is_empty() {
+                    write!(f, " in schema {}", quote_ident(s))?;
+                }
+                Ok(())
+            }
         }
     }
 }
