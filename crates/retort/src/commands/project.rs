@@ -41,6 +41,17 @@ impl Project {
         })
     }
 
+    /// The desired-state schema: [migrations] schema, default schema.sql beside retort.toml.
+    pub fn schema_path(&self) -> PathBuf {
+        let schema = self
+            .config
+            .migrations
+            .schema
+            .clone()
+            .unwrap_or_else(|| "schema.sql".into());
+        self.config.root_dir().join(schema)
+    }
+
     /// Reads and validates every migration file.
     pub fn graph(&self) -> Result<RevisionGraph> {
         Ok(retort_migrate::load_dir(&self.migrations_dir)?)

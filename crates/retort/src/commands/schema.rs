@@ -206,14 +206,7 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
     let pending = graph.len() - graph.applied_revisions(&current.state).count();
     let live_diff = diff(&live, &head);
 
-    let schema_path = project.config.root_dir().join(
-        project
-            .config
-            .migrations
-            .schema
-            .clone()
-            .unwrap_or_else(|| "schema.sql".into()),
-    );
+    let schema_path = project.schema_path();
     let schema_diff = if schema_path.exists() {
         let desired = snapshot_of_sql(&schema_path, &mut dev, &filter)?;
         Some(diff(&head, &desired))
@@ -279,14 +272,7 @@ pub fn autogenerate(
     let desired = match to {
         Some(url) => snapshot(url, &mut dev, &filter)?,
         None => {
-            let path = project.config.root_dir().join(
-                project
-                    .config
-                    .migrations
-                    .schema
-                    .clone()
-                    .unwrap_or_else(|| "schema.sql".into()),
-            );
+            let path = project.schema_path();
             if !path.exists() {
                 bail!(
                     "{} does not exist; write the schema you want there, or pass --to URL",
