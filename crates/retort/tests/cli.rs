@@ -163,7 +163,7 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
     assert!(out.contains("speak, friend, and enter"), "{out}");
     let removed: PathBuf = out
         .lines()
-        .find_map(|l| l.strip_prefix("5. stopped every server and removed "))
+        .find_map(|l| l.strip_prefix("6. stopped every server and removed "))
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("{out}"));
     assert!(!removed.exists());
@@ -178,6 +178,12 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
     for r in doc["replication"].as_array().unwrap() {
         assert_eq!(r["version"], doc["version"][0]);
     }
+    // Autogenerate found the wanted changes, and none are left once applied.
+    assert!(doc["autogenerate"]["sql"]
+        .as_str()
+        .unwrap()
+        .contains("ADD COLUMN email text"));
+    assert_eq!(doc["autogenerate"]["remaining_after_apply"], 0);
 }
 
 #[test]

@@ -17,6 +17,7 @@ use crate::progress;
 use retort_migrate::include_dir::{self, include_dir, Dir};
 
 static DEMO_MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/demo/migrations");
+static DEMO_SCHEMA: &str = include_str!("../../demo/schema.sql");
 
 pub fn run(out: &Output) -> Result<ExitCode> {
     out.say("retort demo: a throwaway primary with one synchronous and one asynchronous standby\n");
@@ -101,11 +102,39 @@ pub fn run(out: &Output) -> Result<ExitCode> {
             "visible_after_ms": seen_after.2.as_secs_f64() * 1000.0,
         }));
     }
+    out.say(
+        "\n5. autogenerate: the primary against the schema the app wants next (demo/schema.sql):",
+    );
+    let filter = retort_catalog::Filter::default();
+    let scratch = retort_cluster::ScratchDatabase::create(&cluster.primary_config()?)?;
+    let mut wanted = scratch.connect()?;
+    wanted.batch_execute(DEMO_SCHEMA)?;
+    let began_diff = Instant::now();
+    let current = retort_catalog::introspect(&mut primary, &filter)?;
+    let desired = retort_catalog::introspect(&mut wanted, &filter)?;
+    let change = retort_catalog::diff(&current, &desired);
+    let diff_ms = began_diff.elapsed().as_secs_f64() * 1000.0;
+    for line in change.to_sql().lines() {
+        out.say(format!("   {line}"));
+    }
+    let mut tx = primary.transaction()?;
+    for statement in change.statements() {
+        tx.batch_execute(&statement)?;
+    }
+    tx.commit()?;
+    let after = retort_catalog::introspect(&mut primary, &filter)?;
+    let remaining = retort_catalog::diff(&after, &desired).changes.len();
+    drop(wanted);
+    drop(scratch);
+    out.say(format!(
+        "   {} change(s) found in {diff_ms:.0} ms and applied in one transaction; diffing again finds {remaining}",
+        change.changes.len()
+    ));
     drop(primary);
     let dir = cluster.dir().to_owned();
     cluster.destroy()?;
     out.say(format!(
-        "\n5. stopped every server and removed {}",
+        "\n6. stopped every server and removed {}",
         dir.display()
     ));
     if out.json() {
@@ -116,6 +145,7 @@ pub fn run(out: &Output) -> Result<ExitCode> {
             "migrations": report.plan.steps.iter().map(|s| &s.revision).collect::<Vec<_>>(),
             "version": report.plan.to_heads,
             "replication": replicated,
+            "autogenerate": {"changes": change.changes.len(), "sql": change.to_sql(), "remaining_after_apply": remaining},
         }))?;
     }
     Ok(ExitCode::SUCCESS)
