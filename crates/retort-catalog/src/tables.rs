@@ -304,23 +304,34 @@ impl Table {
             old.columns.iter().map(|c| (c.name.as_str(), c)).collect();
         let new_cols: BTreeMap<&str, &Column> =
             self.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        // A column used by a generated column cannot change type; generated columns hold no
+        // data of their own, so they are dropped and added again around any type change.
+        let retypes = self.columns.iter().any(|n| {
+            old_cols.get(n.name.as_str()).is_some_and(|o| {
+                o.generated == n.generated
+                    && (o.data_type != n.data_type || o.collation != n.collation)
+            })
+        });
+        let regenerate = |c: &Column| retypes && c.generated.is_some();
         for c in &old.columns {
             let replaced = new_cols
                 .get(c.name.as_str())
                 .is_some_and(|n| n.generated != c.generated);
-            if !new_cols.contains_key(c.name.as_str()) || replaced {
+            if !new_cols.contains_key(c.name.as_str()) || replaced || regenerate(c) {
                 out.push(format!(
                     "ALTER TABLE {t} DROP COLUMN {}",
                     quote_ident(&c.name)
                 ));
-                dropped_columns.push(c.name.clone());
+                if c.generated.is_none() {
+                    dropped_columns.push(c.name.clone());
+                }
             }
         }
         for n in &self.columns {
             let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(&n.name));
             let Some(o) = old_cols
                 .get(n.name.as_str())
-                .filter(|o| o.generated == n.generated)
+                .filter(|o| o.generated == n.generated && !regenerate(o))
             else {
                 out.push(format!("ALTER TABLE {t} ADD COLUMN {}", n.definition()));
                 out.extend(comment_change(

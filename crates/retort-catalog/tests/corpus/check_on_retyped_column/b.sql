@@ -1,0 +1,1 @@
+CREATE TABLE t (v numeric CHECK (v > 0));

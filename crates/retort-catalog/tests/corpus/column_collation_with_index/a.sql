@@ -1,0 +1,1 @@
+CREATE TABLE t (v text); CREATE INDEX t_v ON t (v);

@@ -1,0 +1,1 @@
+CREATE DOMAIN code AS varchar(3); CREATE FUNCTION f(c code) RETURNS int LANGUAGE sql AS 'SELECT 1';

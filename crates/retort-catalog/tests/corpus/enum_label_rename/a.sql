@@ -1,0 +1,1 @@
+CREATE TYPE s AS ENUM ('todo', 'done'); CREATE TABLE t (x s);

@@ -1,0 +1,1 @@
+CREATE TABLE p (id bigint PRIMARY KEY); CREATE TABLE c (pid bigint REFERENCES p);

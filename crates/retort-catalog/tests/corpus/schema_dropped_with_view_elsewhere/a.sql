@@ -1,0 +1,1 @@
+CREATE SCHEMA a; CREATE TABLE a.t (id int); CREATE VIEW public.v AS SELECT id FROM a.t;

@@ -1,0 +1,1 @@
+CREATE TABLE m (id int, v text) PARTITION BY RANGE (id);

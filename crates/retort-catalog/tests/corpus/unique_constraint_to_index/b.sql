@@ -1,0 +1,1 @@
+CREATE TABLE t (name text); CREATE UNIQUE INDEX t_name_key ON t (name);
