@@ -109,6 +109,32 @@ fn autogenerate_upgrade_and_check_catch_drift_both_ways() {
         "{out}"
     );
 
+    // An applied migration edited afterwards is a finding too.
+    client
+        .batch_execute("ALTER TABLE tasks DROP COLUMN hotfix")
+        .unwrap();
+    let first = std::fs::read_dir(p.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let original = std::fs::read_to_string(&first).unwrap();
+    std::fs::write(
+        &first,
+        original.replace("-- retort:up\n", "-- retort:up\n-- edited later\n"),
+    )
+    .unwrap();
+    let (code, out, _) = run(retort(p, &url).args(["check", "--dev-url", &dev]));
+    assert_eq!(code, 3);
+    assert!(
+        out.contains("EDITED:") && out.contains("retort repair"),
+        "{out}"
+    );
+    std::fs::write(&first, original).unwrap();
+    client
+        .batch_execute("ALTER TABLE tasks ADD COLUMN hotfix int")
+        .unwrap();
+
     // The generated down sections work: back to base leaves no table.
     client
         .batch_execute("ALTER TABLE tasks DROP COLUMN hotfix")

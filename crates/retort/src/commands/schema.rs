@@ -201,8 +201,9 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
     let mut client = retort_pg::connect(&cfg)?;
     let live = introspect(&mut client, &filter)?;
     let mut silent = Silent;
-    let current =
-        MigrationRunner::new(&mut client, &graph, options.clone(), &mut silent).current()?;
+    let mut runner = MigrationRunner::new(&mut client, &graph, options.clone(), &mut silent);
+    let current = runner.current()?;
+    let edited = runner.edited(&current.state)?;
     let pending = graph.len() - graph.applied_revisions(&current.state).count();
     let live_diff = diff(&live, &head);
 
@@ -213,11 +214,14 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
     } else {
         None
     };
-    let differs = !live_diff.is_empty() || schema_diff.as_ref().is_some_and(|d| !d.is_empty());
+    let differs = !live_diff.is_empty()
+        || !edited.is_empty()
+        || schema_diff.as_ref().is_some_and(|d| !d.is_empty());
     if out.json() {
         out.print_json(&json!({
             "ok": !differs,
             "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
+            "edited_migrations": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
             "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_path.display().to_string(), "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
         }))?;
     } else {
@@ -231,6 +235,12 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
                 if pending > 0 { format!(" ({pending} migration(s) not applied yet: `retort upgrade`)") } else { String::new() }
             ));
             print!("{}", live_diff.to_sql());
+        }
+        for e in &edited {
+            out.say(format!(
+                "EDITED: {e}; undo the edit or accept it with `retort repair {}`",
+                e.revision
+            ));
         }
         match &schema_diff {
             None => out.note(format!(
