@@ -67,7 +67,7 @@ pub(crate) fn load(
            UNION ALL \
            SELECT 'pg_proc'::regclass, p.oid, 0, 'function', n.nspname::text, p.proname::text, \
                   oidvectortypes(p.proargtypes) \
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {f} AND p.prokind <> 'a' \
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {f} \
            UNION ALL \
            SELECT 'pg_constraint'::regclass, con.oid, 0, \
                   CASE WHEN con.contypid <> 0 THEN 'type' WHEN con.contype = 't' THEN 'skip' ELSE 'constraint' END, \

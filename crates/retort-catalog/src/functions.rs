@@ -1,5 +1,6 @@
 //! Functions and procedures, as pg_get_functiondef renders them (every attribute: volatility,
-//! strictness, SECURITY DEFINER, SET search_path, language, body). Aggregates are not read.
+//! strictness, SECURITY DEFINER, SET search_path, language, body), and plain aggregates
+//! (SFUNC, STYPE, FINALFUNC, COMBINEFUNC, INITCOND, PARALLEL; not ordered-set or moving-mode).
 
 use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
 use crate::error::{query, CatalogError};
@@ -18,6 +19,8 @@ pub struct Function {
     pub result: String,
     /// True for a procedure.
     pub procedure: bool,
+    /// True for an aggregate.
+    pub aggregate: bool,
     /// `CREATE OR REPLACE FUNCTION ...` as the server renders it.
     pub definition: String,
     /// COMMENT ON FUNCTION.
@@ -33,9 +36,24 @@ pub(crate) fn load(
     let sql = format!(
         "SELECT n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes), \
                 pg_get_function_arguments(p.oid), coalesce(pg_get_function_result(p.oid), ''), \
-                p.prokind = 'p', pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'), {acl} \
+                p.prokind = 'p', \
+                CASE WHEN p.prokind = 'a' THEN \
+                  'CREATE OR REPLACE AGGREGATE ' || quote_ident(n.nspname) || '.' || quote_ident(p.proname) \
+                  || '(' || pg_get_function_arguments(p.oid) || ') (SFUNC = ' || ag.aggtransfn::regproc::text \
+                  || ', STYPE = ' || format_type(ag.aggtranstype, NULL) \
+                  || CASE WHEN ag.aggfinalfn <> 0 THEN ', FINALFUNC = ' || ag.aggfinalfn::regproc::text ELSE '' END \
+                  || CASE WHEN ag.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END \
+                  || CASE WHEN ag.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || ag.aggcombinefn::regproc::text ELSE '' END \
+                  || CASE WHEN ag.agginitval IS NOT NULL THEN ', INITCOND = ' || quote_literal(ag.agginitval) ELSE '' END \
+                  || CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END \
+                  || ')' \
+                ELSE pg_get_functiondef(p.oid) END, \
+                obj_description(p.oid, 'pg_proc'), p.prokind = 'a', {acl} \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-         WHERE p.prokind IN ('f', 'p', 'w') AND {filter} AND {ext} \
+         LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid \
+         WHERE (p.prokind IN ('f', 'p', 'w') OR (p.prokind = 'a' AND ag.aggkind = 'n' AND ag.aggmtransfn = 0 \
+                AND ag.aggserialfn = 0)) \
+           AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
                            AND i.objid = p.oid AND i.deptype = 'i') \
          ORDER BY 1, 2, 3",
@@ -56,23 +74,30 @@ pub(crate) fn load(
             procedure: r.get(5),
             definition: r.get::<_, String>(6).trim_end().to_owned(),
             comment: r.get(7),
-            acl: Acl::from_row(r, 8),
+            aggregate: r.get(8),
+            acl: Acl::from_row(r, 9),
         })
         .collect())
 }
 
 impl Function {
     fn target(&self) -> String {
-        format!(
-            "{} {}({})",
-            if self.procedure {
-                "PROCEDURE"
-            } else {
-                "FUNCTION"
-            },
-            self.name,
-            self.identity
-        )
+        let kind = match (self.procedure, self.aggregate) {
+            (true, _) => "PROCEDURE",
+            (_, true) => "AGGREGATE",
+            _ => "FUNCTION",
+        };
+        format!("{kind} {}({})", self.name, self.identity)
+    }
+
+    /// GRANT takes aggregates as FUNCTION.
+    fn grant_target(&self) -> String {
+        let kind = if self.procedure {
+            "PROCEDURE"
+        } else {
+            "FUNCTION"
+        };
+        format!("{kind} {}({})", self.name, self.identity)
     }
 
     pub(crate) fn create(&self) -> Vec<String> {
@@ -82,7 +107,7 @@ impl Function {
             None,
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.after_create(&self.target()));
+        out.extend(self.acl.after_create(&self.grant_target()));
         out
     }
 
@@ -108,7 +133,7 @@ impl Function {
             old.comment.as_deref(),
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out.extend(self.acl.change_from(&self.grant_target(), &old.acl));
         Some(out)
     }
 }

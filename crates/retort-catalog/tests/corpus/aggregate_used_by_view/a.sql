@@ -1,0 +1,1 @@
+CREATE TABLE t (v int); CREATE FUNCTION add2(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
