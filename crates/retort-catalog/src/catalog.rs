@@ -65,6 +65,8 @@ pub struct Snapshot {
 pub(crate) struct Params {
     exclude: Vec<String>,
     include: Option<Vec<String>>,
+    /// Whether owners are part of the model.
+    pub(crate) owners: bool,
 }
 
 impl Params {
@@ -89,6 +91,7 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
     let params = Params {
         exclude: filter.exclude_schemas.clone(),
         include: filter.include_schemas.clone(),
+        owners: filter.owners,
     };
     let mut tx = client
         .build_transaction()

@@ -11,6 +11,9 @@ pub struct Filter {
     pub exclude_schemas: Vec<String>,
     /// When set, only these schemas are read.
     pub include_schemas: Option<Vec<String>>,
+    /// Compare and set owners (ALTER ... OWNER TO); off by default, since owners usually
+    /// differ between a developer's database and production.
+    pub owners: bool,
 }
 
 impl Default for Filter {
@@ -18,6 +21,7 @@ impl Default for Filter {
         Filter {
             exclude_schemas: vec!["retort".into()],
             include_schemas: None,
+            owners: false,
         }
     }
 }
@@ -45,10 +49,13 @@ pub(crate) fn not_in_extension(catalog: &str, oid: &str) -> String {
 /// `grantee|PRIVILEGE|grantable` strings (NULL replaced by the default ACL), and the default
 /// ACL exploded the same way. Read them with [`Acl::from_row`].
 pub(crate) fn acl_columns(acl: &str, kind: char, owner: &str) -> String {
+    // The owner is written OWNER so that the same grants on objects with different owners
+    // compare equal when owners are not compared.
     let explode = |expr: &str| {
         format!(
             "(SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
-                  THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type \
+                  THEN 'PUBLIC' WHEN x.grantee = {owner} THEN 'OWNER' \
+                  ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type \
                   || '|' || x.is_grantable::text AS e FROM aclexplode({expr}) x) acl)"
         )
     };
@@ -63,11 +70,14 @@ pub(crate) fn acl_columns(acl: &str, kind: char, owner: &str) -> String {
 /// freshly created object gets) is kept to render GRANTs after a CREATE.
 #[derive(Debug, Clone, Eq, serde::Serialize)]
 pub struct Acl {
-    /// Current grants, `grantee|PRIVILEGE|grantable`, sorted.
+    /// Current grants, `grantee|PRIVILEGE|grantable` (the owner as `OWNER`), sorted.
     pub grants: Vec<String>,
-    /// What a new object of this kind and owner gets.
+    /// What a new object of this kind gets.
     #[serde(skip)]
     pub default: Vec<String>,
+    /// The object's owner in this database (for GRANT/REVOKE to the owner).
+    #[serde(skip)]
+    pub owner: String,
 }
 
 impl PartialEq for Acl {
@@ -77,21 +87,41 @@ impl PartialEq for Acl {
 }
 
 impl Acl {
+    /// Reads the two columns of [`acl_columns`] at `idx` and the owner's name at `idx + 2`.
     pub(crate) fn from_row(row: &postgres::Row, idx: usize) -> Acl {
         Acl {
             grants: text_array(row, idx),
             default: text_array(row, idx + 1),
+            owner: row.get(idx + 2),
         }
     }
 
-    /// Statements after creating the object.
-    pub(crate) fn after_create(&self, target: &str) -> Vec<String> {
-        acl_change(target, &self.default, &self.grants)
+    /// Statements after creating the object. `managed_owner` is the owner set by the script
+    /// (with owners compared); otherwise the creator owns it.
+    pub(crate) fn after_create(&self, target: &str, managed_owner: Option<&str>) -> Vec<String> {
+        let owner = managed_owner
+            .map(quote_ident)
+            .unwrap_or_else(|| "CURRENT_USER".into());
+        acl_change(target, &self.default, &self.grants, &owner)
     }
 
-    /// Statements changing `old` into `self`.
-    pub(crate) fn change_from(&self, target: &str, old: &Acl) -> Vec<String> {
-        acl_change(target, &old.grants, &self.grants)
+    /// Statements changing `old` into `self` (after any owner change of the script).
+    pub(crate) fn change_from(
+        &self,
+        target: &str,
+        old: &Acl,
+        managed_owner: Option<&str>,
+    ) -> Vec<String> {
+        let owner = quote_ident(managed_owner.unwrap_or(&old.owner));
+        acl_change(target, &old.grants, &self.grants, &owner)
+    }
+}
+
+/// `ALTER <target> OWNER TO ...` when the wanted owner is known and differs.
+pub(crate) fn owner_change(target: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
+    match new {
+        Some(n) if old != Some(n) => Some(format!("ALTER {target} OWNER TO {}", quote_ident(n))),
+        _ => None,
     }
 }
 
@@ -107,7 +137,7 @@ pub(crate) fn comment_change(target: &str, old: Option<&str>, new: Option<&str>)
 }
 
 /// GRANT/REVOKE statements turning ACL `old` into `new` on `target` (e.g. `TABLE s.t`).
-pub(crate) fn acl_change(target: &str, old: &[String], new: &[String]) -> Vec<String> {
+pub(crate) fn acl_change(target: &str, old: &[String], new: &[String], owner: &str) -> Vec<String> {
     let group = |acl: &[String]| {
         let mut by: BTreeMap<String, BTreeSet<(String, bool)>> = BTreeMap::new();
         for item in acl {
@@ -132,10 +162,10 @@ pub(crate) fn acl_change(target: &str, old: &[String], new: &[String]) -> Vec<St
         if before == after {
             continue;
         }
-        let who = if g == "PUBLIC" {
-            "PUBLIC".to_owned()
-        } else {
-            quote_ident(g)
+        let who = match g.as_str() {
+            "PUBLIC" => "PUBLIC".to_owned(),
+            "OWNER" => owner.to_owned(),
+            _ => quote_ident(g),
         };
         if before.is_some() {
             out.push(format!("REVOKE ALL ON {target} FROM {who}"));
@@ -183,7 +213,7 @@ mod tests {
             "PUBLIC|SELECT|false".to_owned(),
         ];
         assert_eq!(
-            acl_change("TABLE s.t", &old, &new),
+            acl_change("TABLE s.t", &old, &new, "x"),
             [
                 "GRANT SELECT ON TABLE s.t TO PUBLIC",
                 "REVOKE ALL ON TABLE s.t FROM app",
@@ -191,7 +221,7 @@ mod tests {
                 "GRANT SELECT ON TABLE s.t TO app WITH GRANT OPTION",
             ]
         );
-        assert!(acl_change("TABLE s.t", &old, &old).is_empty());
+        assert!(acl_change("TABLE s.t", &old, &old, "x").is_empty());
         assert_eq!(
             comment_change("TABLE t", None, Some("it's")).unwrap(),
             "COMMENT ON TABLE t IS 'it''s'"

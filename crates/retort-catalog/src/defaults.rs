@@ -79,7 +79,7 @@ impl DefaultPrivileges {
                 quote_ident(&self.role)
             ),
         };
-        acl_change(objects, from, to)
+        acl_change(objects, from, to, "CURRENT_USER")
             .into_iter()
             .map(|s| format!("{prefix}{s}"))
             .collect()

@@ -2,7 +2,7 @@
 //! strictness, SECURITY DEFINER, SET search_path, language, body), and plain aggregates
 //! (SFUNC, STYPE, FINALFUNC, COMBINEFUNC, INITCOND, PARALLEL; not ordered-set or moving-mode).
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, owner_change, Acl};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -27,6 +27,8 @@ pub struct Function {
     pub comment: Option<String>,
     /// Privileges.
     pub acl: Acl,
+    /// Owner role, read only with [`crate::Filter::owners`].
+    pub owner: Option<String>,
 }
 
 pub(crate) fn load(
@@ -48,7 +50,7 @@ pub(crate) fn load(
                   || CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END \
                   || ')' \
                 ELSE pg_get_functiondef(p.oid) END, \
-                obj_description(p.oid, 'pg_proc'), p.prokind = 'a', {acl} \
+                obj_description(p.oid, 'pg_proc'), p.prokind = 'a', {acl}, pg_get_userbyid(p.proowner)::text \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid \
          WHERE (p.prokind IN ('f', 'p', 'w') OR (p.prokind = 'a' AND ag.aggkind = 'n' AND ag.aggmtransfn = 0 \
@@ -76,6 +78,7 @@ pub(crate) fn load(
             comment: r.get(7),
             aggregate: r.get(8),
             acl: Acl::from_row(r, 9),
+            owner: params.owners.then(|| r.get(11)),
         })
         .collect())
 }
@@ -107,7 +110,11 @@ impl Function {
             None,
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.after_create(&self.grant_target()));
+        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
+        out.extend(
+            self.acl
+                .after_create(&self.grant_target(), self.owner.as_deref()),
+        );
         out
     }
 
@@ -133,7 +140,15 @@ impl Function {
             old.comment.as_deref(),
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.change_from(&self.grant_target(), &old.acl));
+        out.extend(owner_change(
+            &self.target(),
+            old.owner.as_deref(),
+            self.owner.as_deref(),
+        ));
+        out.extend(
+            self.acl
+                .change_from(&self.grant_target(), &old.acl, self.owner.as_deref()),
+        );
         Some(out)
     }
 }

@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, owner_change, Acl};
 use crate::error::{query, CatalogError};
 
 /// A schema.
@@ -14,6 +14,8 @@ pub struct Schema {
     pub comment: Option<String>,
     /// Privileges.
     pub acl: Acl,
+    /// Owner role, read only with [`crate::Filter::owners`].
+    pub owner: Option<String>,
 }
 
 pub(crate) fn load(
@@ -21,7 +23,7 @@ pub(crate) fn load(
     params: &crate::Params,
 ) -> Result<Vec<Schema>, CatalogError> {
     let sql = format!(
-        "SELECT n.nspname::text, obj_description(n.oid, 'pg_namespace'), {acl} \
+        "SELECT n.nspname::text, obj_description(n.oid, 'pg_namespace'), {acl}, pg_get_userbyid(n.nspowner)::text \
          FROM pg_namespace n WHERE {filter} AND {ext} ORDER BY 1",
         acl = acl_columns("n.nspacl", 'n', "n.nspowner"),
         filter = ns_filter("n"),
@@ -36,6 +38,7 @@ pub(crate) fn load(
             name: r.get(0),
             comment: r.get(1),
             acl: Acl::from_row(r, 2),
+            owner: params.owners.then(|| r.get(4)),
         })
         .collect())
 }
@@ -47,12 +50,13 @@ impl Schema {
 
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![format!("CREATE SCHEMA {}", quote_ident(&self.name))];
+        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out.extend(comment_change(
             &self.target(),
             None,
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.after_create(&self.target()));
+        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
         out
     }
 
@@ -68,7 +72,15 @@ impl Schema {
         )
         .into_iter()
         .collect();
-        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out.extend(owner_change(
+            &self.target(),
+            old.owner.as_deref(),
+            self.owner.as_deref(),
+        ));
+        out.extend(
+            self.acl
+                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+        );
         out
     }
 }

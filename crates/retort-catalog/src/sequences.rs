@@ -1,6 +1,6 @@
 //! Sequences (identity sequences belong to their column and are not listed here).
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, Acl};
+use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, owner_change, Acl};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -29,6 +29,8 @@ pub struct Sequence {
     pub comment: Option<String>,
     /// Privileges.
     pub acl: Acl,
+    /// Owner role, read only with [`crate::Filter::owners`].
+    pub owner: Option<String>,
 }
 
 pub(crate) fn load(
@@ -39,7 +41,7 @@ pub(crate) fn load(
         "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
                 s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
                 own.nspname::text, own.relname::text, own.attname::text, \
-                obj_description(c.oid, 'pg_class'), {acl} \
+                obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_sequence s ON s.seqrelid = c.oid \
          LEFT JOIN LATERAL (SELECT tn.nspname, tc.relname, a.attname FROM pg_depend d \
@@ -81,6 +83,7 @@ pub(crate) fn load(
                 owned_by,
                 comment: r.get(12),
                 acl: Acl::from_row(r, 13),
+                owner: params.owners.then(|| r.get(15)),
             }
         })
         .collect())
@@ -112,7 +115,8 @@ impl Sequence {
             None,
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.after_create(&self.target()));
+        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
+        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
         out
     }
 
@@ -154,7 +158,15 @@ impl Sequence {
             old.comment.as_deref(),
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out.extend(owner_change(
+            &self.target(),
+            old.owner.as_deref(),
+            self.owner.as_deref(),
+        ));
+        out.extend(
+            self.acl
+                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+        );
         out
     }
 

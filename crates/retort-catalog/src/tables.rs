@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use retort_pg::quote_ident;
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, text_array, Acl};
+use crate::common::{
+    acl_columns, comment_change, not_in_extension, ns_filter, owner_change, text_array, Acl,
+};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -55,6 +57,8 @@ pub struct Table {
     pub comment: Option<String>,
     /// Privileges.
     pub acl: Acl,
+    /// Owner role, read only with [`crate::Filter::owners`].
+    pub owner: Option<String>,
 }
 
 /// Columns compare by name, not position: a column added later lands at the end, which no
@@ -96,7 +100,7 @@ pub(crate) fn load(
               JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
               WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
            c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
-           obj_description(c.oid, 'pg_class'), {acl} \
+           obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
@@ -164,6 +168,7 @@ pub(crate) fn load(
                 options: text_array(r, 9),
                 comment: r.get(10),
                 acl: Acl::from_row(r, 11),
+                owner: params.owners.then(|| r.get(13)),
             }
         })
         .collect())
@@ -268,7 +273,8 @@ impl Table {
                 c.comment.as_deref(),
             ));
         }
-        out.extend(self.acl.after_create(&self.target()));
+        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
+        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
         out
     }
 
@@ -436,7 +442,15 @@ impl Table {
             old.comment.as_deref(),
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out.extend(owner_change(
+            &self.target(),
+            old.owner.as_deref(),
+            self.owner.as_deref(),
+        ));
+        out.extend(
+            self.acl
+                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+        );
         Some(TableAlter {
             statements: out,
             dropped_columns,

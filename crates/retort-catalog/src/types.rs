@@ -2,7 +2,9 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, text_array, Acl};
+use crate::common::{
+    acl_columns, comment_change, not_in_extension, ns_filter, owner_change, text_array, Acl,
+};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -46,6 +48,8 @@ pub struct TypeDef {
     pub comment: Option<String>,
     /// Privileges.
     pub acl: Acl,
+    /// Owner role, read only with [`crate::Filter::owners`].
+    pub owner: Option<String>,
 }
 
 pub(crate) fn load(
@@ -65,7 +69,7 @@ pub(crate) fn load(
                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum), \
            CASE WHEN r.rngtypid IS NOT NULL THEN format_type(r.rngsubtype, NULL) END, \
            CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END, \
-           {acl} \
+           {acl}, pg_get_userbyid(t.typowner)::text \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
          LEFT JOIN pg_range r ON r.rngtypid = t.oid \
          WHERE {filter} AND {ext} \
@@ -111,6 +115,7 @@ pub(crate) fn load(
                 kind,
                 comment: r.get(3),
                 acl: Acl::from_row(r, 13),
+                owner: params.owners.then(|| r.get(15)),
             }
         })
         .collect())
@@ -132,7 +137,8 @@ impl TypeDef {
             None,
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.after_create(&self.target()));
+        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
+        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
         out
     }
 
@@ -334,7 +340,15 @@ impl TypeDef {
             old.comment.as_deref(),
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.change_from(&self.target(), &old.acl));
+        out.extend(owner_change(
+            &self.target(),
+            old.owner.as_deref(),
+            self.owner.as_deref(),
+        ));
+        out.extend(
+            self.acl
+                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+        );
         Some((out, outside_tx))
     }
 }

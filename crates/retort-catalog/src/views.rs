@@ -1,6 +1,8 @@
 //! Views (with security_barrier, security_invoker, check option) and materialized views.
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, text_array, Acl};
+use crate::common::{
+    acl_columns, comment_change, not_in_extension, ns_filter, owner_change, text_array, Acl,
+};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -19,6 +21,8 @@ pub struct View {
     pub comment: Option<String>,
     /// Privileges.
     pub acl: Acl,
+    /// Owner role, read only with [`crate::Filter::owners`].
+    pub owner: Option<String>,
 }
 
 pub(crate) fn load(
@@ -27,7 +31,7 @@ pub(crate) fn load(
 ) -> Result<Vec<View>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid), \
-                c.reloptions::text[], obj_description(c.oid, 'pg_class'), {acl} \
+                c.reloptions::text[], obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
@@ -50,6 +54,7 @@ pub(crate) fn load(
             options: text_array(r, 4),
             comment: r.get(5),
             acl: Acl::from_row(r, 6),
+            owner: params.owners.then(|| r.get(8)),
         })
         .collect())
 }
@@ -89,7 +94,11 @@ impl View {
             None,
             self.comment.as_deref(),
         ));
-        out.extend(self.acl.after_create(&format!("TABLE {}", self.name)));
+        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
+        out.extend(
+            self.acl
+                .after_create(&format!("TABLE {}", self.name), self.owner.as_deref()),
+        );
         out
     }
 
@@ -111,10 +120,16 @@ impl View {
         )
         .into_iter()
         .collect();
-        out.extend(
-            self.acl
-                .change_from(&format!("TABLE {}", self.name), &old.acl),
-        );
+        out.extend(owner_change(
+            &self.target(),
+            old.owner.as_deref(),
+            self.owner.as_deref(),
+        ));
+        out.extend(self.acl.change_from(
+            &format!("TABLE {}", self.name),
+            &old.acl,
+            self.owner.as_deref(),
+        ));
         Some(out)
     }
 }

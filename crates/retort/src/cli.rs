@@ -335,6 +335,10 @@ pub struct SchemaArgs {
     /// Leave these schemas out (repeatable); retort's own table schema always is.
     #[arg(long = "exclude-schema", value_name = "SCHEMA")]
     pub exclude_schema: Vec<String>,
+    /// Also compare owners and emit ALTER ... OWNER TO (off by default: owners usually differ
+    /// between development and production on purpose).
+    #[arg(long)]
+    pub owners: bool,
     /// A server for throwaway databases (the role needs CREATEDB). Default: a local cluster
     /// retort starts from its cached template and removes afterwards.
     #[arg(long, value_name = "URL")]

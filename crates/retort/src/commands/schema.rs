@@ -117,6 +117,7 @@ pub fn filter_for(project: &Project, args: &SchemaArgs) -> Result<Filter> {
     Ok(Filter {
         exclude_schemas: exclude,
         include_schemas: (!args.schema.is_empty()).then(|| args.schema.clone()),
+        owners: args.owners,
     })
 }
 
