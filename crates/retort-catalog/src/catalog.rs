@@ -59,6 +59,9 @@ pub struct Snapshot {
     pub deps: Dependencies,
     /// server_version_num.
     pub server_version_num: i32,
+    /// Objects present that retort does not model (and so does not compare), e.g.
+    /// "2 foreign tables".
+    pub not_compared: Vec<String>,
 }
 
 /// Query parameters shared by every catalog query: $1 excluded schemas, $2 included or NULL.
@@ -75,7 +78,7 @@ impl Params {
     }
 }
 
-/// Reads the schema of `client`'s database: 14 bulk queries in one REPEATABLE READ snapshot,
+/// Reads the schema of `client`'s database: 15 bulk queries in one REPEATABLE READ snapshot,
 /// whatever the number of objects.
 ///
 /// Errors: a server older than PostgreSQL 13, a failing query (named by object kind).
@@ -170,6 +173,7 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         );
     }
     lap("default privileges");
+    let not_compared = crate::unsupported::load(c, &params)?;
     let deps = crate::depends::load(c, &params)?;
     lap("dependencies");
     tx.commit().map_err(query("a snapshot"))?;
@@ -177,5 +181,6 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         catalog: cat,
         deps,
         server_version_num,
+        not_compared,
     })
 }

@@ -51,6 +51,8 @@ pub struct SchemaDiff {
     pub outside_transaction: bool,
     /// Drop+create pairs that look like renames, said as hints (never guessed silently).
     pub hints: Vec<String>,
+    /// Objects on either side that retort does not compare ("FROM has 2 foreign tables").
+    pub not_compared: Vec<String>,
 }
 
 impl SchemaDiff {
@@ -621,10 +623,20 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         .iter()
         .any(|c| c.statements.iter().any(|s| s.contains(" ADD VALUE ")));
 
+    let mut not_compared = Vec::new();
+    for (side, snapshot) in [("FROM", from), ("TO", to)] {
+        if !snapshot.not_compared.is_empty() {
+            not_compared.push(format!(
+                "{side} has {} that retort does not compare",
+                snapshot.not_compared.join(", ")
+            ));
+        }
+    }
     SchemaDiff {
         changes,
         outside_transaction,
         hints: rename_hints(a, b, &status),
+        not_compared,
     }
 }
 

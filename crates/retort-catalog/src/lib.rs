@@ -31,6 +31,7 @@ mod sequences;
 mod tables;
 mod triggers;
 mod types;
+mod unsupported;
 mod views;
 
 pub(crate) use catalog::Params;

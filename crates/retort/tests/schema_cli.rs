@@ -189,6 +189,19 @@ fn diff_of_files_and_urls_with_exit_codes() {
         !err.contains("postgres@"),
         "no URL leaks into output: {err}"
     );
+    // Objects retort does not model are named, not silently passed over.
+    std::fs::write(
+        p.join("rule.sql"),
+        "CREATE TABLE t (id int);\nCREATE RULE t_nothing AS ON INSERT TO t DO INSTEAD NOTHING;\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["diff", "a.sql", "rule.sql", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("TO has 1 rule that retort does not compare"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -128,10 +128,14 @@ fn diff_json(d: &SchemaDiff) -> serde_json::Value {
         "destructive": d.destructive(),
         "hints": d.hints,
         "outside_transaction": d.outside_transaction,
+        "not_compared": d.not_compared,
     })
 }
 
 fn tell(out: &Output, d: &SchemaDiff) {
+    for n in &d.not_compared {
+        out.note(format!("note: {n}"));
+    }
     for w in d.destructive() {
         out.note(format!("warning: destructive: {w}"));
     }
@@ -179,6 +183,7 @@ pub fn run_diff(
         out.print_json(&diff_json(&d))?;
     } else if d.is_empty() {
         out.note("no differences");
+        tell(out, &d);
     } else {
         print!("{}", d.to_sql());
         tell(out, &d);
