@@ -16,6 +16,7 @@ use crate::name::QName;
 use crate::policies::Policy;
 use crate::schemas::Schema;
 use crate::sequences::Sequence;
+use crate::statistics::Statistics;
 use crate::tables::Table;
 use crate::triggers::Trigger;
 use crate::types::TypeDef;
@@ -46,6 +47,8 @@ pub struct Catalog {
     pub triggers: BTreeMap<(QName, String), Trigger>,
     /// Policies by (table, name).
     pub policies: BTreeMap<(QName, String), Policy>,
+    /// Extended statistics objects.
+    pub statistics: BTreeMap<QName, Statistics>,
     /// Default privileges by (role, schema or "", object type).
     pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
 }
@@ -78,7 +81,7 @@ impl Params {
     }
 }
 
-/// Reads the schema of `client`'s database: 15 bulk queries in one REPEATABLE READ snapshot,
+/// Reads the schema of `client`'s database: 16 bulk queries in one REPEATABLE READ snapshot,
 /// whatever the number of objects.
 ///
 /// Errors: a server older than PostgreSQL 13, a failing query (named by object kind).
@@ -162,6 +165,10 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         cat.policies.insert((p.table.clone(), p.name.clone()), p);
     }
     lap("policies");
+    for st in crate::statistics::load(c, &params)? {
+        cat.statistics.insert(st.name.clone(), st);
+    }
+    lap("statistics");
     for d in crate::defaults::load(c, &params)? {
         cat.default_privileges.insert(
             (

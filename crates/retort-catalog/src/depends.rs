@@ -90,6 +90,9 @@ pub(crate) fn load(
            SELECT 'pg_policy'::regclass, p.oid, 0, 'policy', r.nspname, r.relname, p.polname::text \
            FROM pg_policy p JOIN rel r ON r.oid = p.polrelid \
            UNION ALL \
+           SELECT 'pg_statistic_ext'::regclass, s.oid, 0, 'statistics', n.nspname::text, s.stxname::text, '' \
+           FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {f} \
+           UNION ALL \
            SELECT 'pg_namespace'::regclass, n.oid, 0, 'schema', n.nspname::text, n.nspname::text, '' \
            FROM pg_namespace n WHERE {f} \
            UNION ALL \
@@ -132,6 +135,7 @@ fn key(kind: &str, schema: String, name: String, sub: String) -> Option<ObjKey> 
         "constraint" => ObjKey::Constraint(q(), sub),
         "trigger" => ObjKey::Trigger(q(), sub),
         "policy" => ObjKey::Policy(q(), sub),
+        "statistics" => ObjKey::Statistics(q()),
         _ => return None,
     })
 }

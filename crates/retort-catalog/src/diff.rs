@@ -124,6 +124,7 @@ enum Obj<'a> {
     Trigger(&'a crate::triggers::Trigger),
     Policy(&'a crate::policies::Policy),
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
+    Statistics(&'a crate::statistics::Statistics),
 }
 
 fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
@@ -161,6 +162,9 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for ((t, n), v) in &c.policies {
         m.insert(ObjKey::Policy(t.clone(), n.clone()), Obj::Policy(v));
     }
+    for (k, v) in &c.statistics {
+        m.insert(ObjKey::Statistics(k.clone()), Obj::Statistics(v));
+    }
     for ((r, s, k), v) in &c.default_privileges {
         m.insert(
             ObjKey::DefaultPrivileges(r.clone(), s.clone(), *k),
@@ -196,6 +200,7 @@ impl<'a> Obj<'a> {
             Obj::Trigger(x) => x.create(),
             Obj::Policy(x) => x.create(),
             Obj::DefaultPrivileges(x) => x.create(),
+            Obj::Statistics(x) => x.create(),
         }
     }
 
@@ -213,6 +218,7 @@ impl<'a> Obj<'a> {
             Obj::Trigger(x) => x.drop(),
             Obj::Policy(x) => x.drop(),
             Obj::DefaultPrivileges(x) => x.drop(),
+            Obj::Statistics(x) => x.drop(),
         }
     }
 
@@ -271,6 +277,7 @@ impl<'a> Obj<'a> {
             (Obj::Function(n), Obj::Function(o)) => plain(n.alter(o)),
             (Obj::Trigger(n), Obj::Trigger(o)) => plain(n.alter(o)),
             (Obj::Policy(n), Obj::Policy(o)) => plain(n.alter(o)),
+            (Obj::Statistics(n), Obj::Statistics(o)) => plain(n.alter(o)),
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             _ => Alteration::Replace,
         }
@@ -290,6 +297,7 @@ impl<'a> Obj<'a> {
             Obj::Index(i) => Some(rel(&i.table)),
             Obj::Trigger(t) => Some(rel(&t.table)),
             Obj::Policy(p) => Some(rel(&p.table)),
+            Obj::Statistics(s) => Some(rel(&s.table)),
             Obj::Sequence(s) => s.owned_by.as_ref().map(|(t, _)| ObjKey::Table(t.clone())),
             Obj::DefaultPrivileges(d) => d.schema.clone().map(ObjKey::Schema),
             _ => None,
@@ -315,7 +323,7 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
             Some('p') | Some('u') => 7,
             _ => 8,
         },
-        ObjKey::Index(_) => 9,
+        ObjKey::Index(_) | ObjKey::Statistics(_) => 9,
         ObjKey::View(_) => 10,
         ObjKey::Trigger(..) => 11,
         ObjKey::Policy(..) => 12,

@@ -62,6 +62,8 @@ pub enum ObjKey {
     Trigger(QName, String),
     /// A row-level security policy on a table.
     Policy(QName, String),
+    /// An extended statistics object.
+    Statistics(QName),
     /// Default privileges: role, schema ("" for all), object type.
     DefaultPrivileges(String, String, char),
 }
@@ -91,6 +93,7 @@ impl ObjKey {
             | ObjKey::Column(q, _)
             | ObjKey::Constraint(q, _)
             | ObjKey::Index(q)
+            | ObjKey::Statistics(q)
             | ObjKey::View(q)
             | ObjKey::Function(q, _)
             | ObjKey::Trigger(q, _)
@@ -110,6 +113,7 @@ impl fmt::Display for ObjKey {
             ObjKey::Column(q, c) => write!(f, "column {q}.{}", quote_ident(c)),
             ObjKey::Constraint(q, c) => write!(f, "constraint {} on {q}", quote_ident(c)),
             ObjKey::Index(q) => write!(f, "index {q}"),
+            ObjKey::Statistics(q) => write!(f, "statistics {q}"),
             ObjKey::View(q) => write!(f, "view {q}"),
             ObjKey::Function(q, args) => write!(f, "function {q}({args})"),
             ObjKey::Trigger(q, t) => write!(f, "trigger {} on {q}", quote_ident(t)),
