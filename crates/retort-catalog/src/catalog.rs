@@ -14,6 +14,7 @@ use crate::functions::Function;
 use crate::indexes::Index;
 use crate::name::QName;
 use crate::policies::Policy;
+use crate::rules::Rule;
 use crate::schemas::Schema;
 use crate::sequences::Sequence;
 use crate::statistics::Statistics;
@@ -47,6 +48,8 @@ pub struct Catalog {
     pub triggers: BTreeMap<(QName, String), Trigger>,
     /// Policies by (table, name).
     pub policies: BTreeMap<(QName, String), Policy>,
+    /// Rules on tables by (table, name).
+    pub rules: BTreeMap<(QName, String), Rule>,
     /// Extended statistics objects.
     pub statistics: BTreeMap<QName, Statistics>,
     /// Default privileges by (role, schema or "", object type).
@@ -81,7 +84,7 @@ impl Params {
     }
 }
 
-/// Reads the schema of `client`'s database: 16 bulk queries in one REPEATABLE READ snapshot,
+/// Reads the schema of `client`'s database: 17 bulk queries in one REPEATABLE READ snapshot,
 /// whatever the number of objects.
 ///
 /// Errors: a server older than PostgreSQL 13, a failing query (named by object kind).
@@ -165,6 +168,10 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         cat.policies.insert((p.table.clone(), p.name.clone()), p);
     }
     lap("policies");
+    for r in crate::rules::load(c, &params)? {
+        cat.rules.insert((r.table.clone(), r.name.clone()), r);
+    }
+    lap("rules");
     for st in crate::statistics::load(c, &params)? {
         cat.statistics.insert(st.name.clone(), st);
     }

@@ -77,8 +77,10 @@ pub(crate) fn load(
                   CASE WHEN con.contypid <> 0 THEN '' ELSE con.conname::text END \
            FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace WHERE {f} \
            UNION ALL \
-           SELECT 'pg_rewrite'::regclass, rw.oid, 0, 'view', r.nspname, r.relname, '' \
-           FROM pg_rewrite rw JOIN rel r ON r.oid = rw.ev_class WHERE r.relkind IN ('v', 'm') \
+           SELECT 'pg_rewrite'::regclass, rw.oid, 0, \
+                  CASE WHEN rw.rulename = '_RETURN' THEN 'view' ELSE 'rule' END, r.nspname, r.relname, \
+                  CASE WHEN rw.rulename = '_RETURN' THEN '' ELSE rw.rulename::text END \
+           FROM pg_rewrite rw JOIN rel r ON r.oid = rw.ev_class \
            UNION ALL \
            SELECT 'pg_attrdef'::regclass, d.oid, 0, 'column', r.nspname, r.relname, a.attname::text \
            FROM pg_attrdef d JOIN rel r ON r.oid = d.adrelid \
@@ -136,6 +138,7 @@ fn key(kind: &str, schema: String, name: String, sub: String) -> Option<ObjKey> 
         "trigger" => ObjKey::Trigger(q(), sub),
         "policy" => ObjKey::Policy(q(), sub),
         "statistics" => ObjKey::Statistics(q()),
+        "rule" => ObjKey::Rule(q(), sub),
         _ => return None,
     })
 }

@@ -125,6 +125,7 @@ enum Obj<'a> {
     Policy(&'a crate::policies::Policy),
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
     Statistics(&'a crate::statistics::Statistics),
+    Rule(&'a crate::rules::Rule),
 }
 
 fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
@@ -161,6 +162,9 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     }
     for ((t, n), v) in &c.policies {
         m.insert(ObjKey::Policy(t.clone(), n.clone()), Obj::Policy(v));
+    }
+    for ((t, n), v) in &c.rules {
+        m.insert(ObjKey::Rule(t.clone(), n.clone()), Obj::Rule(v));
     }
     for (k, v) in &c.statistics {
         m.insert(ObjKey::Statistics(k.clone()), Obj::Statistics(v));
@@ -201,6 +205,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(x) => x.create(),
             Obj::DefaultPrivileges(x) => x.create(),
             Obj::Statistics(x) => x.create(),
+            Obj::Rule(x) => x.create(),
         }
     }
 
@@ -219,6 +224,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(x) => x.drop(),
             Obj::DefaultPrivileges(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
+            Obj::Rule(x) => x.drop(),
         }
     }
 
@@ -278,6 +284,7 @@ impl<'a> Obj<'a> {
             (Obj::Trigger(n), Obj::Trigger(o)) => plain(n.alter(o)),
             (Obj::Policy(n), Obj::Policy(o)) => plain(n.alter(o)),
             (Obj::Statistics(n), Obj::Statistics(o)) => plain(n.alter(o)),
+            (Obj::Rule(n), Obj::Rule(o)) => plain(n.alter(o)),
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             _ => Alteration::Replace,
         }
@@ -298,6 +305,7 @@ impl<'a> Obj<'a> {
             Obj::Trigger(t) => Some(rel(&t.table)),
             Obj::Policy(p) => Some(rel(&p.table)),
             Obj::Statistics(s) => Some(rel(&s.table)),
+            Obj::Rule(r) => Some(rel(&r.table)),
             Obj::Sequence(s) => s.owned_by.as_ref().map(|(t, _)| ObjKey::Table(t.clone())),
             Obj::DefaultPrivileges(d) => d.schema.clone().map(ObjKey::Schema),
             _ => None,
@@ -325,7 +333,7 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         },
         ObjKey::Index(_) | ObjKey::Statistics(_) => 9,
         ObjKey::View(_) => 10,
-        ObjKey::Trigger(..) => 11,
+        ObjKey::Trigger(..) | ObjKey::Rule(..) => 11,
         ObjKey::Policy(..) => 12,
         ObjKey::DefaultPrivileges(..) => 13,
     }

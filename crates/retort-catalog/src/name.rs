@@ -62,6 +62,8 @@ pub enum ObjKey {
     Trigger(QName, String),
     /// A row-level security policy on a table.
     Policy(QName, String),
+    /// A rule on a table.
+    Rule(QName, String),
     /// An extended statistics object.
     Statistics(QName),
     /// Default privileges: role, schema ("" for all), object type.
@@ -76,7 +78,8 @@ impl ObjKey {
             ObjKey::Column(t, _)
             | ObjKey::Constraint(t, _)
             | ObjKey::Trigger(t, _)
-            | ObjKey::Policy(t, _) => Some(ObjKey::Table(t.clone())),
+            | ObjKey::Policy(t, _)
+            | ObjKey::Rule(t, _) => Some(ObjKey::Table(t.clone())),
             _ => None,
         }
     }
@@ -97,6 +100,7 @@ impl ObjKey {
             | ObjKey::View(q)
             | ObjKey::Function(q, _)
             | ObjKey::Trigger(q, _)
+            | ObjKey::Rule(q, _)
             | ObjKey::Policy(q, _) => &q.schema,
         }
     }
@@ -114,6 +118,7 @@ impl fmt::Display for ObjKey {
             ObjKey::Constraint(q, c) => write!(f, "constraint {} on {q}", quote_ident(c)),
             ObjKey::Index(q) => write!(f, "index {q}"),
             ObjKey::Statistics(q) => write!(f, "statistics {q}"),
+            ObjKey::Rule(q, r) => write!(f, "rule {} on {q}", quote_ident(r)),
             ObjKey::View(q) => write!(f, "view {q}"),
             ObjKey::Function(q, args) => write!(f, "function {q}({args})"),
             ObjKey::Trigger(q, t) => write!(f, "trigger {} on {q}", quote_ident(t)),

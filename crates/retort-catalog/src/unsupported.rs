@@ -14,8 +14,6 @@ pub(crate) fn load(
         "SELECT kind, count(*) FROM ( \
            SELECT 'foreign table' AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'f' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'rule' FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.rulename <> '_RETURN' AND {f} \
            UNION ALL SELECT 'collation' FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace \
              WHERE {f} AND {ext_coll} \
            UNION ALL SELECT 'operator' FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \

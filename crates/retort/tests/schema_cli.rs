@@ -191,15 +191,15 @@ fn diff_of_files_and_urls_with_exit_codes() {
     );
     // Objects retort does not model are named, not silently passed over.
     std::fs::write(
-        p.join("rule.sql"),
-        "CREATE TABLE t (id int);\nCREATE RULE t_nothing AS ON INSERT TO t DO INSTEAD NOTHING;\n",
+        p.join("collation.sql"),
+        "CREATE TABLE t (id int);\nCREATE COLLATION plain_c (provider = libc, locale = 'C');\n",
     )
     .unwrap();
     let (code, _, err) =
-        run(retort(p, &url).args(["diff", "a.sql", "rule.sql", "--dev-url", &dev]));
+        run(retort(p, &url).args(["diff", "a.sql", "collation.sql", "--dev-url", &dev]));
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("TO has 1 rule that retort does not compare"),
+        err.contains("TO has 1 collation that retort does not compare"),
         "{err}"
     );
 }

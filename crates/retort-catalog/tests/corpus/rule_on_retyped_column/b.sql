@@ -1,0 +1,1 @@
+CREATE TABLE t (id bigint); CREATE TABLE log (id bigint); CREATE RULE t_log AS ON UPDATE TO t DO ALSO INSERT INTO log VALUES (OLD.id);
