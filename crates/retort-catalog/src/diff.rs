@@ -601,6 +601,70 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             }
         }
     }
+    // Identity dropped early (its sequence's name may be needed by a new sequence), and
+    // sequences owned by a column of a kept table dropped early after that column's default:
+    // an identity column may be about to take the name.
+    for (q, nt) in &b.tables {
+        let Some(ot) = a.tables.get(q) else { continue };
+        if !matches!(
+            status.get(&ObjKey::Table(q.clone())),
+            Some(Status::Same | Status::Alter)
+        ) {
+            continue;
+        }
+        for oc in &ot.columns {
+            let Some(nc) = nt.columns.iter().find(|c| c.name == oc.name) else {
+                continue;
+            };
+            let col = format!("ALTER TABLE {q} ALTER COLUMN {}", quote_ident(&oc.name));
+            if oc.identity.is_some() && nc.identity.is_none() {
+                early.push(Change {
+                    key: ObjKey::Column(q.clone(), oc.name.clone()),
+                    action: Action::Drop,
+                    statements: vec![format!("{col} DROP IDENTITY IF EXISTS")],
+                    destructive: None,
+                });
+            }
+        }
+    }
+    let mut moved = Vec::new();
+    for (i, change) in late.iter().enumerate() {
+        let ObjKey::Sequence(sq) = &change.key else {
+            continue;
+        };
+        let Some((t, c)) = a.sequences.get(sq).and_then(|s| s.owned_by.clone()) else {
+            continue;
+        };
+        if !matches!(
+            status.get(&ObjKey::Table(t.clone())),
+            Some(Status::Same | Status::Alter)
+        ) {
+            continue;
+        }
+        moved.push(i);
+        if a.tables
+            .get(&t)
+            .and_then(|x| x.columns.iter().find(|x| x.name == c))
+            .is_some_and(|x| x.default.is_some())
+            && b.tables
+                .get(&t)
+                .and_then(|x| x.columns.iter().find(|x| x.name == c))
+                .is_some()
+        {
+            early.push(Change {
+                key: ObjKey::Column(t.clone(), c.clone()),
+                action: Action::Drop,
+                statements: vec![format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT",
+                    quote_ident(&c)
+                )],
+                destructive: None,
+            });
+        }
+    }
+    for i in moved.into_iter().rev() {
+        early.push(late.remove(i));
+    }
     // Defaults using a re-created function or sequence: dropped early, set again after.
     for (t, c) in &defaults_to_reset {
         let key = ObjKey::Column(t.clone(), c.clone());

@@ -1,0 +1,1 @@
+CREATE DOMAIN d AS int; CREATE TABLE t (x d);

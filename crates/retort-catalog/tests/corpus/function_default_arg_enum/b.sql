@@ -1,0 +1,1 @@
+CREATE TYPE mood AS ENUM ('a', 'b'); CREATE FUNCTION f(m mood DEFAULT 'a') RETURNS mood LANGUAGE sql AS 'SELECT m';

@@ -1,0 +1,1 @@
+CREATE TABLE members (uid text); CREATE TABLE docs (owner text); ALTER TABLE docs ENABLE ROW LEVEL SECURITY; CREATE POLICY member_read ON docs FOR SELECT USING (EXISTS (SELECT 1 FROM members m WHERE m.uid = docs.owner));

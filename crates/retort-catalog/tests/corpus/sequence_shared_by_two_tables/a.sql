@@ -1,0 +1,1 @@
+CREATE SEQUENCE ids; CREATE TABLE a (id bigint DEFAULT nextval('ids'));
