@@ -1,0 +1,1 @@
+CREATE TABLE t (a int); CREATE FUNCTION f(x t) RETURNS int LANGUAGE sql AS 'SELECT x.a';

@@ -1,0 +1,1 @@
+CREATE SCHEMA "S p a c e";

@@ -1,0 +1,1 @@
+CREATE SCHEMA "S p a c e"; CREATE TYPE "S p a c e"."E" AS ENUM ('it''s', 'ok'); CREATE TABLE "S p a c e"."T" ("Id" int PRIMARY KEY, "e" "S p a c e"."E"); CREATE INDEX "Idx" ON "S p a c e"."T" ("e"); CREATE VIEW "S p a c e"."V" AS SELECT "Id" FROM "S p a c e"."T"; COMMENT ON COLUMN "S p a c e"."T"."Id" IS 'the "id"';
