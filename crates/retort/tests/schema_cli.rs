@@ -57,6 +57,34 @@ fn autogenerate_upgrade_and_check_catch_drift_both_ways() {
     let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("matches the migrations head"), "{out}");
+    // --to takes the wanted schema from another database instead of schema.sql.
+    let wanted = database(&c, "wanted");
+    retort_pg::connect(&ConnConfig::parse(&wanted).unwrap()).unwrap()
+        .batch_execute("CREATE TYPE state AS ENUM ('new', 'done'); CREATE TABLE tasks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL, s state NOT NULL DEFAULT 'new', prio int);")
+        .unwrap();
+    let (code, out, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "prio",
+        "--autogenerate",
+        "--to",
+        &wanted,
+        "--dev-url",
+        &dev,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let path = serde_json::from_str::<serde_json::Value>(&out).unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = std::fs::read_to_string(p.join(&path)).unwrap();
+    assert!(
+        text.contains("ADD COLUMN prio integer") && text.contains("DROP COLUMN prio"),
+        "{text}"
+    );
+    std::fs::remove_file(p.join(&path)).unwrap();
     // Nothing new: no file.
     let (code, _, err) =
         run(retort(p, &url).args(["new", "-m", "nothing", "--autogenerate", "--dev-url", &dev]));
@@ -188,6 +216,40 @@ fn diff_of_files_and_urls_with_exit_codes() {
     assert!(
         !err.contains("postgres@"),
         "no URL leaks into output: {err}"
+    );
+    // --schema / --exclude-schema narrow what is compared.
+    std::fs::write(
+        p.join("two1.sql"),
+        "CREATE SCHEMA x; CREATE SCHEMA y; CREATE TABLE x.a (id int); CREATE TABLE y.b (id int);\n",
+    )
+    .unwrap();
+    std::fs::write(p.join("two2.sql"), "CREATE SCHEMA x; CREATE SCHEMA y; CREATE TABLE x.a (id int, n int); CREATE TABLE y.b (id int, m int);\n").unwrap();
+    let (code, out, err) = run(retort(p, &url).args([
+        "diff",
+        "two1.sql",
+        "two2.sql",
+        "--schema",
+        "x",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("x.a ADD COLUMN n") && !out.contains("y.b"),
+        "{out}"
+    );
+    let (_, out, _) = run(retort(p, &url).args([
+        "diff",
+        "two1.sql",
+        "two2.sql",
+        "--exclude-schema",
+        "x",
+        "--dev-url",
+        &dev,
+    ]));
+    assert!(
+        out.contains("y.b ADD COLUMN m") && !out.contains("x.a"),
+        "{out}"
     );
     // Objects retort does not model are named, not silently passed over.
     std::fs::write(
