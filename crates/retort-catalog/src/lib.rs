@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The schema of a PostgreSQL database as plain data, read with a handful of bulk catalog
 //! queries, and the dependency-ordered SQL that turns one schema into another.
 //!

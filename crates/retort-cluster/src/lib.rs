@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Real, throwaway PostgreSQL clusters on this machine: a primary and any number of synchronous
 //! and asynchronous streaming standbys, started in well under a second per node from a cached
 //! `initdb` template.

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Plain-SQL migrations as a revision graph, the way Alembic does it, for PostgreSQL.
 //!
 //! - [`Migration`]: one file with a `-- retort:` header, an `up` and an optional `down` section.

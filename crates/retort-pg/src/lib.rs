@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Connecting to PostgreSQL the way `psql` does, quoting names safely, and errors that explain.
 //!
 //! Connection settings come from a URL or `key=value` string, then the libpq `PG*` environment
