@@ -61,7 +61,7 @@ impl SchemaDiff {
         self.changes.is_empty()
     }
 
-    /// Every statement in order, starting with `SET check_function_bodies = false` when a
+    /// Every statement in order, starting with `SET [LOCAL] check_function_bodies = false` when a
     /// function is created (function bodies may name objects created later in the script).
     pub fn statements(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -70,12 +70,22 @@ impl SchemaDiff {
             .iter()
             .any(|c| matches!(c.key, ObjKey::Function(..)) && c.action != Action::Drop);
         if functions {
-            out.push("SET check_function_bodies = false".to_owned());
+            out.push(self.function_bodies_off().to_owned());
         }
         for c in &self.changes {
             out.extend(c.statements.iter().cloned());
         }
         out
+    }
+
+    /// Function bodies may name objects the script creates later. Scoped to the transaction
+    /// the script runs in, so it does not leak into the rest of a session.
+    fn function_bodies_off(&self) -> &'static str {
+        if self.outside_transaction {
+            "SET check_function_bodies = false"
+        } else {
+            "SET LOCAL check_function_bodies = false"
+        }
     }
 
     /// The SQL script: statements ending in `;`, destructive steps marked with a comment.
@@ -86,7 +96,8 @@ impl SchemaDiff {
             .iter()
             .any(|c| matches!(c.key, ObjKey::Function(..)) && c.action != Action::Drop)
         {
-            out.push_str("SET check_function_bodies = false;\n");
+            out.push_str(self.function_bodies_off());
+            out.push_str(";\n");
         }
         for c in &self.changes {
             if let Some(why) = &c.destructive {
