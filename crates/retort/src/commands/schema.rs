@@ -242,6 +242,13 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
             ));
             print!("{}", live_diff.to_sql());
         }
+        for n in live_diff
+            .not_compared
+            .iter()
+            .chain(schema_diff.iter().flat_map(|d| d.not_compared.iter()))
+        {
+            out.note(format!("note: {n}"));
+        }
         for e in &edited {
             out.say(format!(
                 "EDITED: {e}; undo the edit or accept it with `retort repair {}`",
