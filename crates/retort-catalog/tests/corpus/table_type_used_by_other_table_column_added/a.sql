@@ -1,0 +1,1 @@
+CREATE TABLE point2 (x int, y int); CREATE TABLE shapes (p point2);
