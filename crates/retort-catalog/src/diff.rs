@@ -413,6 +413,31 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
     }
 
+    // A column changed on a parent changes in its partitions and inheritance children too.
+    loop {
+        let mut more = Vec::new();
+        for child in a.tables.values() {
+            let parents: Vec<&String> = child
+                .partition_of
+                .iter()
+                .map(|(p, _)| p)
+                .chain(&child.inherits)
+                .collect();
+            for d in &disturbed {
+                if let ObjKey::Column(t, c) = d {
+                    let key = ObjKey::Column(child.name.clone(), c.clone());
+                    if parents.iter().any(|p| **p == t.to_string()) && !disturbed.contains(&key) {
+                        more.push(key);
+                    }
+                }
+            }
+        }
+        if more.is_empty() {
+            break;
+        }
+        disturbed.extend(more);
+    }
+
     // Types that must be replaced while columns use them are replaced in place.
     let mut replaced_columns: BTreeMap<ObjKey, Vec<(QName, String)>> = BTreeMap::new();
     for (key, s) in status.iter_mut() {

@@ -1,0 +1,1 @@
+CREATE TABLE t (a int); CREATE FUNCTION st() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
