@@ -138,6 +138,34 @@ pub(crate) fn comment_change(target: &str, old: Option<&str>, new: Option<&str>)
 
 /// GRANT/REVOKE statements turning ACL `old` into `new` on `target` (e.g. `TABLE s.t`).
 pub(crate) fn acl_change(target: &str, old: &[String], new: &[String], owner: &str) -> Vec<String> {
+    acl_change_on(target, None, old, new, owner)
+}
+
+/// Like [`acl_change`], for the privileges on one column of a table (`GRANT SELECT (c) ON ...`).
+pub(crate) fn column_acl_change(
+    table: &str,
+    column: &str,
+    old: &[String],
+    new: &[String],
+    owner: &str,
+) -> Vec<String> {
+    acl_change_on(
+        &format!("TABLE {table}"),
+        Some(&quote_ident(column)),
+        old,
+        new,
+        owner,
+    )
+}
+
+fn acl_change_on(
+    target: &str,
+    column: Option<&str>,
+    old: &[String],
+    new: &[String],
+    owner: &str,
+) -> Vec<String> {
+    let cols = column.map(|c| format!(" ({c})")).unwrap_or_default();
     let group = |acl: &[String]| {
         let mut by: BTreeMap<String, BTreeSet<(String, bool)>> = BTreeMap::new();
         for item in acl {
@@ -168,15 +196,19 @@ pub(crate) fn acl_change(target: &str, old: &[String], new: &[String], owner: &s
             _ => quote_ident(g),
         };
         if before.is_some() {
-            out.push(format!("REVOKE ALL ON {target} FROM {who}"));
+            out.push(format!("REVOKE ALL{cols} ON {target} FROM {who}"));
         }
         if let Some(privs) = after {
-            let plain: Vec<&str> = privs
+            let plain: Vec<String> = privs
                 .iter()
                 .filter(|p| !p.1)
-                .map(|p| p.0.as_str())
+                .map(|p| format!("{}{cols}", p.0))
                 .collect();
-            let with: Vec<&str> = privs.iter().filter(|p| p.1).map(|p| p.0.as_str()).collect();
+            let with: Vec<String> = privs
+                .iter()
+                .filter(|p| p.1)
+                .map(|p| format!("{}{cols}", p.0))
+                .collect();
             if !plain.is_empty() {
                 out.push(format!("GRANT {} ON {target} TO {who}", plain.join(", ")));
             }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use retort_pg::quote_ident;
 
 use crate::common::{
-    acl_columns, comment_change, not_in_extension, ns_filter, owner_change, text_array, Acl,
+    acl_columns, column_acl_change, comment_change, not_in_extension, ns_filter, owner_change,
+    text_array, Acl,
 };
 use crate::error::{query, CatalogError};
 use crate::name::QName;
@@ -28,6 +29,8 @@ pub struct Column {
     pub identity: Option<char>,
     /// The identity column's sequence (schema-qualified, quoted).
     pub identity_sequence: Option<String>,
+    /// Column privileges, `grantee|PRIVILEGE|grantable` (the table owner as `OWNER`), sorted.
+    pub acl: Vec<String>,
     /// GENERATED ALWAYS AS (expr) STORED.
     pub generated: Option<String>,
     /// COMMENT ON COLUMN.
@@ -119,7 +122,11 @@ pub(crate) fn load(
                   ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END END, \
            col_description(c.oid, a.attnum), \
            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence( \
-             quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) END \
+             quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) END, \
+           (SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
+              THEN 'PUBLIC' WHEN x.grantee = c.relowner THEN 'OWNER' \
+              ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type || '|' \
+              || x.is_grantable::text AS e FROM aclexplode(a.attacl) x) acl) \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -152,6 +159,7 @@ pub(crate) fn load(
                 collation: r.get(8),
                 comment: r.get(9),
                 identity_sequence: r.get(10),
+                acl: text_array(r, 11),
             });
     }
     Ok(rows
@@ -285,6 +293,20 @@ impl Table {
         }
         out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
+        let owner = self
+            .owner
+            .as_deref()
+            .map(quote_ident)
+            .unwrap_or_else(|| "CURRENT_USER".into());
+        for c in &self.columns {
+            out.extend(column_acl_change(
+                &self.name.to_string(),
+                &c.name,
+                &[],
+                &c.acl,
+                &owner,
+            ));
+        }
         out
     }
 
@@ -470,6 +492,21 @@ impl Table {
             self.acl
                 .change_from(&self.target(), &old.acl, self.owner.as_deref()),
         );
+        let owner = quote_ident(self.owner.as_deref().unwrap_or(&old.acl.owner));
+        for n in &self.columns {
+            let before = old_cols
+                .get(n.name.as_str())
+                .filter(|o| o.generated == n.generated && !regenerate(o))
+                .map(|o| o.acl.as_slice())
+                .unwrap_or(&[]);
+            out.extend(column_acl_change(
+                &t.to_string(),
+                &n.name,
+                before,
+                &n.acl,
+                &owner,
+            ));
+        }
         Some(TableAlter {
             statements: out,
             dropped_columns,

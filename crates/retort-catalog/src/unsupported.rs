@@ -23,8 +23,9 @@ pub(crate) fn load(
            UNION ALL SELECT 'ordered-set or moving aggregate' FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid \
              JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE (a.aggkind <> 'n' OR a.aggmtransfn <> 0 OR a.aggserialfn <> 0) AND {f} AND {ext_proc} \
-           UNION ALL SELECT 'column privilege' FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND {f} \
+           UNION ALL SELECT 'column privilege on a view' FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND c.relkind NOT IN ('r', 'p') AND {f} \
            UNION ALL SELECT 'event trigger' FROM pg_event_trigger e WHERE {ext_evt} \
          ) objects GROUP BY kind ORDER BY kind",
         ext_class = not_in_extension("pg_class", "c.oid"),

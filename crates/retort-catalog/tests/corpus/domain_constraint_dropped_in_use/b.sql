@@ -1,0 +1,1 @@
+CREATE DOMAIN pct AS int; CREATE TABLE t (p pct);

@@ -1,0 +1,1 @@
+CREATE TYPE lvl AS ENUM ('low', 'high'); CREATE TABLE t (l lvl);
