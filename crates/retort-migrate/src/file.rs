@@ -400,10 +400,11 @@ fn is_label(s: &str) -> bool {
 /// reported instead of being silently treated as comments).
 fn directive(line: &str) -> Option<(String, String)> {
     let rest = line.trim_start().strip_prefix("--")?.trim_start();
-    if rest.len() < 6 || !rest[..6].eq_ignore_ascii_case("retort") {
+    // `get` and not indexing: a comment may start with a multi-byte character.
+    if !rest.get(..6)?.eq_ignore_ascii_case("retort") {
         return None;
     }
-    let rest = rest[6..].trim_start().strip_prefix(':')?;
+    let rest = rest.get(6..)?.trim_start().strip_prefix(':')?;
     let rest = rest.trim_start();
     let (key, value) = match rest.find(char::is_whitespace) {
         Some(i) => (&rest[..i], rest[i..].trim()),
@@ -577,6 +578,12 @@ mod tests {
             msg.contains("file name says revision aaaaaaaaaaaa"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn comments_with_unicode_are_comments() {
+        let m = parse("-- retort:revision aaaaaaaaaaaa\n-- réglé: ünïcödé comment ✓\n-- retort:up\n-- ✓✓ done\nselect 1;\n").unwrap();
+        assert_eq!(m.up.statements(&m.path).unwrap().len(), 1);
     }
 
     #[test]
