@@ -1,0 +1,1 @@
+CREATE FUNCTION inner_f() RETURNS bigint LANGUAGE sql RETURN 1; CREATE FUNCTION outer_f() RETURNS int LANGUAGE sql RETURN inner_f() + 1;

@@ -1,0 +1,1 @@
+CREATE SCHEMA auth; CREATE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE AS 'SELECT current_user::text'; CREATE TABLE notes (owner text); ALTER TABLE notes ENABLE ROW LEVEL SECURITY; ALTER TABLE notes FORCE ROW LEVEL SECURITY; CREATE POLICY own ON notes USING (owner = auth.uid()) WITH CHECK (owner = auth.uid());

@@ -1,0 +1,1 @@
+CREATE TABLE secrets (v text); REVOKE ALL ON secrets FROM PUBLIC;

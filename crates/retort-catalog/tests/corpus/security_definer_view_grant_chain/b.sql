@@ -1,0 +1,1 @@
+CREATE TABLE secrets (v text); REVOKE ALL ON secrets FROM PUBLIC; CREATE VIEW public_secrets WITH (security_barrier) AS SELECT length(v) AS n FROM secrets; GRANT SELECT ON public_secrets TO app_reader;

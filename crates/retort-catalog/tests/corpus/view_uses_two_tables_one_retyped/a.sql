@@ -1,0 +1,1 @@
+CREATE TABLE a (id int, x int); CREATE TABLE b (id int, y int); CREATE VIEW ab AS SELECT a.x, b.y FROM a JOIN b USING (id);

@@ -1,0 +1,1 @@
+CREATE TABLE s (d date, amount numeric); CREATE VIEW running AS WITH daily AS (SELECT d, sum(amount) AS total FROM s GROUP BY d) SELECT d, total, sum(total) OVER (ORDER BY d) AS running_total FROM daily;
