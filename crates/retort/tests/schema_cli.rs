@@ -213,6 +213,8 @@ fn diff_of_files_and_urls_with_exit_codes() {
         .as_str()
         .unwrap()
         .contains("drops column(s) gone"));
+    assert_eq!(doc["changes"][0]["object"], "table public.t");
+    assert_eq!(doc["changes"][0]["action"], "alter");
     assert!(
         !err.contains("postgres@"),
         "no URL leaks into output: {err}"

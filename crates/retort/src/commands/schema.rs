@@ -123,7 +123,13 @@ pub fn filter_for(project: &Project, args: &SchemaArgs) -> Result<Filter> {
 
 fn diff_json(d: &SchemaDiff) -> serde_json::Value {
     json!({
-        "changes": d.changes,
+        "changes": d.changes.iter().map(|c| json!({
+            "object": c.key.to_string(),
+            "key": c.key,
+            "action": c.action,
+            "statements": c.statements,
+            "destructive": c.destructive,
+        })).collect::<Vec<_>>(),
         "sql": d.to_sql(),
         "destructive": d.destructive(),
         "hints": d.hints,
