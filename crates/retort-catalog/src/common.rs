@@ -117,6 +117,41 @@ impl Acl {
     }
 }
 
+/// What every ownable object carries besides its definition: comment, owner, privileges.
+pub(crate) struct Extras<'a> {
+    pub(crate) comment: Option<&'a str>,
+    pub(crate) owner: Option<&'a str>,
+    pub(crate) acl: &'a Acl,
+}
+
+impl Extras<'_> {
+    /// After CREATE: the comment, the owner (when managed), then the grants. `grant_target`
+    /// differs from `target` where GRANT spells the kind differently (views: TABLE).
+    pub(crate) fn create(&self, target: &str, grant_target: &str) -> Vec<String> {
+        let mut out: Vec<String> = comment_change(target, None, self.comment)
+            .into_iter()
+            .collect();
+        out.extend(owner_change(target, None, self.owner));
+        out.extend(self.acl.after_create(grant_target, self.owner));
+        out
+    }
+
+    /// From `old`'s to these: comment, owner, then grants (which may name the new owner).
+    pub(crate) fn change_from(
+        &self,
+        old: &Extras,
+        target: &str,
+        grant_target: &str,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = comment_change(target, old.comment, self.comment)
+            .into_iter()
+            .collect();
+        out.extend(owner_change(target, old.owner, self.owner));
+        out.extend(self.acl.change_from(grant_target, old.acl, self.owner));
+        out
+    }
+}
+
 /// `ALTER <target> OWNER TO ...` when the wanted owner is known and differs.
 pub(crate) fn owner_change(target: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
     match new {

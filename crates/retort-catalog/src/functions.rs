@@ -2,7 +2,7 @@
 //! strictness, SECURITY DEFINER, SET search_path, language, body), and plain aggregates
 //! (SFUNC, STYPE, FINALFUNC, COMBINEFUNC, INITCOND, PARALLEL; not ordered-set or moving-mode).
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, owner_change, Acl};
+use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -84,6 +84,14 @@ pub(crate) fn load(
 }
 
 impl Function {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            comment: self.comment.as_deref(),
+            owner: self.owner.as_deref(),
+            acl: &self.acl,
+        }
+    }
+
     fn target(&self) -> String {
         let kind = match (self.procedure, self.aggregate) {
             (true, _) => "PROCEDURE",
@@ -105,16 +113,7 @@ impl Function {
 
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![self.definition.clone()];
-        out.extend(comment_change(
-            &self.target(),
-            None,
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
-        out.extend(
-            self.acl
-                .after_create(&self.grant_target(), self.owner.as_deref()),
-        );
+        out.extend(self.extras().create(&self.target(), &self.grant_target()));
         out
     }
 
@@ -135,19 +134,9 @@ impl Function {
         if old.definition != self.definition {
             out.push(self.definition.clone());
         }
-        out.extend(comment_change(
-            &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
-        ));
         out.extend(
-            self.acl
-                .change_from(&self.grant_target(), &old.acl, self.owner.as_deref()),
+            self.extras()
+                .change_from(&old.extras(), &self.target(), &self.grant_target()),
         );
         Some(out)
     }

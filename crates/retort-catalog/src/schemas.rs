@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, owner_change, Acl};
+use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 
 /// A schema.
@@ -44,19 +44,21 @@ pub(crate) fn load(
 }
 
 impl Schema {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            comment: self.comment.as_deref(),
+            owner: self.owner.as_deref(),
+            acl: &self.acl,
+        }
+    }
+
     fn target(&self) -> String {
         format!("SCHEMA {}", quote_ident(&self.name))
     }
 
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![format!("CREATE SCHEMA {}", quote_ident(&self.name))];
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
-        out.extend(comment_change(
-            &self.target(),
-            None,
-            self.comment.as_deref(),
-        ));
-        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
+        out.extend(self.extras().create(&self.target(), &self.target()));
         out
     }
 
@@ -65,22 +67,7 @@ impl Schema {
     }
 
     pub(crate) fn alter(&self, old: &Schema) -> Vec<String> {
-        let mut out: Vec<String> = comment_change(
-            &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        )
-        .into_iter()
-        .collect();
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
-        ));
-        out.extend(
-            self.acl
-                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
-        );
-        out
+        self.extras()
+            .change_from(&old.extras(), &self.target(), &self.target())
     }
 }

@@ -1,6 +1,6 @@
 //! Sequences (identity sequences belong to their column and are not listed here).
 
-use crate::common::{acl_columns, comment_change, not_in_extension, ns_filter, owner_change, Acl};
+use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -90,6 +90,14 @@ pub(crate) fn load(
 }
 
 impl Sequence {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            comment: self.comment.as_deref(),
+            owner: self.owner.as_deref(),
+            acl: &self.acl,
+        }
+    }
+
     fn target(&self) -> String {
         format!("SEQUENCE {}", self.name)
     }
@@ -110,13 +118,7 @@ impl Sequence {
     /// CREATE SEQUENCE; OWNED BY is set by the owning table's step, which runs after the table exists.
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![format!("CREATE SEQUENCE {} {}", self.name, self.options())];
-        out.extend(comment_change(
-            &self.target(),
-            None,
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
-        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
+        out.extend(self.extras().create(&self.target(), &self.target()));
         out
     }
 
@@ -153,19 +155,9 @@ impl Sequence {
         if old.owned_by.is_some() && self.owned_by.is_none() {
             out.push(format!("ALTER SEQUENCE {} OWNED BY NONE", self.name));
         }
-        out.extend(comment_change(
-            &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
-        ));
         out.extend(
-            self.acl
-                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+            self.extras()
+                .change_from(&old.extras(), &self.target(), &self.target()),
         );
         out
     }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use retort_pg::quote_ident;
 
 use crate::common::{
-    acl_columns, column_acl_change, comment_change, not_in_extension, ns_filter, owner_change,
-    text_array, Acl,
+    acl_columns, column_acl_change, comment_change, not_in_extension, ns_filter, text_array, Acl,
+    Extras,
 };
 use crate::error::{query, CatalogError};
 use crate::name::QName;
@@ -230,6 +230,14 @@ pub(crate) struct TableAlter {
 }
 
 impl Table {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            comment: self.comment.as_deref(),
+            owner: self.owner.as_deref(),
+            acl: &self.acl,
+        }
+    }
+
     fn target(&self) -> String {
         format!("TABLE {}", self.name)
     }
@@ -279,11 +287,6 @@ impl Table {
                 self.name
             ));
         }
-        out.extend(comment_change(
-            &self.target(),
-            None,
-            self.comment.as_deref(),
-        ));
         for c in &self.columns {
             out.extend(comment_change(
                 &format!("COLUMN {}.{}", self.name, quote_ident(&c.name)),
@@ -291,8 +294,7 @@ impl Table {
                 c.comment.as_deref(),
             ));
         }
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
-        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
+        out.extend(self.extras().create(&self.target(), &self.target()));
         let owner = self
             .owner
             .as_deref()
@@ -478,19 +480,9 @@ impl Table {
                 out.push(format!("ALTER TABLE {t} SET ({})", self.options.join(", ")));
             }
         }
-        out.extend(comment_change(
-            &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
-        ));
         out.extend(
-            self.acl
-                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+            self.extras()
+                .change_from(&old.extras(), &self.target(), &self.target()),
         );
         let owner = quote_ident(self.owner.as_deref().unwrap_or(&old.acl.owner));
         for n in &self.columns {

@@ -2,9 +2,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{
-    acl_columns, comment_change, not_in_extension, ns_filter, owner_change, text_array, Acl,
-};
+use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -122,6 +120,14 @@ pub(crate) fn load(
 }
 
 impl TypeDef {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            comment: self.comment.as_deref(),
+            owner: self.owner.as_deref(),
+            acl: &self.acl,
+        }
+    }
+
     fn target(&self) -> String {
         match self.kind {
             TypeKind::Domain { .. } => format!("DOMAIN {}", self.name),
@@ -132,13 +138,7 @@ impl TypeDef {
     /// CREATE TYPE/DOMAIN with its comment and grants.
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![self.create_as(&self.name)];
-        out.extend(comment_change(
-            &self.target(),
-            None,
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
-        out.extend(self.acl.after_create(&self.target(), self.owner.as_deref()));
+        out.extend(self.extras().create(&self.target(), &self.target()));
         out
     }
 
@@ -335,19 +335,9 @@ impl TypeDef {
             (x, y) if x == y => {}
             _ => return None,
         }
-        out.extend(comment_change(
-            &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
-        ));
         out.extend(
-            self.acl
-                .change_from(&self.target(), &old.acl, self.owner.as_deref()),
+            self.extras()
+                .change_from(&old.extras(), &self.target(), &self.target()),
         );
         Some((out, outside_tx))
     }

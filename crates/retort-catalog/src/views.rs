@@ -1,8 +1,6 @@
 //! Views (with security_barrier, security_invoker, check option) and materialized views.
 
-use crate::common::{
-    acl_columns, comment_change, not_in_extension, ns_filter, owner_change, text_array, Acl,
-};
+use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -60,6 +58,14 @@ pub(crate) fn load(
 }
 
 impl View {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            comment: self.comment.as_deref(),
+            owner: self.owner.as_deref(),
+            acl: &self.acl,
+        }
+    }
+
     fn target(&self) -> String {
         format!(
             "{} {}",
@@ -89,15 +95,9 @@ impl View {
             self.definition
         )
         .replace("  AS", " AS")];
-        out.extend(comment_change(
-            &self.target(),
-            None,
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out.extend(
-            self.acl
-                .after_create(&format!("TABLE {}", self.name), self.owner.as_deref()),
+            self.extras()
+                .create(&self.target(), &format!("TABLE {}", self.name)),
         );
         out
     }
@@ -113,23 +113,11 @@ impl View {
         {
             return None;
         }
-        let mut out: Vec<String> = comment_change(
+        let out = self.extras().change_from(
+            &old.extras(),
             &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        )
-        .into_iter()
-        .collect();
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
-        ));
-        out.extend(self.acl.change_from(
             &format!("TABLE {}", self.name),
-            &old.acl,
-            self.owner.as_deref(),
-        ));
+        );
         Some(out)
     }
 }
