@@ -5,42 +5,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod project;
+
+use project::{database, json, retort, run};
 use retort_cluster::{wait_for, Cluster};
-use retort_pg::{Client, ConnConfig};
-
-fn retort(project: &Path, url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retort"));
-    cmd.current_dir(project)
-        .env_remove("RETORT_PG_BINDIR")
-        .env("DATABASE_URL", url);
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// A database on `c` and its URL.
-fn database(c: &Cluster, name: &str) -> (String, Client) {
-    let mut admin = c.connect_primary().unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let url = c
-        .primary_url()
-        .replace("@/postgres?", &format!("@/{name}?"));
-    let client = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
-    (url, client)
-}
 
 fn write(project: &Path, revision: &str, parents: &[&str], up: &str, down: &str) {
     let dir = project.join("migrations");

@@ -1,41 +1,15 @@
 //! `retort diff`, `retort check` and `retort new --autogenerate` through the binary.
 
-use std::path::Path;
-use std::process::Command;
+mod project;
 
+use project::{database, retort, run};
 use retort_cluster::Cluster;
 use retort_pg::ConnConfig;
-
-fn retort(project: &Path, url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retort"));
-    cmd.current_dir(project)
-        .env_remove("RETORT_PG_BINDIR")
-        .env("DATABASE_URL", url);
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn database(c: &Cluster, name: &str) -> String {
-    c.connect_primary()
-        .unwrap()
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    c.primary_url()
-        .replace("@/postgres?", &format!("@/{name}?"))
-}
 
 #[test]
 fn autogenerate_upgrade_and_check_catch_drift_both_ways() {
     let c = Cluster::builder().start().unwrap();
-    let url = database(&c, "app");
+    let (url, _) = database(&c, "app");
     let p = tempfile::tempdir().unwrap();
     let p = p.path();
     assert_eq!(run(retort(p, &url).arg("init")).0, 0);
@@ -58,7 +32,7 @@ fn autogenerate_upgrade_and_check_catch_drift_both_ways() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("matches the migrations head"), "{out}");
     // --to takes the wanted schema from another database instead of schema.sql.
-    let wanted = database(&c, "wanted");
+    let (wanted, _) = database(&c, "wanted");
     retort_pg::connect(&ConnConfig::parse(&wanted).unwrap()).unwrap()
         .batch_execute("CREATE TYPE state AS ENUM ('new', 'done'); CREATE TABLE tasks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL, s state NOT NULL DEFAULT 'new', prio int);")
         .unwrap();
@@ -179,7 +153,7 @@ fn autogenerate_upgrade_and_check_catch_drift_both_ways() {
 #[test]
 fn diff_of_files_and_urls_with_exit_codes() {
     let c = Cluster::builder().start().unwrap();
-    let url = database(&c, "live");
+    let (url, _) = database(&c, "live");
     let dev = c.primary_url();
     let p = tempfile::tempdir().unwrap();
     let p = p.path();
@@ -271,7 +245,7 @@ fn diff_of_files_and_urls_with_exit_codes() {
 #[test]
 fn schema_files_that_do_not_load_are_reported_with_file_and_line() {
     let c = Cluster::builder().start().unwrap();
-    let url = database(&c, "bad");
+    let (url, _) = database(&c, "bad");
     let dev = c.primary_url();
     let p = tempfile::tempdir().unwrap();
     let p = p.path();
