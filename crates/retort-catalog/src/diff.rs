@@ -608,33 +608,25 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             }
         }
     }
-    // Sequences owned by a table: OWNED BY once the table exists.
-    for change in creates.iter_mut() {
-        if let ObjKey::Table(t) = &change.key {
-            for seq in b.sequences.values() {
-                let was = a.sequences.get(&seq.name).and_then(|s| s.owned_by.clone());
-                let table_new = change.action == Action::Create;
-                if seq.owned_by.as_ref().is_some_and(|(ot, _)| ot == t)
-                    && (table_new || was != seq.owned_by)
-                {
-                    change.statements.extend(seq.owned_by_sql());
-                }
-            }
-        }
-    }
-    // Tables that are only gaining OWNED BY: add a step for them.
+    // OWNED BY runs after every create: it needs both the table and the sequence (which may
+    // depend on each other through a default), and nothing depends on it.
+    let mut owned_by = Vec::new();
     for seq in b.sequences.values() {
-        if let Some((t, _)) = &seq.owned_by {
-            let key = ObjKey::Table(t.clone());
-            let was = a.sequences.get(&seq.name).and_then(|s| s.owned_by.clone());
-            if status.get(&key) == Some(&Status::Same) && was != seq.owned_by {
-                creates.push(Change {
-                    key: ObjKey::Sequence(seq.name.clone()),
-                    action: Action::Alter,
-                    statements: seq.owned_by_sql().into_iter().collect(),
-                    destructive: None,
-                });
-            }
+        let Some((t, _)) = &seq.owned_by else {
+            continue;
+        };
+        let was = a.sequences.get(&seq.name).and_then(|s| s.owned_by.clone());
+        let created = |k: ObjKey| matches!(status.get(&k), Some(Status::Create | Status::Recreate));
+        if created(ObjKey::Sequence(seq.name.clone()))
+            || created(ObjKey::Table(t.clone()))
+            || was != seq.owned_by
+        {
+            owned_by.push(Change {
+                key: ObjKey::Sequence(seq.name.clone()),
+                action: Action::Alter,
+                statements: seq.owned_by_sql().into_iter().collect(),
+                destructive: None,
+            });
         }
     }
     // Identity dropped early (its sequence's name may be needed by a new sequence), and
@@ -733,6 +725,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
 
     let mut changes = order(early, &from.deps.edges, a, true);
     changes.extend(order(creates, &to.deps.edges, b, false));
+    changes.extend(owned_by);
     changes.extend(order(late, &from.deps.edges, a, true));
     changes.retain(|c| !c.statements.is_empty());
     outside_transaction &= changes

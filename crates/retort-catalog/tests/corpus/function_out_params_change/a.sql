@@ -1,0 +1,1 @@
+CREATE FUNCTION stats(OUT n int) LANGUAGE sql AS 'SELECT 1';

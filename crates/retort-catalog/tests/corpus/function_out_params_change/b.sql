@@ -1,0 +1,1 @@
+CREATE FUNCTION stats(OUT n int, OUT m int) LANGUAGE sql AS 'SELECT 1, 2';

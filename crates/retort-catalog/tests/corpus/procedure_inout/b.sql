@@ -1,0 +1,1 @@
+CREATE PROCEDURE bump(INOUT x int) LANGUAGE plpgsql AS $$ BEGIN x := x + 1; END $$;

@@ -1,0 +1,1 @@
+CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE SEQUENCE s OWNED BY a.id;

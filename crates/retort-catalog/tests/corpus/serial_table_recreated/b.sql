@@ -1,0 +1,1 @@
+CREATE TABLE m (id serial, v text) PARTITION BY RANGE (id);

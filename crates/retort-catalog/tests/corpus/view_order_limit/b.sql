@@ -1,0 +1,1 @@
+CREATE TABLE t (id int, score int); CREATE VIEW top10 AS SELECT id FROM t ORDER BY score DESC NULLS LAST LIMIT 10;
