@@ -1,0 +1,1 @@
+CREATE DOMAIN email AS text; CREATE TABLE u (e email);

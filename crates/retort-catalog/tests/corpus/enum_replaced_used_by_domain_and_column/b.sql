@@ -1,0 +1,1 @@
+CREATE TYPE c AS ENUM ('r', 'g'); CREATE TABLE t (x c);

@@ -1,0 +1,1 @@
+CREATE FUNCTION nums() RETURNS TABLE (n bigint) LANGUAGE sql AS 'SELECT 1::bigint'; CREATE VIEW vn AS SELECT n FROM nums();
