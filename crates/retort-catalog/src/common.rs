@@ -49,20 +49,27 @@ pub(crate) fn not_in_extension(catalog: &str, oid: &str) -> String {
 /// `grantee|PRIVILEGE|grantable` strings (NULL replaced by the default ACL), and the default
 /// ACL exploded the same way. Read them with [`Acl::from_row`].
 pub(crate) fn acl_columns(acl: &str, kind: char, owner: &str) -> String {
-    // The owner is written OWNER so that the same grants on objects with different owners
-    // compare equal when owners are not compared.
-    let explode = |expr: &str| {
-        format!(
-            "(SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
-                  THEN 'PUBLIC' WHEN x.grantee = {owner} THEN 'OWNER' \
-                  ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type \
-                  || '|' || x.is_grantable::text AS e FROM aclexplode({expr}) x) acl)"
-        )
-    };
     format!(
         "{}, {}",
-        explode(&format!("coalesce({acl}, acldefault('{kind}', {owner}))")),
-        explode(&format!("acldefault('{kind}', {owner})"))
+        explode_acl(
+            &format!("coalesce({acl}, acldefault('{kind}', {owner}))"),
+            Some(owner)
+        ),
+        explode_acl(&format!("acldefault('{kind}', {owner})"), Some(owner))
+    )
+}
+
+/// SQL expression: the aclitem[] `expr` as a sorted text[] of `grantee|PRIVILEGE|grantable`
+/// (empty for NULL). With `owner`, that role is written OWNER, so the same grants on objects
+/// with different owners compare equal when owners are not compared.
+pub(crate) fn explode_acl(expr: &str, owner: Option<&str>) -> String {
+    let owner_case = owner
+        .map(|o| format!("WHEN x.grantee = {o} THEN 'OWNER' "))
+        .unwrap_or_default();
+    format!(
+        "(SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
+           THEN 'PUBLIC' {owner_case}ELSE pg_get_userbyid(x.grantee)::text END || '|' \
+           || x.privilege_type || '|' || x.is_grantable::text AS e FROM aclexplode({expr}) x) acl)"
     )
 }
 

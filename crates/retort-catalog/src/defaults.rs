@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{acl_change, ns_filter, text_array};
+use crate::common::{acl_change, explode_acl, ns_filter, text_array};
 use crate::error::{query, CatalogError};
 
 /// One pg_default_acl entry.
@@ -26,13 +26,7 @@ pub(crate) fn load(
     client: &mut impl postgres::GenericClient,
     params: &crate::Params,
 ) -> Result<Vec<DefaultPrivileges>, CatalogError> {
-    let explode = |expr: &str| {
-        format!(
-            "(SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
-               THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type \
-               || '|' || x.is_grantable::text AS e FROM aclexplode({expr}) x) acl)"
-        )
-    };
+    let explode = |expr: &str| explode_acl(expr, None);
     let sql = format!(
         "SELECT pg_get_userbyid(d.defaclrole)::text, n.nspname::text, d.defaclobjtype::text, {}, \
                 CASE WHEN d.defaclnamespace = 0 THEN {} ELSE '{{}}'::text[] END \

@@ -94,16 +94,8 @@ pub fn load_sql(
 
 fn server_error(file: &Path, line: usize, sql: &str, e: postgres::Error) -> CatalogError {
     let e = PgError::from(e);
-    let (line, sqlstate) = match &e {
-        PgError::Server(m) => {
-            let before: String = sql
-                .chars()
-                .take(m.position.unwrap_or(1) as usize - 1)
-                .collect();
-            (line + before.matches('\n').count(), Some(m.code.clone()))
-        }
-        _ => (line, None),
-    };
+    let line = e.line_in(sql, line);
+    let sqlstate = e.sqlstate().map(str::to_owned);
     CatalogError::Load {
         file: file.to_owned(),
         line,

@@ -71,19 +71,6 @@ pub enum ObjKey {
 }
 
 impl ObjKey {
-    /// The object that owns this one and whose drop removes it (a table for its constraints,
-    /// indexes, triggers and policies; a table or view for its columns).
-    pub fn owner(&self) -> Option<ObjKey> {
-        match self {
-            ObjKey::Column(t, _)
-            | ObjKey::Constraint(t, _)
-            | ObjKey::Trigger(t, _)
-            | ObjKey::Policy(t, _)
-            | ObjKey::Rule(t, _) => Some(ObjKey::Table(t.clone())),
-            _ => None,
-        }
-    }
-
     /// The schema the object lives in.
     pub fn schema(&self) -> &str {
         match self {

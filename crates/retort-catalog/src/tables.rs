@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use retort_pg::quote_ident;
 
 use crate::common::{
-    acl_columns, column_acl_change, comment_change, not_in_extension, ns_filter, text_array, Acl,
-    Extras,
+    acl_columns, column_acl_change, comment_change, explode_acl, not_in_extension, ns_filter,
+    text_array, Acl, Extras,
 };
 use crate::error::{query, CatalogError};
 use crate::name::QName;
@@ -123,10 +123,7 @@ pub(crate) fn load(
            col_description(c.oid, a.attnum), \
            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence( \
              quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) END, \
-           (SELECT coalesce(array_agg(e ORDER BY e), '{{}}') FROM (SELECT CASE WHEN x.grantee = 0 \
-              THEN 'PUBLIC' WHEN x.grantee = c.relowner THEN 'OWNER' \
-              ELSE pg_get_userbyid(x.grantee)::text END || '|' || x.privilege_type || '|' \
-              || x.is_grantable::text AS e FROM aclexplode(a.attacl) x) acl) \
+           {column_acl} \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -137,6 +134,7 @@ pub(crate) fn load(
          ORDER BY 1, 2, a.attnum",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
+        column_acl = explode_acl("a.attacl", Some("c.relowner")),
     );
     let rows = client
         .query(&tables_sql, &params.as_refs())

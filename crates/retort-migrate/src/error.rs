@@ -243,21 +243,7 @@ impl StatementFailure {
     /// The line of the file the server pointed at (the statement's first line when the server
     /// gave no position).
     pub fn error_line(&self) -> usize {
-        let position = match &self.source {
-            PgError::Server(m) => m.position,
-            _ => None,
-        };
-        match position {
-            Some(p) => {
-                let before: String = self
-                    .statement
-                    .chars()
-                    .take((p as usize).saturating_sub(1))
-                    .collect();
-                self.at.line + before.matches('\n').count()
-            }
-            None => self.at.line,
-        }
+        self.source.line_in(&self.statement, self.at.line)
     }
 }
 

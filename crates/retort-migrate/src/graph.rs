@@ -212,9 +212,15 @@ impl RevisionGraph {
 
     /// Revisions with no children: where new migrations go.
     pub fn heads(&self) -> Vec<&Migration> {
+        self.head_indices()
+            .into_iter()
+            .map(|i| &self.migrations[i])
+            .collect()
+    }
+
+    fn head_indices(&self) -> Vec<usize> {
         (0..self.len())
             .filter(|&i| self.children[i].is_empty())
-            .map(|i| &self.migrations[i])
             .collect()
     }
 
@@ -416,9 +422,7 @@ impl RevisionGraph {
     }
 
     fn single_head(&self) -> Result<usize, MigrateError> {
-        let heads: Vec<usize> = (0..self.len())
-            .filter(|&i| self.children[i].is_empty())
-            .collect();
+        let heads = self.head_indices();
         match heads.as_slice() {
             [one] => Ok(*one),
             [] => Err(MigrateError::Target("there are no migrations yet".into())),
@@ -512,12 +516,7 @@ impl RevisionGraph {
     /// Errors: an unresolvable target, `base` or `-N` (those are downgrades), an ambiguous `+N`.
     pub fn plan_upgrade(&self, state: &AppliedSet, target: &Target) -> Result<Plan, MigrateError> {
         let goal: Vec<bool> = match target {
-            Target::Heads => self.ancestors(
-                &(0..self.len())
-                    .filter(|&i| self.children[i].is_empty())
-                    .collect::<Vec<_>>(),
-                true,
-            ),
+            Target::Heads => self.ancestors(&self.head_indices(), true),
             Target::Head => self.ancestors(&[self.single_head()?], true),
             Target::Named(name) => self.ancestors(&[self.resolve_named(name)?], true),
             Target::LabelHead(label) => self.ancestors(&[self.label_head(label)?], true),

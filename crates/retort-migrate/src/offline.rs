@@ -39,15 +39,12 @@ pub fn render_script(
     out.push_str(&store.create_sql());
     let version = store.table("version");
     let history = store.table("history");
-    let timeouts = |scope: &str| {
-        let mut s = String::new();
-        if let Some(t) = options.lock_timeout {
-            s.push_str(&format!("{scope} lock_timeout = {};\n", t.as_millis()));
-        }
-        if let Some(t) = options.statement_timeout {
-            s.push_str(&format!("{scope} statement_timeout = {};\n", t.as_millis()));
-        }
-        s
+    let timeouts = |local: bool| -> String {
+        options
+            .timeout_statements(local)
+            .iter()
+            .map(|s| format!("{s};\n"))
+            .collect()
     };
     for (step, statements) in plan.steps.iter().zip(&statements) {
         let m = graph
@@ -62,13 +59,13 @@ pub fn render_script(
         ));
         if m.transactional {
             out.push_str("BEGIN;\n");
-            out.push_str(&timeouts("SET LOCAL"));
+            out.push_str(&timeouts(true));
         } else {
             out.push_str(
                 "-- WARNING: this migration runs outside a transaction (transaction off).\n\
                  -- If a statement fails, the ones before it stay applied: finish or undo them by hand.\n",
             );
-            out.push_str(&timeouts("SET"));
+            out.push_str(&timeouts(false));
         }
         for s in statements {
             out.push_str(&s.sql);

@@ -25,6 +25,21 @@ pub struct RunnerOptions {
     pub lock_wait: Duration,
 }
 
+impl RunnerOptions {
+    /// `SET [LOCAL] lock_timeout = ...` and `statement_timeout`, for the timeouts that are set.
+    pub fn timeout_statements(&self, local: bool) -> Vec<String> {
+        let scope = if local { "SET LOCAL" } else { "SET" };
+        let mut out = Vec::new();
+        if let Some(t) = self.lock_timeout {
+            out.push(format!("{scope} lock_timeout = {}", t.as_millis()));
+        }
+        if let Some(t) = self.statement_timeout {
+            out.push(format!("{scope} statement_timeout = {}", t.as_millis()));
+        }
+        out
+    }
+}
+
 impl Default for RunnerOptions {
     fn default() -> Self {
         RunnerOptions {
@@ -396,15 +411,11 @@ impl<'a> MigrationRunner<'a> {
     }
 
     fn timeouts_sql(&self, local: bool) -> String {
-        let scope = if local { "SET LOCAL" } else { "SET" };
-        let mut sql = String::new();
-        if let Some(t) = self.options.lock_timeout {
-            sql.push_str(&format!("{scope} lock_timeout = {}; ", t.as_millis()));
-        }
-        if let Some(t) = self.options.statement_timeout {
-            sql.push_str(&format!("{scope} statement_timeout = {}; ", t.as_millis()));
-        }
-        sql
+        self.options
+            .timeout_statements(local)
+            .iter()
+            .map(|s| format!("{s}; "))
+            .collect()
     }
 
     fn run_in_transaction(

@@ -113,6 +113,21 @@ impl PgError {
         }
     }
 
+    /// The line the server pointed at in `sql`, whose first line is `first_line` of its file
+    /// (`first_line` itself when the server gave no position).
+    pub fn line_in(&self, sql: &str, first_line: usize) -> usize {
+        match self {
+            PgError::Server(m) => match m.position {
+                Some(p) => {
+                    let before = sql.chars().take((p as usize).saturating_sub(1));
+                    first_line + before.filter(|c| *c == '\n').count()
+                }
+                None => first_line,
+            },
+            _ => first_line,
+        }
+    }
+
     /// A sentence saying what to do next, when we know one.
     pub fn hint(&self) -> Option<String> {
         match self {
