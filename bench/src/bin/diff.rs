@@ -92,12 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut urls = Vec::new();
         for (side, changed) in [("a", false), ("b", true)] {
             let name = format!("bench_{side}_{n}");
-            cluster
-                .connect_primary()?
-                .batch_execute(&format!("CREATE DATABASE {name}"))?;
-            let url = cluster
-                .primary_url()
-                .replace("@/postgres?", &format!("@/{name}?"));
+            let url = cluster.create_database(&name)?;
             let mut c = retort_pg::connect(&ConnConfig::parse(&url)?)?;
             c.batch_execute(&schema(n, changed))?;
             c.batch_execute("ANALYZE")?;

@@ -48,13 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fresh_db = |cluster: &Cluster| -> String {
         db_counter += 1;
         let name = format!("bench{db_counter}");
-        let mut admin = cluster.connect_primary().expect("connect");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create database");
-        cluster
-            .primary_url()
-            .replace("@/postgres?", &format!("@/{name}?"))
+        cluster.create_database(&name).expect("create database")
     };
 
     let psql = cluster.binaries().program("psql");

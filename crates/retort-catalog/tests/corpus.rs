@@ -32,10 +32,7 @@ impl Harness {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}{}", self.create_options))
             .map_err(|e| e.to_string())?;
-        let url = self
-            .cluster
-            .primary_url()
-            .replace("@/postgres?", &format!("@/{name}?"));
+        let url = self.cluster.database_url(&name);
         let mut client =
             retort_pg::connect(&ConnConfig::parse(&url).unwrap()).map_err(|e| e.to_string())?;
         if !sql.trim().is_empty() {

@@ -5,13 +5,7 @@ use retort_cluster::Cluster;
 use retort_pg::{Client, ConnConfig};
 
 fn database(c: &Cluster, name: &str, sql: &str) -> Client {
-    c.connect_primary()
-        .unwrap()
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let url = c
-        .primary_url()
-        .replace("@/postgres?", &format!("@/{name}?"));
+    let url = c.create_database(name).unwrap();
     let mut client = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
     client.batch_execute(sql).unwrap();
     client

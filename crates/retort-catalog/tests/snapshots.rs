@@ -32,13 +32,7 @@ fn generated_sql_for_selected_cases() {
         let mut snapshots = Vec::new();
         for (j, file) in ["a.sql", "b.sql"].iter().enumerate() {
             let name = format!("snap_{i}_{j}");
-            c.connect_primary()
-                .unwrap()
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap();
-            let url = c
-                .primary_url()
-                .replace("@/postgres?", &format!("@/{name}?"));
+            let url = c.create_database(&name).unwrap();
             let mut client = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
             client
                 .batch_execute(&std::fs::read_to_string(root.join(case).join(file)).unwrap())

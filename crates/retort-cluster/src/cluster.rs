@@ -440,6 +440,20 @@ impl Cluster {
         node_conn_config(&self.socket_dir, self.nodes[0].port())
     }
 
+    /// Creates database `name` on the original primary and returns its unix-socket URL (no
+    /// password needed). For tests and benchmarks that want a fresh database per case.
+    pub fn create_database(&self, name: &str) -> Result<String, ClusterError> {
+        self.connect_primary()?
+            .batch_execute(&format!("CREATE DATABASE {}", retort_pg::quote_ident(name)))
+            .map_err(retort_pg::PgError::from)?;
+        Ok(self.database_url(name))
+    }
+
+    /// The unix-socket URL of database `name` on the original primary.
+    pub fn database_url(&self, name: &str) -> String {
+        socket_url_of(&self.socket_dir, self.nodes[0].port(), name)
+    }
+
     /// A connection to the original primary.
     pub fn connect_primary(&self) -> Result<Client, ClusterError> {
         self.connect_node(&self.nodes[0])
@@ -823,19 +837,26 @@ impl Drop for Cluster {
 
 /// The URL of a node over a unix socket: `postgresql://postgres@/postgres?host=DIR&port=N`.
 pub(crate) fn socket_url(socket_dir: &Path, port: u16) -> String {
-    let dir: String = socket_dir
-        .display()
-        .to_string()
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("postgresql://{SUPERUSER}@/postgres?host={dir}&port={port}")
+    socket_url_of(socket_dir, port, "postgres")
+}
+
+/// The unix-socket URL of database `dbname` on a node.
+fn socket_url_of(socket_dir: &Path, port: u16, dbname: &str) -> String {
+    // Percent-encode all but unreserved characters (and `/` in the socket path).
+    let encode = |text: &str, keep: &[u8]| -> String {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || keep.contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let dir = encode(&socket_dir.display().to_string(), b"/-._~");
+    let db = encode(dbname, b"-._~");
+    format!("postgresql://{SUPERUSER}@/{db}?host={dir}&port={port}")
 }
 
 fn node_conn_config(socket_dir: &Path, port: u16) -> Result<ConnConfig, ClusterError> {

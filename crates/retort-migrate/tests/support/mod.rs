@@ -15,13 +15,7 @@ pub fn cluster() -> Cluster {
 
 /// A new empty database on `c`, its URL, and a connection to it.
 pub fn database(c: &Cluster, name: &str) -> (String, Client) {
-    let mut admin = c.connect_primary().unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {}", retort_pg::quote_ident(name)))
-        .unwrap();
-    let url = c
-        .primary_url()
-        .replace("@/postgres?", &format!("@/{name}?"));
+    let url = c.create_database(name).unwrap();
     let client = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
     (url, client)
 }

@@ -34,13 +34,7 @@ pub fn json(text: &str) -> serde_json::Value {
 
 /// A new database on `c`: its URL and a connection.
 pub fn database(c: &Cluster, name: &str) -> (String, Client) {
-    c.connect_primary()
-        .unwrap()
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let url = c
-        .primary_url()
-        .replace("@/postgres?", &format!("@/{name}?"));
+    let url = c.create_database(name).unwrap();
     let client = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
     (url, client)
 }
