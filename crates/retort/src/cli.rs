@@ -209,6 +209,20 @@ pub enum Command {
         schema: SchemaArgs,
     },
 
+    /// The shadow password store: the application's role can check passwords, never read them.
+    ///
+    /// Hashes live in tables owned by a NOLOGIN role; SECURITY DEFINER functions with a pinned
+    /// search_path are the only way in, and the application role may only execute them. The
+    /// default mode, scram-argon2, never sends the password to the database: the client derives
+    /// argon2id and answers a one-time nonce with a SCRAM proof. The bcrypt mode uses pgcrypto
+    /// inside the database.
+    ///
+    /// Examples: retort shadow install --app-role app; retort shadow install --emit-migration;
+    /// retort shadow set alice; printf '%s' "$PW" | retort shadow verify alice --password-stdin;
+    /// retort shadow audit
+    #[command(subcommand)]
+    Shadow(ShadowCommand),
+
     /// Run a local primary with streaming standbys for development.
     ///
     /// The cluster lives in a directory (default .retort/cluster next to retort.toml, or in the
@@ -271,6 +285,125 @@ pub enum ClusterCommand {
         #[arg(long)]
         tcp: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShadowCommand {
+    /// Install the store into the database, or write it as a migration (--emit-migration).
+    ///
+    /// Creates the owner role (NOLOGIN) when missing, pgcrypto when missing, the schema, its
+    /// tables and functions, in one transaction. The application role must exist.
+    Install(ShadowInstall),
+    /// Set a user's password (asked twice on the terminal without echo, or --password-stdin).
+    Set(ShadowUser),
+    /// Check a user's password. Exit 0 when right, 1 when wrong or unknown, 3 when locked.
+    Verify(ShadowUser),
+    /// Lock a user's account (until `unlock`, or --until a time).
+    Lock {
+        #[command(flatten)]
+        store: ShadowStoreArgs,
+        /// The user name.
+        user: String,
+        /// Lock until this time (an ISO timestamp PostgreSQL reads, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+    },
+    /// Unlock a user's account and clear its failed attempts.
+    Unlock {
+        #[command(flatten)]
+        store: ShadowStoreArgs,
+        /// The user name.
+        user: String,
+    },
+    /// Remove a user's password.
+    Delete {
+        #[command(flatten)]
+        store: ShadowStoreArgs,
+        /// The user name.
+        user: String,
+    },
+    /// Check the store on a live database; exit 3 on any finding.
+    ///
+    /// Findings: the application role (directly, through PUBLIC or through membership) has a
+    /// privilege on the store's tables or schema; the owner can log in, is the application role,
+    /// or has it as a member; a function is not SECURITY DEFINER, lacks the pinned search_path,
+    /// is executable by PUBLIC, has another owner or an altered body; objects are missing or
+    /// extra. Server settings that log statements are warnings.
+    Audit {
+        #[command(flatten)]
+        store: ShadowStoreArgs,
+    },
+}
+
+/// Which store: schema and application role (flags over [shadow] in retort.toml).
+#[derive(Debug, Args)]
+pub struct ShadowStoreArgs {
+    /// The store's schema (default: [shadow] schema, else "shadow").
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+    /// The application's login role (default: [shadow] app_role, else "app").
+    #[arg(long, value_name = "ROLE")]
+    pub app_role: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShadowUser {
+    #[command(flatten)]
+    pub store: ShadowStoreArgs,
+    /// The user name.
+    pub user: String,
+    /// Read the password from the first line of standard input instead of the terminal.
+    /// Passwords are never taken from the command line, where `ps` and shell history see them.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// How passwords are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShadowMode {
+    /// argon2id on the client and a SCRAM proof: the password never reaches the database.
+    ScramArgon2,
+    /// pgcrypto's bcrypt in the database (passwords over 72 bytes are refused).
+    Bcrypt,
+}
+
+#[derive(Debug, Args)]
+pub struct ShadowInstall {
+    #[command(flatten)]
+    pub store: ShadowStoreArgs,
+    /// The mode for new passwords.
+    #[arg(long, value_enum, default_value_t = ShadowMode::ScramArgon2)]
+    pub mode: ShadowMode,
+    /// The NOLOGIN role that owns the store (default: [shadow] owner_role, else "shadow_owner").
+    #[arg(long, value_name = "ROLE")]
+    pub owner_role: Option<String>,
+    /// The schema pgcrypto is in or goes into (default: where it is installed, else public).
+    #[arg(long, value_name = "SCHEMA")]
+    pub pgcrypto_schema: Option<String>,
+    /// argon2id memory in KiB (default 19456, OWASP's recommendation).
+    #[arg(long, value_name = "KIB", default_value_t = 19456)]
+    pub argon2_memory: u32,
+    /// argon2id iterations (default 2).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// argon2id parallelism (default 1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+    /// bcrypt cost (4-31; default 12).
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub bcrypt_cost: u32,
+    /// Failed logins in a row that lock an account.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_failures: u32,
+    /// How long a locked account stays locked.
+    #[arg(long, value_name = "DURATION", default_value = "15min")]
+    pub lockout: String,
+    /// Write the store as a new migration in migrations/ instead of installing it now.
+    #[arg(long, conflicts_with = "sql")]
+    pub emit_migration: bool,
+    /// Print the install SQL instead of running it (for psql -v ON_ERROR_STOP=1).
+    #[arg(long)]
+    pub sql: bool,
 }
 
 #[derive(Debug, Args)]

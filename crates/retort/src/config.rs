@@ -16,6 +16,11 @@ pub struct Config {
     pub database: Database,
     #[serde(default)]
     pub migrations: Migrations,
+    #[serde(default)]
+    pub shadow: Shadow,
+    #[serde(default)]
+    #[allow(dead_code)] // read by `upgrade --wait-replicas` (the replication issue, next)
+    pub replicas: Replicas,
     /// Directory holding retort.toml; relative paths in it are relative to this.
     #[serde(skip)]
     pub root: Option<PathBuf>,
@@ -47,6 +52,31 @@ pub struct Migrations {
     pub statement_timeout: Option<String>,
     /// How long to wait for another runner's lock (default 60s).
     pub lock_wait: Option<String>,
+}
+
+/// `[shadow]`: where the password store lives and who the application is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shadow {
+    /// Schema of the store (default "shadow").
+    pub schema: Option<String>,
+    /// The application's login role (default "app").
+    pub app_role: Option<String>,
+    /// The NOLOGIN role that owns the store (default "shadow_owner").
+    pub owner_role: Option<String>,
+}
+
+/// `[replicas]`: how migrations treat standbys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read by `upgrade --wait-replicas` (the replication issue, next)
+pub struct Replicas {
+    /// none | sync | all | N: after upgrade, wait for standbys to replay it.
+    pub wait: Option<String>,
+    /// How long to wait (default 60s).
+    pub timeout: Option<String>,
+    /// Refuse to start when a standby is further behind (bytes like 64MB, or a duration).
+    pub max_lag: Option<String>,
 }
 
 impl Config {

@@ -6,6 +6,7 @@ use retort_catalog::CatalogError;
 use retort_cluster::ClusterError;
 use retort_migrate::MigrateError;
 use retort_pg::PgError;
+use retort_shadow::ShadowError;
 use serde::Serialize;
 
 use crate::cli::Format;
@@ -84,6 +85,8 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<CatalogError>() {
             e.hint()
+        } else if let Some(e) = cause.downcast_ref::<ShadowError>() {
+            e.hint()
         } else {
             None
         }
@@ -95,6 +98,8 @@ fn sqlstate_of(err: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<PgError>() {
             e.sqlstate().map(str::to_owned)
         } else if let Some(ClusterError::Pg(e)) = cause.downcast_ref::<ClusterError>() {
+            e.sqlstate().map(str::to_owned)
+        } else if let Some(ShadowError::Db(e)) = cause.downcast_ref::<ShadowError>() {
             e.sqlstate().map(str::to_owned)
         } else if let Some(e) = cause.downcast_ref::<MigrateError>() {
             match e {

@@ -163,7 +163,10 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
     assert!(out.contains("speak, friend, and enter"), "{out}");
     let removed: PathBuf = out
         .lines()
-        .find_map(|l| l.strip_prefix("6. stopped every server and removed "))
+        .find_map(|l| {
+            l.split_once(". stopped every server and removed ")
+                .map(|(_, d)| d)
+        })
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("{out}"));
     assert!(!removed.exists());
@@ -184,6 +187,14 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
         .unwrap()
         .contains("ADD COLUMN email text"));
     assert_eq!(doc["autogenerate"]["remaining_after_apply"], 0);
+    // The shadow store: the app role is refused the table, verifies right and wrong passwords.
+    assert!(doc["shadow"]["select_denied"]
+        .as_str()
+        .unwrap()
+        .contains("42501"));
+    assert_eq!(doc["shadow"]["verify"][0]["verdict"], "ok");
+    assert_eq!(doc["shadow"]["verify"][1]["verdict"], "bad");
+    assert_eq!(doc["shadow"]["audit_passed"], true);
 }
 
 #[test]

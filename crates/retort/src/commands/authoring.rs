@@ -67,7 +67,7 @@ pub fn init(out: &Output, dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn graph_or_empty(project: &Project) -> Result<RevisionGraph> {
+pub fn graph_or_empty(project: &Project) -> Result<RevisionGraph> {
     if !project.migrations_dir.exists() {
         bail!(
             "no migrations directory at {}; run `retort init` first (or set [migrations] dir)",
@@ -77,7 +77,7 @@ fn graph_or_empty(project: &Project) -> Result<RevisionGraph> {
     project.graph()
 }
 
-fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode> {
+pub fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode> {
     let path = project.migrations_dir.join(new.file_name());
     if path.exists() {
         bail!("{} already exists", path.display());
@@ -100,24 +100,7 @@ fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode
 pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode> {
     let project = Project::load(global)?;
     let graph = graph_or_empty(&project)?;
-    let parents =
-        match args.head.as_deref() {
-            Some("base") => Vec::new(),
-            Some(name) => vec![graph.resolve(name)?.revision.clone()],
-            None => {
-                let heads = graph.heads();
-                match heads.as_slice() {
-                    [] => Vec::new(),
-                    [one] => vec![one.revision.clone()],
-                    many => bail!(
-                    "the graph has {} heads ({}); say which one the new migration follows with \
-                     --head REV, or join them first with `retort merge heads -m MESSAGE`",
-                    many.len(),
-                    many.iter().map(|m| m.revision.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-                }
-            }
-        };
+    let parents = parents_for(&graph, args.head.as_deref())?;
     let depends_on = args
         .depends_on
         .iter()
@@ -210,7 +193,31 @@ pub fn merge(
     write(&project, out, &new)
 }
 
-fn fresh_id(graph: &RevisionGraph) -> Result<String> {
+/// The parents of a new revision: `head` (or none for `base`), else the graph's only head.
+pub fn parents_for(graph: &RevisionGraph, head: Option<&str>) -> Result<Vec<String>> {
+    Ok(match head {
+        Some("base") => Vec::new(),
+        Some(name) => vec![graph.resolve(name)?.revision.clone()],
+        None => {
+            let heads = graph.heads();
+            match heads.as_slice() {
+                [] => Vec::new(),
+                [one] => vec![one.revision.clone()],
+                many => bail!(
+                    "the graph has {} heads ({}); say which one the new migration follows with \
+                     --head REV, or join them first with `retort merge heads -m MESSAGE`",
+                    many.len(),
+                    many.iter()
+                        .map(|m| m.revision.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    })
+}
+
+pub fn fresh_id(graph: &RevisionGraph) -> Result<String> {
     loop {
         let id = new_revision_id()?;
         if graph.get(&id).is_none() {

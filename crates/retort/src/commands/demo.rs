@@ -130,11 +130,12 @@ pub fn run(out: &Output) -> Result<ExitCode> {
         "   {} change(s) found in {diff_ms:.0} ms and applied in one transaction; diffing again finds {remaining}",
         change.changes.len()
     ));
+    let shadow = shadow_step(out, &cluster, &mut primary)?;
     drop(primary);
     let dir = cluster.dir().to_owned();
     cluster.destroy()?;
     out.say(format!(
-        "\n6. stopped every server and removed {}",
+        "\n7. stopped every server and removed {}",
         dir.display()
     ));
     if out.json() {
@@ -145,8 +146,74 @@ pub fn run(out: &Output) -> Result<ExitCode> {
             "migrations": report.plan.steps.iter().map(|s| &s.revision).collect::<Vec<_>>(),
             "version": report.plan.to_heads,
             "replication": replicated,
+            "shadow": shadow,
             "autogenerate": {"changes": change.changes.len(), "sql": change.to_sql(), "remaining_after_apply": remaining},
         }))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Step 6: the shadow store, used as the application's own role would use it.
+fn shadow_step(
+    out: &Output,
+    cluster: &Cluster,
+    primary: &mut retort_pg::Client,
+) -> Result<serde_json::Value> {
+    use retort_shadow::{blocking::ShadowStore, InstallOptions, SecretString, Verdict};
+
+    const APP: &str = "speakfriend_app";
+    out.say(
+        "\n6. the shadow password store: the app's role checks passwords but never reads a hash",
+    );
+    primary.batch_execute(&format!("CREATE ROLE {APP} LOGIN"))?;
+    let opts = InstallOptions::new(APP);
+    retort_shadow::install(primary, &opts)?;
+    out.say(format!(
+        "   installed in schema {:?} ({} mode, argon2id m={} KiB t={} p={}); owner {:?} cannot log in",
+        opts.schema, opts.mode, opts.argon2.m_kib, opts.argon2.t, opts.argon2.p, opts.owner_role
+    ));
+    let app_url = format!("{}&user={APP}", cluster.primary_url());
+    let mut app = retort_pg::connect(&retort_pg::ConnConfig::parse(&app_url)?)?;
+    let store = ShadowStore::new(&opts.schema);
+    let secret = |s: &str| SecretString::from(s.to_owned());
+    store.set_password(&mut app, "gandalf", &secret("mellon"))?;
+    out.say(format!(
+        "   as {APP}: set the password of \"gandalf\" (the password never left this process)"
+    ));
+    let denied = match app.query("SELECT * FROM shadow.passwords", &[]) {
+        Ok(_) => bail!("{APP} could read the password store; the demo's store is broken"),
+        Err(e) => retort_pg::PgError::from(e).to_string(),
+    };
+    out.say(format!(
+        "   as {APP}: SELECT * FROM shadow.passwords -> {denied}"
+    ));
+    let mut verdicts = Vec::new();
+    for guess in ["mellon", "friend"] {
+        let began = Instant::now();
+        let verdict = store.verify(&mut app, "gandalf", &secret(guess))?;
+        let ms = began.elapsed().as_secs_f64() * 1000.0;
+        out.say(format!(
+            "   as {APP}: verify gandalf {guess:?} -> {} ({ms:.0} ms, nearly all of it argon2id in this process)",
+            verdict.as_str()
+        ));
+        verdicts.push(json!({"password": guess, "verdict": verdict.as_str(), "ms": ms}));
+        let expected = if guess == "mellon" {
+            Verdict::Ok
+        } else {
+            Verdict::Bad
+        };
+        if verdict != expected {
+            bail!("verify {guess:?} gave {verdict:?}, expected {expected:?}");
+        }
+    }
+    let report = retort_shadow::audit(primary, &opts.schema, APP)?;
+    out.say(format!(
+        "   retort shadow audit: {}",
+        if report.passed() {
+            "passed".to_owned()
+        } else {
+            format!("{} finding(s)", report.findings.len())
+        }
+    ));
+    Ok(json!({"select_denied": denied, "verify": verdicts, "audit_passed": report.passed()}))
 }

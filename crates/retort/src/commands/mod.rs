@@ -8,6 +8,7 @@ pub mod graph;
 pub mod ping;
 pub mod project;
 pub mod schema;
+pub mod shadow;
 pub mod stamp;
 pub mod status;
 
