@@ -131,6 +131,17 @@ pub enum MigrateError {
     /// A command was asked to do something the state does not allow.
     #[error("{0}")]
     Invalid(String),
+    /// The run was stopped between migrations (see `Observer::should_stop`); the ones before
+    /// are committed.
+    #[error("stopped after {applied} of {total} migration(s): {reason}")]
+    Stopped {
+        /// Why.
+        reason: String,
+        /// How many migrations of the plan had been committed.
+        applied: usize,
+        /// How many the plan had.
+        total: usize,
+    },
 }
 
 impl MigrateError {

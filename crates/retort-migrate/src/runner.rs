@@ -77,6 +77,11 @@ pub trait Observer {
     }
     /// A migration marked `-- retort:transaction off` is about to run.
     fn non_transactional(&mut self, _migration: &Migration) {}
+    /// Asked before each migration: `Some(reason)` stops the run there (the migrations already
+    /// committed stay; the error is [`MigrateError::Stopped`]). A replica watchdog uses it.
+    fn should_stop(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// An [`Observer`] that ignores everything.
@@ -395,6 +400,13 @@ impl<'a> MigrationRunner<'a> {
                 .graph
                 .get(&step.revision)
                 .expect("plans only name revisions of their graph");
+            if let Some(reason) = self.observer.should_stop() {
+                return Err(MigrateError::Stopped {
+                    reason,
+                    applied: index,
+                    total,
+                });
+            }
             self.observer.step_started(index, total, m, step.direction);
             let started = Instant::now();
             if m.transactional {

@@ -209,6 +209,13 @@ pub enum Command {
         schema: SchemaArgs,
     },
 
+    /// Streaming replication as retort sees it: topology, lag, and waiting for standbys.
+    ///
+    /// Examples: retort replica status; retort replica status --watch;
+    /// retort replica wait --mode all --timeout 30s
+    #[command(subcommand)]
+    Replica(ReplicaCommand),
+
     /// The shadow password store: the application's role can check passwords, never read them.
     ///
     /// Hashes live in tables owned by a NOLOGIN role; SECURITY DEFINER functions with a pinned
@@ -272,6 +279,32 @@ pub enum ClusterCommand {
         #[command(flatten)]
         dir: ClusterDir,
     },
+    /// Delay a standby's replay (recovery_min_apply_delay), to watch an app against a lagging
+    /// replica. 0 removes the delay.
+    ///
+    /// Example: retort cluster lag standby2 2s
+    Lag {
+        #[command(flatten)]
+        dir: ClusterDir,
+        /// The standby: standby1, standby2, ...
+        node: String,
+        /// The delay (500ms, 2s, 1min; 0 = none).
+        delay: String,
+    },
+    /// Stop one standby (fast shutdown); a synchronous one makes commits on the primary wait.
+    StopNode {
+        #[command(flatten)]
+        dir: ClusterDir,
+        /// The standby: standby1, standby2, ...
+        node: String,
+    },
+    /// Start a stopped standby again and wait until it streams.
+    StartNode {
+        #[command(flatten)]
+        dir: ClusterDir,
+        /// The standby: standby1, standby2, ...
+        node: String,
+    },
     /// Print a node's connection URL (the primary's by default).
     ///
     /// Example: export DATABASE_URL="$(retort cluster url)"
@@ -285,6 +318,50 @@ pub enum ClusterCommand {
         #[arg(long)]
         tcp: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplicaCommand {
+    /// Every node: role, state, sync state, LSNs, lag in bytes and seconds, slots.
+    ///
+    /// Run it on the primary to see its standbys (pg_stat_replication; client addresses need
+    /// superuser or pg_read_all_stats), or on a standby to see its upstream and replay state.
+    /// Exit 1 when synchronous_standby_names needs more streaming standbys than there are:
+    /// every commit on the primary then waits.
+    Status {
+        /// Refresh every second until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// Warn about inactive replication slots holding at least this much WAL.
+        #[arg(long, value_name = "SIZE", default_value = "16MB")]
+        slot_threshold: String,
+    },
+    /// Wait until standbys have replayed a WAL position (default: the primary's current one).
+    ///
+    /// Exit 0 when they have, 1 on timeout (naming who is behind and by how much).
+    Wait {
+        /// The position to wait for, e.g. 0/3000148. Default: pg_current_wal_insert_lsn().
+        #[arg(long, value_name = "LSN")]
+        lsn: Option<String>,
+        #[command(flatten)]
+        replicas: ReplicaWaitArgs,
+    },
+}
+
+/// How to wait for standbys.
+#[derive(Debug, Args, Clone)]
+pub struct ReplicaWaitArgs {
+    /// sync: the synchronous standbys; all: every connected standby and --replica-url;
+    /// N: any N standbys.
+    #[arg(long, value_name = "MODE", default_value = "all")]
+    pub mode: String,
+    /// Give up after this long (the change itself stays committed).
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: String,
+    /// A standby to poll directly as well (repeatable); one that cannot be reached counts as
+    /// not caught up and is named.
+    #[arg(long = "replica-url", value_name = "URL")]
+    pub replica_urls: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -496,4 +573,29 @@ pub struct ApplyArgs {
     /// SET statement_timeout for each migration (default off, [migrations] statement_timeout).
     #[arg(long, value_name = "DURATION")]
     pub statement_timeout: Option<String>,
+    /// After the run, wait until standbys have replayed it: none, sync, all or N
+    /// (default [replicas] wait, else none). The wait happens once, at the end.
+    #[arg(long, value_name = "MODE")]
+    pub wait_replicas: Option<String>,
+    /// With --wait-replicas: wait after every migration instead of once at the end.
+    #[arg(long)]
+    pub wait_each: bool,
+    /// How long to wait for standbys (default [replicas] timeout, else 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub replica_timeout: Option<String>,
+    /// A standby to poll directly (repeatable): counted by --wait-replicas even when the
+    /// primary cannot see it, and its recovery conflicts are reported after the run.
+    #[arg(long = "replica-url", value_name = "URL")]
+    pub replica_urls: Vec<String>,
+    /// Run even though fewer synchronous standbys are streaming than the primary needs; a
+    /// commit that then waits longer than --sync-timeout is reported and the run stops.
+    #[arg(long)]
+    pub allow_missing_sync: bool,
+    /// How long a COMMIT may wait for a synchronous standby before retort reports it.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub sync_timeout: String,
+    /// Refuse to start when a standby is further behind than this (64MB, 30s; default
+    /// [replicas] max_lag, else no limit).
+    #[arg(long, value_name = "SIZE|DURATION")]
+    pub max_lag: Option<String>,
 }

@@ -19,7 +19,6 @@ pub struct Config {
     #[serde(default)]
     pub shadow: Shadow,
     #[serde(default)]
-    #[allow(dead_code)] // read by `upgrade --wait-replicas` (the replication issue, next)
     pub replicas: Replicas,
     /// Directory holding retort.toml; relative paths in it are relative to this.
     #[serde(skip)]
@@ -69,7 +68,6 @@ pub struct Shadow {
 /// `[replicas]`: how migrations treat standbys.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read by `upgrade --wait-replicas` (the replication issue, next)
 pub struct Replicas {
     /// none | sync | all | N: after upgrade, wait for standbys to replay it.
     pub wait: Option<String>,

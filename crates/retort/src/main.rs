@@ -73,6 +73,7 @@ fn main() -> ExitCode {
             schema,
         } => commands::schema::run_diff(g, &out, from, to, *exit_code, schema),
         Command::Check { schema } => commands::schema::run_check(g, &out, schema),
+        Command::Replica(cmd) => commands::replica::run(g, &out, cmd),
         Command::Shadow(cmd) => commands::shadow::run(g, &out, cmd),
         Command::Cluster(cmd) => commands::cluster::run(&cli.global, &out, cmd),
         Command::Demo => commands::demo::run(&out),

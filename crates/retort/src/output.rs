@@ -6,6 +6,7 @@ use retort_catalog::CatalogError;
 use retort_cluster::ClusterError;
 use retort_migrate::MigrateError;
 use retort_pg::PgError;
+use retort_replica::ReplicaError;
 use retort_shadow::ShadowError;
 use serde::Serialize;
 
@@ -86,6 +87,8 @@ fn hint_of(err: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = cause.downcast_ref::<CatalogError>() {
             e.hint()
         } else if let Some(e) = cause.downcast_ref::<ShadowError>() {
+            e.hint()
+        } else if let Some(e) = cause.downcast_ref::<ReplicaError>() {
             e.hint()
         } else {
             None

@@ -11,7 +11,10 @@ use retort_migrate::{
 };
 use serde_json::json;
 
+use retort_replica::{SyncRepWatchdog, Topology, WaitMode};
+
 use super::project::{connect, heads_text, Project};
+use super::replica::RolloutOptions;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::output::Output;
 
@@ -45,8 +48,46 @@ pub fn run(
         bail!("a FROM:TO range only makes sense with --sql; online runs start from the database's current revision");
     }
     let target = Target::parse(&target_text)?;
-    let mut client = connect(global)?;
+    let rollout = RolloutOptions::resolve(&project.config.replicas, args)?;
+    let cfg = super::database_config(global)?;
+    let mut client = retort_pg::connect(&cfg)?;
+    let topology = Topology::read(&mut client)?;
+    topology.require_primary(&cfg.to_string())?;
+    let preview = {
+        let mut silent = retort_migrate::Silent;
+        let mut r = MigrationRunner::new(&mut client, &graph, options.clone(), &mut silent);
+        match direction {
+            Direction::Up => r.plan_upgrade(&target)?,
+            Direction::Down => r.plan_downgrade(&target)?,
+        }
+    };
+    let mut direct = Vec::new();
+    let mut conflicts_before = Vec::new();
+    let mut watchdog = None;
+    let mut waiter = None;
+    if !preview.steps.is_empty() {
+        preflight(out, &mut client, &topology, &graph, &preview, &rollout)?;
+        direct = super::replica::direct_standbys(&rollout.replica_urls);
+        for d in direct.iter_mut() {
+            if let Some(c) = d.client.as_mut() {
+                if let Ok(counts) = retort_replica::conflict_counts(c) {
+                    conflicts_before.push((d.name.clone(), counts));
+                }
+            }
+        }
+        if topology.sync_names.is_some() {
+            let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+            watchdog = Some(SyncRepWatchdog::start(&cfg, pid, rollout.sync_timeout)?);
+        }
+        if rollout.wait_each && rollout.wait.is_some() {
+            waiter = Some(retort_pg::connect(&cfg)?);
+        }
+    }
     let mut observer = CliObserver::new(out);
+    observer.watchdog = watchdog.as_ref();
+    if let (Some(mode), Some(w)) = (rollout.wait, waiter.as_mut()) {
+        observer.wait_each = Some((mode, rollout.timeout, w));
+    }
     let started = Instant::now();
     let mut runner = MigrationRunner::new(&mut client, &graph, options, &mut observer);
     let result = match direction {
@@ -54,8 +95,74 @@ pub fn run(
         Direction::Down => runner.downgrade(&target),
     };
     observer.finish();
+    let wait_error = observer.wait_error.take();
+    drop(observer);
+    if let Some(stall) = watchdog.and_then(SyncRepWatchdog::stop) {
+        let applied = match &result {
+            Ok(r) => r.plan.steps.len(),
+            Err(retort_migrate::MigrateError::Stopped { applied, .. }) => *applied,
+            Err(_) => 0,
+        };
+        bail!(
+            "the run stopped: {} ({applied} migration(s) committed on the primary)",
+            stall.explanation
+        );
+    }
     let report = result?;
+    if let Some(e) = wait_error {
+        return Err(e);
+    }
     let plan = &report.plan;
+    let mut replicas_json = serde_json::Value::Null;
+    if !plan.steps.is_empty() {
+        let mut waited = None;
+        if let (Some(mode), false) = (rollout.wait, rollout.wait_each) {
+            let lsn = retort_replica::current_lsn(&mut client)?;
+            let began = Instant::now();
+            let progress = super::replica::wait_with_notes(
+                out,
+                &mut client,
+                lsn,
+                mode,
+                rollout.timeout,
+                &mut direct,
+            )?;
+            let ms = began.elapsed().as_secs_f64() * 1000.0;
+            out.note(format!(
+                "standbys have replayed the migrations ({mode} mode: {}) after {ms:.0} ms",
+                if progress.caught_up.is_empty() {
+                    "none needed".to_owned()
+                } else {
+                    progress.caught_up.join(", ")
+                }
+            ));
+            waited = Some(
+                json!({"mode": mode.to_string(), "lsn": lsn, "caught_up": progress.caught_up, "waited_ms": ms}),
+            );
+        }
+        let mut conflicts = serde_json::Map::new();
+        for d in direct.iter_mut() {
+            let (Some(c), Some((_, before))) = (
+                d.client.as_mut(),
+                conflicts_before.iter().find(|(n, _)| *n == d.name),
+            ) else {
+                continue;
+            };
+            if let Ok(after) = retort_replica::conflict_counts(c) {
+                let delta = retort_replica::conflict_delta(before, &after);
+                if !delta.is_empty() {
+                    let text: Vec<String> = delta.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                    out.note(format!(
+                        "recovery conflicts on {} during the run: {} (queries on the standby were cancelled so replay could go on)",
+                        d.name,
+                        text.join(", ")
+                    ));
+                }
+                conflicts.insert(d.name.clone(), json!(delta));
+            }
+        }
+        replicas_json = json!({"wait": waited, "conflicts": conflicts});
+    }
     if out.json() {
         let steps: Vec<_> = plan
             .steps
@@ -77,6 +184,7 @@ pub fn run(
             "to": plan.to_heads,
             "steps": steps,
             "total_ms": started.elapsed().as_secs_f64() * 1000.0,
+            "replicas": replicas_json,
         }))?;
     } else if plan.steps.is_empty() {
         out.say(format!(
@@ -154,11 +262,22 @@ fn offline_plan(
 struct CliObserver<'a> {
     out: &'a Output,
     bar: Option<ProgressBar>,
+    /// Stops the run once a commit was stuck waiting for a synchronous standby.
+    watchdog: Option<&'a SyncRepWatchdog>,
+    /// `--wait-each`: wait for standbys after every migration, on this connection.
+    wait_each: Option<(WaitMode, Duration, &'a mut retort_pg::Client)>,
+    wait_error: Option<anyhow::Error>,
 }
 
 impl<'a> CliObserver<'a> {
     fn new(out: &'a Output) -> Self {
-        CliObserver { out, bar: None }
+        CliObserver {
+            out,
+            bar: None,
+            watchdog: None,
+            wait_each: None,
+            wait_error: None,
+        }
     }
 
     fn finish(&mut self) {
@@ -206,7 +325,25 @@ impl Observer for CliObserver<'_> {
         }
     }
 
+    fn should_stop(&mut self) -> Option<String> {
+        if let Some(stall) = self.watchdog.and_then(|w| w.stall()) {
+            return Some(stall.explanation);
+        }
+        self.wait_error.as_ref().map(|e| format!("{e:#}"))
+    }
+
     fn step_finished(&mut self, _index: usize, _total: usize, m: &Migration, elapsed: Duration) {
+        if let Some((mode, timeout, client)) = self.wait_each.as_mut() {
+            let (mode, timeout) = (*mode, *timeout);
+            let result = retort_replica::current_lsn(client)
+                .map_err(anyhow::Error::from)
+                .and_then(|lsn| {
+                    super::replica::wait_with_notes(self.out, client, lsn, mode, timeout, &mut [])
+                });
+            if let Err(e) = result {
+                self.wait_error = Some(e);
+            }
+        }
         match &self.bar {
             Some(bar) => bar.inc(1),
             None => self.line(format!(
@@ -231,4 +368,66 @@ impl Observer for CliObserver<'_> {
             None => eprintln!("{text}"),
         }
     }
+}
+
+/// Before a run that changes something: synchronous standbys, lag, slots, lock conflicts on hot
+/// standbys, logical replication.
+fn preflight(
+    out: &Output,
+    client: &mut retort_pg::Client,
+    topology: &Topology,
+    graph: &RevisionGraph,
+    plan: &Plan,
+    rollout: &RolloutOptions,
+) -> Result<()> {
+    if let Err(e) = retort_replica::check_sync(topology) {
+        if !rollout.allow_missing_sync {
+            return Err(e.into());
+        }
+        out.note(format!(
+            "warning: {e}; running anyway (--allow-missing-sync): a commit that waits longer than {:.1} s is reported and stops the run",
+            rollout.sync_timeout.as_secs_f64()
+        ));
+    }
+    if let Some(max) = rollout.max_lag {
+        retort_replica::check_lag(topology, max)?;
+    }
+    for w in retort_replica::inactive_slots(topology, 1 << 30) {
+        out.note(format!("warning: {w}"));
+    }
+    let exclusive: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let m = graph.get(&step.revision)?;
+            let section = match step.direction {
+                Direction::Up => Some(&m.up),
+                Direction::Down => m.down.as_ref(),
+            }?;
+            let statements = section.statements(&m.path).ok()?;
+            statements
+                .iter()
+                .find(|s| retort_replica::takes_access_exclusive(&s.sql))
+                .map(|s| format!("{}:{}", m.path.display(), s.line))
+        })
+        .collect();
+    if !exclusive.is_empty() {
+        let direct = super::replica::direct_standbys(&rollout.replica_urls);
+        let mut views = Vec::new();
+        for mut d in direct {
+            if let Some(c) = d.client.as_mut() {
+                if let Ok(t) = Topology::read(c) {
+                    views.push((d.name.clone(), t));
+                }
+            }
+        }
+        if let Some(w) = retort_replica::conflict_warning(topology, &views) {
+            out.note(format!("warning: {w} (at {})", exclusive.join(", ")));
+        }
+    }
+    let (publications, subscriptions) = retort_replica::logical_membership(client)?;
+    if let Some(w) = retort_replica::logical_replication_warning(&publications, &subscriptions) {
+        out.note(format!("warning: {w}"));
+    }
+    Ok(())
 }

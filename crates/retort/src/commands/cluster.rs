@@ -1,4 +1,5 @@
-//! `retort cluster start|stop|status|url`: a local development cluster that outlives the command.
+//! `retort cluster start|stop|status|url|lag|stop-node|start-node`: a local development cluster
+//! that outlives the command.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +22,87 @@ pub fn run(global: &GlobalArgs, out: &Output, cmd: &ClusterCommand) -> Result<Ex
         ClusterCommand::Stop { dir, destroy } => stop(global, out, dir, *destroy),
         ClusterCommand::Status { dir } => status(global, out, dir),
         ClusterCommand::Url { dir, node, tcp } => url(global, dir, node, *tcp),
+        ClusterCommand::Lag { dir, node, delay } => lag(global, out, dir, node, delay),
+        ClusterCommand::StopNode { dir, node } => stop_node(global, out, dir, node),
+        ClusterCommand::StartNode { dir, node } => start_node(global, out, dir, node),
     }
+}
+
+/// The 0-based standby index of `name` (standby1 -> 0), with the names there are when wrong.
+fn standby_index(cluster: &Cluster, name: &str) -> Result<usize> {
+    let standbys: Vec<&str> = cluster.nodes().iter().skip(1).map(|n| n.name()).collect();
+    standbys.iter().position(|n| *n == name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no standby named {name:?} in this cluster; its standbys are: {}",
+            if standbys.is_empty() {
+                "none".to_owned()
+            } else {
+                standbys.join(", ")
+            }
+        )
+    })
+}
+
+fn lag(
+    global: &GlobalArgs,
+    out: &Output,
+    dir: &ClusterDir,
+    node: &str,
+    delay: &str,
+) -> Result<ExitCode> {
+    let dir = cluster_dir(global, dir)?;
+    let mut cluster = Cluster::open(&dir)?;
+    let i = standby_index(&cluster, node)?;
+    let d = config::parse_duration(delay)?.unwrap_or(Duration::ZERO);
+    cluster.set_apply_delay(i, d)?;
+    if out.json() {
+        out.print_json(
+            &json!({"node": node, "recovery_min_apply_delay_ms": d.as_millis() as u64}),
+        )?;
+    } else if d.is_zero() {
+        out.say(format!("{node} replays WAL as soon as it arrives again"));
+    } else {
+        out.say(format!(
+            "{node} now replays each transaction {} after it committed on the primary \
+             (recovery_min_apply_delay); `retort cluster lag {node} 0` removes it",
+            delay
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stop_node(global: &GlobalArgs, out: &Output, dir: &ClusterDir, node: &str) -> Result<ExitCode> {
+    let dir = cluster_dir(global, dir)?;
+    let mut cluster = Cluster::open(&dir)?;
+    let i = standby_index(&cluster, node)?;
+    let sync = cluster.nodes()[i + 1].is_synchronous();
+    cluster.stop_standby(i, StopMode::Fast)?;
+    if out.json() {
+        out.print_json(&json!({"node": node, "stopped": true, "synchronous": sync}))?;
+    } else {
+        out.say(format!("stopped {node}"));
+        if sync {
+            out.note(format!(
+                "{node} is a synchronous standby: commits on the primary now wait for it \
+                 (`retort cluster start-node {node}` brings it back)"
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start_node(global: &GlobalArgs, out: &Output, dir: &ClusterDir, node: &str) -> Result<ExitCode> {
+    let dir = cluster_dir(global, dir)?;
+    let mut cluster = Cluster::open(&dir)?;
+    let i = standby_index(&cluster, node)?;
+    cluster.start_standby(i)?;
+    cluster.wait_until_streaming(START_TIMEOUT)?;
+    if out.json() {
+        out.print_json(&json!({"node": node, "started": true}))?;
+    } else {
+        out.say(format!("started {node}; it is streaming again"));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--dir`, else `.retort/cluster` beside retort.toml, else in the current directory.

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod graph;
 pub mod ping;
 pub mod project;
+pub mod replica;
 pub mod schema;
 pub mod shadow;
 pub mod stamp;
