@@ -78,7 +78,8 @@ pub trait Observer {
     /// A migration marked `-- retort:transaction off` is about to run.
     fn non_transactional(&mut self, _migration: &Migration) {}
     /// Asked before each migration: `Some(reason)` stops the run there (the migrations already
-    /// committed stay; the error is [`MigrateError::Stopped`]). A replica watchdog uses it.
+    /// committed stay; the error is [`MigrateError::Stopped`]). `upgrade --wait-each` uses it
+    /// when a wait for standbys fails.
     fn should_stop(&mut self) -> Option<String> {
         None
     }
