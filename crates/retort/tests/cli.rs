@@ -195,6 +195,15 @@ fn demo_tells_the_story_and_leaves_nothing_running() {
     assert_eq!(doc["shadow"]["verify"][0]["verdict"], "ok");
     assert_eq!(doc["shadow"]["verify"][1]["verdict"], "bad");
     assert_eq!(doc["shadow"]["audit_passed"], true);
+    // The rollout waited for both standbys (one delayed by 2 s), then a missing synchronous
+    // standby was refused and came back.
+    assert_eq!(doc["rollout"]["caught_up"].as_array().unwrap().len(), 2);
+    assert!(doc["rollout"]["waited_ms"].as_f64().unwrap() >= 1000.0);
+    assert!(doc["rollout"]["refusal"]
+        .as_str()
+        .unwrap()
+        .contains("not connected: standby1"));
+    assert_eq!(doc["rollout"]["sync_restored"], true);
 }
 
 #[test]

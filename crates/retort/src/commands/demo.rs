@@ -1,6 +1,6 @@
-//! `retort demo`: the whole story on a throwaway cluster. For now: topology, migrations applied
-//! on the primary and replayed by the standbys; later issues add autogenerate, the shadow store
-//! and replica-aware rollouts.
+//! `retort demo`: the whole story on a throwaway cluster: topology, migrations applied on the
+//! primary and replayed by the standbys, autogenerate, the shadow password store, a rollout that
+//! waits for a lagging standby, and a missing synchronous standby refused.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -50,7 +50,9 @@ pub fn run(out: &Output) -> Result<ExitCode> {
     );
     let graph = retort_migrate::from_embedded(&DEMO_MIGRATIONS)?;
     let mut primary = cluster.connect_primary()?;
-    let report = retort_migrate::upgrade(&mut primary, &graph, retort_migrate::Target::Heads)?;
+    // The last migration is kept for step 7, the rollout that waits for the standbys.
+    let first_three = retort_migrate::Target::parse("d3a0f1c2b403")?;
+    let report = retort_migrate::upgrade(&mut primary, &graph, first_three)?;
     for (step, took) in report.plan.steps.iter().zip(&report.durations) {
         let message = graph
             .get(&step.revision)
@@ -131,11 +133,12 @@ pub fn run(out: &Output) -> Result<ExitCode> {
         change.changes.len()
     ));
     let shadow = shadow_step(out, &cluster, &mut primary)?;
+    let rollout = rollout_step(out, &mut cluster, &mut primary, &graph)?;
     drop(primary);
     let dir = cluster.dir().to_owned();
     cluster.destroy()?;
     out.say(format!(
-        "\n7. stopped every server and removed {}",
+        "\n9. stopped every server and removed {}",
         dir.display()
     ));
     if out.json() {
@@ -147,6 +150,7 @@ pub fn run(out: &Output) -> Result<ExitCode> {
             "version": report.plan.to_heads,
             "replication": replicated,
             "shadow": shadow,
+            "rollout": rollout,
             "autogenerate": {"changes": change.changes.len(), "sql": change.to_sql(), "remaining_after_apply": remaining},
         }))?;
     }
@@ -216,4 +220,76 @@ fn shadow_step(
         }
     ));
     Ok(json!({"select_denied": denied, "verify": verdicts, "audit_passed": report.passed()}))
+}
+
+/// Steps 7 and 8: a migration that waits for a lagging standby, and a missing synchronous
+/// standby refused up front.
+fn rollout_step(
+    out: &Output,
+    cluster: &mut Cluster,
+    primary: &mut retort_pg::Client,
+    graph: &retort_migrate::RevisionGraph,
+) -> Result<serde_json::Value> {
+    use retort_replica::{check_sync, current_lsn, wait_for_replay, Topology, WaitMode};
+
+    out.say("\n7. a rollout that waits for every standby, while standby2 replays 2 s late:");
+    cluster.set_apply_delay(1, Duration::from_secs(2))?;
+    let report = retort_migrate::upgrade(primary, graph, retort_migrate::Target::Heads)?;
+    let revision = report.plan.to_heads.join(", ");
+    out.say(format!(
+        "   retort upgrade --wait-replicas all: applied {revision} (notes) on the primary"
+    ));
+    let lsn = current_lsn(primary)?;
+    let began = Instant::now();
+    let done = wait_for_replay(
+        primary,
+        lsn,
+        WaitMode::All,
+        Duration::from_secs(30),
+        &mut [],
+        |p, at| {
+            if !p.done {
+                out.say(format!(
+                    "   waiting for {lsn}: {} ({:.1} s)",
+                    p.behind_text().join(", "),
+                    at.as_secs_f64()
+                ));
+            }
+        },
+    )?;
+    let waited_ms = began.elapsed().as_secs_f64() * 1000.0;
+    out.say(format!(
+        "   {} replayed it after {waited_ms:.0} ms: the app can now read notes from any standby",
+        done.caught_up.join(" and ")
+    ));
+    cluster.set_apply_delay(1, Duration::ZERO)?;
+
+    out.say("\n8. the synchronous standby stops; retort upgrade refuses instead of hanging:");
+    cluster.stop_standby(0, retort_cluster::StopMode::Fast)?;
+    let topology = Topology::read(primary)?;
+    let refusal = match check_sync(&topology) {
+        Ok(_) => bail!("the primary still has a synchronous standby after stopping standby1"),
+        Err(e) => {
+            out.say(format!("   error: {e}"));
+            if let Some(h) = e.hint() {
+                out.say(format!("   hint: {h}"));
+            }
+            e.to_string()
+        }
+    };
+    cluster.start_standby(0)?;
+    cluster.wait_until_streaming(Duration::from_secs(60))?;
+    let healthy = check_sync(&Topology::read(primary)?).is_ok();
+    out.say(format!(
+        "   standby1 started again: {}",
+        if healthy {
+            "streaming as the synchronous standby"
+        } else {
+            "NOT streaming yet"
+        }
+    ));
+    Ok(json!({
+        "revision": revision, "waited_ms": waited_ms, "caught_up": done.caught_up,
+        "refusal": refusal, "sync_restored": healthy,
+    }))
 }
