@@ -1,6 +1,8 @@
 //! Shared helpers for retort's benchmarks: each one measures retort and a floor in the same run
 //! and prints the ratio, so a slow machine slows both sides.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Runs `f` `n` times and returns the sorted durations.
@@ -24,4 +26,31 @@ pub fn median(sorted: &[Duration]) -> Duration {
 /// Milliseconds with one decimal.
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs the retort binary in `dir` against `url`, panicking with its stderr when it fails.
+pub fn run_retort(bin: &Path, dir: &Path, url: &str, args: &[&str]) {
+    let started = Instant::now();
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .args(args)
+        .output()
+        .expect("run retort");
+    assert!(
+        out.status.success(),
+        "retort {args:?} failed after {:?}: {}",
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The retort binary: $RETORT_BIN, else next to this benchmark (cargo build --release -p retort).
+pub fn retort_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RETORT_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let candidate = exe.parent()?.join("retort");
+    candidate.is_file().then_some(candidate)
 }

@@ -6,11 +6,10 @@
 //!
 //! cargo build --release -p retort && cargo run --release -p retort-bench --bin migrate [-- N RUNS]
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use retort_bench::{median, ms, sample};
+use retort_bench::{median, ms, retort_binary, run_retort as run, sample};
 use retort_cluster::Cluster;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -141,29 +140,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
-}
-
-fn run(bin: &Path, dir: &Path, url: &str, args: &[&str]) {
-    let started = Instant::now();
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .env("DATABASE_URL", url)
-        .args(args)
-        .output()
-        .expect("run retort");
-    assert!(
-        out.status.success(),
-        "retort {args:?} failed after {:?}: {}",
-        started.elapsed(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn retort_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RETORT_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    let exe = std::env::current_exe().ok()?;
-    let candidate = exe.parent()?.join("retort");
-    candidate.is_file().then_some(candidate)
 }

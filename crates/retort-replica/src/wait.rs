@@ -152,21 +152,51 @@ pub fn evaluate(
     })
 }
 
-/// The primary's WAL insert position: once a commit has returned, at or after its record.
+const INSERT_LSN: &str = "SELECT CASE WHEN pg_is_in_recovery() THEN NULL \
+    ELSE pg_current_wal_insert_lsn()::text END, current_setting('wal_block_size')::int8, \
+    (SELECT setting::int8 FROM pg_settings WHERE name = 'wal_segment_size')";
+
+/// Page header sizes (MAXALIGNed XLogPageHeaderData / XLogLongPageHeaderData on 64-bit).
+const SHORT_PAGE_HEADER: u64 = 24;
+const LONG_PAGE_HEADER: u64 = 40;
+
+/// The insert position as a position a standby can reach. When the last record ended exactly
+/// at a page boundary, the server reports the insert position past the next page's header,
+/// which no replayed record ends at until more WAL is written: a quiet primary would make a
+/// read-your-writes wait time out. No record ends right after a page header, so stepping back
+/// over it is exact.
+pub fn reachable_lsn(insert: Lsn, wal_block_size: u64, wal_segment_size: u64) -> Lsn {
+    let at = insert.0;
+    if wal_segment_size > 0 && at % wal_segment_size == LONG_PAGE_HEADER {
+        Lsn(at - LONG_PAGE_HEADER)
+    } else if wal_block_size > 0 && at % wal_block_size == SHORT_PAGE_HEADER {
+        Lsn(at - SHORT_PAGE_HEADER)
+    } else {
+        insert
+    }
+}
+
+fn insert_lsn_of(row: &postgres::Row) -> Result<Lsn, ReplicaError> {
+    let lsn = lsn::opt(row.get(0))?.ok_or(ReplicaError::Standby {
+        target: "the server".into(),
+        primary: None,
+    })?;
+    let block: i64 = row.get(1);
+    let segment: Option<i64> = row.get(2);
+    Ok(reachable_lsn(
+        lsn,
+        block.max(0) as u64,
+        segment.unwrap_or(0).max(0) as u64,
+    ))
+}
+
+/// The primary's WAL position after everything committed so far (the insert position, see
+/// [`reachable_lsn`]): once a commit has returned, at or after its record.
 pub fn current_lsn(primary: &mut Client) -> Result<Lsn, ReplicaError> {
     let row = primary
-        .query_one(
-            "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn()::text END",
-            &[],
-        )
+        .query_one(INSERT_LSN, &[])
         .map_err(|e| ReplicaError::Db(PgError::from(e)))?;
-    match lsn::opt(row.get(0))? {
-        Some(l) => Ok(l),
-        None => Err(ReplicaError::Standby {
-            target: "the server".into(),
-            primary: None,
-        }),
-    }
+    insert_lsn_of(&row)
 }
 
 /// A standby polled directly (`--replica-url`).
@@ -327,16 +357,10 @@ pub fn wait_for_lsn(
 /// The async [`current_lsn`], for tokio-postgres applications.
 pub async fn current_lsn_async(primary: &tokio_postgres::Client) -> Result<Lsn, ReplicaError> {
     let row = primary
-        .query_one(
-            "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn()::text END",
-            &[],
-        )
+        .query_one(INSERT_LSN, &[])
         .await
         .map_err(|e| ReplicaError::Db(PgError::from(e)))?;
-    lsn::opt(row.get(0))?.ok_or(ReplicaError::Standby {
-        target: "the server".into(),
-        primary: None,
-    })
+    insert_lsn_of(&row)
 }
 
 /// The async [`wait_for_lsn`], for tokio-postgres applications.
@@ -418,6 +442,19 @@ mod tests {
             !evaluate(WaitMode::Sync, t, &p, Some(SyncMethod::Quorum), 2)
                 .unwrap()
                 .done
+        );
+    }
+
+    #[test]
+    fn insert_positions_past_a_page_header_step_back_to_the_boundary() {
+        let block = 8192;
+        let seg = 16 << 20;
+        assert_eq!(reachable_lsn(Lsn(8192 + 24), block, seg), Lsn(8192));
+        assert_eq!(reachable_lsn(Lsn(seg + 40), block, seg), Lsn(seg));
+        assert_eq!(reachable_lsn(Lsn(8192 + 100), block, seg), Lsn(8292));
+        assert_eq!(
+            reachable_lsn(Lsn(3 * seg + 8192 + 24), block, seg),
+            Lsn(3 * seg + 8192)
         );
     }
 
