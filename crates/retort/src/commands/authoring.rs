@@ -24,6 +24,16 @@ table_schema = "retort"        # where the version and history tables live
 lock_timeout = "5s"            # SET lock_timeout for each migration (0 = off)
 statement_timeout = "0"        # SET statement_timeout for each migration (0 = off)
 lock_wait = "60s"              # how long a second runner waits for the first
+
+[replicas]
+# wait = "none"                # none | sync | all | N: after upgrade, wait for standbys to replay it
+# timeout = "60s"              # how long that wait may take
+# max_lag = "64MB"             # refuse to start when a standby is further behind (or "30s")
+
+[shadow]
+# schema = "shadow"            # where the password store lives
+# app_role = "app"             # the application's login role (EXECUTE on the store, nothing else)
+# owner_role = "shadow_owner"  # the NOLOGIN role that owns the store
 "#;
 
 const SCHEMA_TEMPLATE: &str = "-- The schema you want, as plain SQL (CREATE TABLE ...).\n\
