@@ -283,15 +283,27 @@ fn replica_wait_times_out_naming_the_lagging_standby() {
     connect(&url)
         .batch_execute("CREATE TABLE more AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 1000) g")
         .unwrap();
-    project_with(dir.path(), &[("aaaaaaaaaaa1", "CREATE TABLE gated (id int);")]);
+    project_with(
+        dir.path(),
+        &[("aaaaaaaaaaa1", "CREATE TABLE gated (id int);")],
+    );
     let (code, _, stderr) = run(retort(dir.path(), &url).args(["upgrade", "--max-lag", "1kB"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("standby2 is") && stderr.contains("more than the allowed 1.0 kB"), "{stderr}");
+    assert!(
+        stderr.contains("standby2 is") && stderr.contains("more than the allowed 1.0 kB"),
+        "{stderr}"
+    );
     assert!(!has_table(&mut connect(&url), "gated"));
-    connect(&url).batch_execute("CREATE PUBLICATION everything FOR ALL TABLES").unwrap();
-    let (code, _, stderr) = run(retort(dir.path(), &url).args(["upgrade", "--wait-replicas", "sync", "--wait-each"]));
+    connect(&url)
+        .batch_execute("CREATE PUBLICATION everything FOR ALL TABLES")
+        .unwrap();
+    let (code, _, stderr) =
+        run(retort(dir.path(), &url).args(["upgrade", "--wait-replicas", "sync", "--wait-each"]));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("publishes (everything)") && stderr.contains("subscribers first"), "{stderr}");
+    assert!(
+        stderr.contains("publishes (everything)") && stderr.contains("subscribers first"),
+        "{stderr}"
+    );
     assert!(has_table(&mut c.connect_standby(0).unwrap(), "gated"));
 }
 
