@@ -54,3 +54,32 @@ pub fn retort_binary() -> Option<PathBuf> {
     let candidate = exe.parent()?.join("retort");
     candidate.is_file().then_some(candidate)
 }
+
+/// Writes `n` migrations in a line into `dir` (revisions counting up from `base`), each with
+/// `up(i)` and `down(i)`; returns each revision with its up SQL.
+pub fn write_migration_chain(
+    dir: &Path,
+    n: usize,
+    base: u64,
+    up: impl Fn(usize) -> String,
+    down: impl Fn(usize) -> String,
+) -> std::io::Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let rev = format!("{:012x}", base + i as u64);
+        let parents = out
+            .last()
+            .map(|(p, _)| format!("-- retort:parents {p}\n"))
+            .unwrap_or_default();
+        let sql = up(i);
+        std::fs::write(
+            dir.join(format!("{rev}_t{i}.sql")),
+            format!(
+                "-- retort:revision {rev}\n{parents}-- retort:message table {i}\n\n-- retort:up\n{sql}\n\n-- retort:down\n{}\n",
+                down(i)
+            ),
+        )?;
+        out.push((rev, sql));
+    }
+    Ok(out)
+}

@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use retort_bench::{median, ms, retort_binary, run_retort as run, sample};
+use retort_bench::{median, ms, retort_binary, run_retort as run, sample, write_migration_chain};
 use retort_cluster::Cluster;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,22 +23,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir(&dir)?;
     let mut floor_script =
         String::from("CREATE TABLE floor_version (revision text PRIMARY KEY);\n");
-    let mut parent: Option<String> = None;
-    for i in 0..n {
-        let rev = format!("{:012x}", 0xbe0000000u64 + i as u64);
-        let up = format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '');");
-        let parents = parent
-            .as_ref()
-            .map(|p| format!("-- retort:parents {p}\n"))
-            .unwrap_or_default();
-        std::fs::write(
-            dir.join(format!("{rev}_t{i}.sql")),
-            format!("-- retort:revision {rev}\n{parents}-- retort:message table {i}\n\n-- retort:up\n{up}\n\n-- retort:down\nDROP TABLE t{i};\n"),
-        )?;
+    let chain = write_migration_chain(
+        &dir,
+        n,
+        0xbe0000000,
+        |i| format!("CREATE TABLE t{i} (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '');"),
+        |i| format!("DROP TABLE t{i};"),
+    )?;
+    for (rev, up) in &chain {
         floor_script.push_str(&format!(
             "BEGIN;\n{up}\nINSERT INTO floor_version VALUES ('{rev}');\nCOMMIT;\n"
         ));
-        parent = Some(rev);
     }
     let script = project.path().join("floor.sql");
     std::fs::write(&script, floor_script)?;

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use retort_bench::{median, ms, retort_binary, run_retort};
+use retort_bench::{median, ms, retort_binary, run_retort, write_migration_chain};
 use retort_cluster::Cluster;
 use retort_replica::{current_lsn, wait_for_lsn, Lsn, ReplayWait};
 
@@ -35,19 +35,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let project = tempfile::tempdir()?;
     let dir = project.path().join("migrations");
     std::fs::create_dir(&dir)?;
-    let mut parent: Option<String> = None;
-    for i in 0..n {
-        let rev = format!("{:012x}", 0xce0000000u64 + i as u64);
-        let parents = parent
-            .as_ref()
-            .map(|p| format!("-- retort:parents {p}\n"))
-            .unwrap_or_default();
-        std::fs::write(
-            dir.join(format!("{rev}_t{i}.sql")),
-            format!("-- retort:revision {rev}\n{parents}-- retort:message table {i}\n\n-- retort:up\nCREATE TABLE t{i} (id bigint PRIMARY KEY);\n"),
-        )?;
-        parent = Some(rev);
-    }
+    write_migration_chain(
+        &dir,
+        n,
+        0xce0000000,
+        |i| format!("CREATE TABLE t{i} (id bigint PRIMARY KEY);"),
+        |i| format!("DROP TABLE t{i};"),
+    )?;
 
     match retort_binary() {
         Some(bin) => {

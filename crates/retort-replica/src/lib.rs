@@ -49,6 +49,7 @@ pub use sync_names::{SyncMethod, SyncStandbyNames};
 pub use topology::{ReceiverInfo, Role, SlotInfo, StandbyInfo, Topology};
 pub use wait::{
     current_lsn, current_lsn_async, evaluate, reachable_lsn, wait_for_lsn, wait_for_lsn_async,
-    wait_for_replay, DirectStandby, ReplayWait, StandbyPosition, WaitMode, WaitProgress,
+    wait_for_replay, DirectStandby, PollStep, ReplayPoll, ReplayWait, StandbyPosition, WaitMode,
+    WaitProgress,
 };
 pub use watchdog::{SyncRepStall, SyncRepWatchdog};

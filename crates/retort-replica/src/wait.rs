@@ -306,26 +306,58 @@ pub enum ReplayWait {
 
 const REPLAYED: &str = "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text";
 
-/// Sleeps between polls: 0.5 ms doubling to 10 ms, so a prompt standby is seen promptly and a
-/// lagging one costs at most 100 queries a second.
-fn next_pause(p: Duration) -> Duration {
-    (p * 2).min(Duration::from_millis(10))
-}
-const FIRST_PAUSE: Duration = Duration::from_micros(500);
-
-fn judge(
-    row: &postgres::Row,
+/// A read-your-writes wait as a state machine without I/O: feed it each answer to
+/// [`ReplayPoll::QUERY`], and it says whether the wait is over or how long to sleep before
+/// asking again (0.5 ms doubling to 10 ms: a prompt standby is seen promptly, a lagging one
+/// costs at most 100 queries a second).
+#[derive(Debug, Clone)]
+pub struct ReplayPoll {
     lsn: Lsn,
+    timeout: Duration,
     began: Instant,
-) -> Result<Option<ReplayWait>, ReplicaError> {
-    let in_recovery: bool = row.get(0);
-    let replayed = lsn::opt(row.get(1))?;
-    if !in_recovery || replayed.is_some_and(|r| r >= lsn) {
-        return Ok(Some(ReplayWait::Caught {
-            after: began.elapsed(),
-        }));
+    pause: Duration,
+}
+
+/// What a [`ReplayPoll`] wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollStep {
+    /// The wait is over.
+    Done(ReplayWait),
+    /// Sleep this long, then query again.
+    Sleep(Duration),
+}
+
+impl ReplayPoll {
+    /// The query to send the standby each round: `(pg_is_in_recovery(), replay LSN as text)`.
+    pub const QUERY: &'static str = REPLAYED;
+
+    /// Starts waiting for `lsn`, at most `timeout` from now.
+    pub fn new(lsn: Lsn, timeout: Duration) -> ReplayPoll {
+        ReplayPoll {
+            lsn,
+            timeout,
+            began: Instant::now(),
+            pause: Duration::from_micros(500),
+        }
     }
-    Ok(None)
+
+    /// Takes one answer: a primary (not in recovery) has everything it wrote.
+    pub fn answer(&mut self, in_recovery: bool, replayed: Option<Lsn>) -> PollStep {
+        let elapsed = self.began.elapsed();
+        if !in_recovery || replayed.is_some_and(|r| r >= self.lsn) {
+            return PollStep::Done(ReplayWait::Caught { after: elapsed });
+        }
+        if elapsed >= self.timeout {
+            return PollStep::Done(ReplayWait::TimedOut { replayed });
+        }
+        let sleep = self.pause.min(self.timeout - elapsed);
+        self.pause = (self.pause * 2).min(Duration::from_millis(10));
+        PollStep::Sleep(sleep)
+    }
+
+    fn answer_row(&mut self, row: &postgres::Row) -> Result<PollStep, ReplicaError> {
+        Ok(self.answer(row.get(0), lsn::opt(row.get(1))?))
+    }
 }
 
 /// Read-your-writes: waits until the standby behind `standby` has replayed `lsn` (from
@@ -335,22 +367,15 @@ pub fn wait_for_lsn(
     lsn: Lsn,
     timeout: Duration,
 ) -> Result<ReplayWait, ReplicaError> {
-    let began = Instant::now();
-    let mut pause = FIRST_PAUSE;
+    let mut poll = ReplayPoll::new(lsn, timeout);
     loop {
         let row = standby
-            .query_one(REPLAYED, &[])
+            .query_one(ReplayPoll::QUERY, &[])
             .map_err(|e| ReplicaError::Db(PgError::from(e)))?;
-        if let Some(done) = judge(&row, lsn, began)? {
-            return Ok(done);
+        match poll.answer_row(&row)? {
+            PollStep::Done(outcome) => return Ok(outcome),
+            PollStep::Sleep(d) => std::thread::sleep(d),
         }
-        if began.elapsed() >= timeout {
-            return Ok(ReplayWait::TimedOut {
-                replayed: lsn::opt(row.get(1))?,
-            });
-        }
-        std::thread::sleep(pause.min(timeout.saturating_sub(began.elapsed())));
-        pause = next_pause(pause);
     }
 }
 
@@ -369,23 +394,16 @@ pub async fn wait_for_lsn_async(
     lsn: Lsn,
     timeout: Duration,
 ) -> Result<ReplayWait, ReplicaError> {
-    let began = Instant::now();
-    let mut pause = FIRST_PAUSE;
+    let mut poll = ReplayPoll::new(lsn, timeout);
     loop {
         let row = standby
-            .query_one(REPLAYED, &[])
+            .query_one(ReplayPoll::QUERY, &[])
             .await
             .map_err(|e| ReplicaError::Db(PgError::from(e)))?;
-        if let Some(done) = judge(&row, lsn, began)? {
-            return Ok(done);
+        match poll.answer_row(&row)? {
+            PollStep::Done(outcome) => return Ok(outcome),
+            PollStep::Sleep(d) => tokio::time::sleep(d).await,
         }
-        if began.elapsed() >= timeout {
-            return Ok(ReplayWait::TimedOut {
-                replayed: lsn::opt(row.get(1))?,
-            });
-        }
-        tokio::time::sleep(pause.min(timeout.saturating_sub(began.elapsed()))).await;
-        pause = next_pause(pause);
     }
 }
 
@@ -455,6 +473,41 @@ mod tests {
         assert_eq!(
             reachable_lsn(Lsn(3 * seg + 8192 + 24), block, seg),
             Lsn(3 * seg + 8192)
+        );
+    }
+
+    #[test]
+    fn replay_poll_backs_off_and_times_out() {
+        let mut p = ReplayPoll::new(Lsn(100), Duration::from_secs(60));
+        assert_eq!(
+            p.answer(true, Some(Lsn(50))),
+            PollStep::Sleep(Duration::from_micros(500))
+        );
+        assert_eq!(
+            p.answer(true, None),
+            PollStep::Sleep(Duration::from_millis(1))
+        );
+        for _ in 0..10 {
+            p.answer(true, Some(Lsn(50)));
+        }
+        assert_eq!(
+            p.answer(true, Some(Lsn(50))),
+            PollStep::Sleep(Duration::from_millis(10))
+        );
+        assert!(matches!(
+            p.answer(true, Some(Lsn(100))),
+            PollStep::Done(ReplayWait::Caught { .. })
+        ));
+        assert!(matches!(
+            p.answer(false, None),
+            PollStep::Done(ReplayWait::Caught { .. })
+        ));
+        let mut p = ReplayPoll::new(Lsn(100), Duration::ZERO);
+        assert_eq!(
+            p.answer(true, Some(Lsn(7))),
+            PollStep::Done(ReplayWait::TimedOut {
+                replayed: Some(Lsn(7))
+            })
         );
     }
 
