@@ -189,6 +189,17 @@ impl Migration {
                     up_end = line_start;
                     down = Some((line_no + 1, offset));
                 }
+                // `-- retort:allow <rule> <reason>` excuses the statement below it from a lint
+                // rule (retort-lint reads it); it lives in a section, next to that statement.
+                "allow" if up.is_some() => {}
+                "allow" => {
+                    return Err(err(
+                        line_no,
+                        "`-- retort:allow` goes inside the up or down section, on the line above \
+                         the statement it excuses"
+                            .into(),
+                    ))
+                }
                 other => {
                     let Some(known) = HEADER_KEYS.iter().find(|k| **k == other) else {
                         return Err(err(line_no, unknown_directive(&key)));
@@ -582,6 +593,15 @@ mod tests {
 
     #[test]
     fn comments_with_unicode_are_comments() {
+        let m = parse(
+            "-- retort:revision aaaaaaaaaaaa\n-- retort:up\n-- retort:allow index-not-concurrent tiny table\nCREATE INDEX i ON t (c);\n",
+        )
+        .unwrap();
+        assert!(m.up.sql.contains("retort:allow"));
+        let (line, msg) =
+            parse_err("-- retort:revision aaaaaaaaaaaa\n-- retort:allow x y\n-- retort:up\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("inside the up or down section"), "{msg}");
         let m = parse("-- retort:revision aaaaaaaaaaaa\n-- réglé: ünïcödé comment ✓\n-- retort:up\n-- ✓✓ done\nselect 1;\n").unwrap();
         assert_eq!(m.up.statements(&m.path).unwrap().len(), 1);
     }
