@@ -86,47 +86,42 @@ pub fn parse_section(
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
+    // Where the previous statement ended: comments between it and the next statement belong
+    // to the next one (whether or not the parser counts them into its location).
+    let mut prev_end = 0usize;
     for raw in &parsed.protobuf.stmts {
         let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.clone()) else {
             continue;
         };
-        let start = raw.stmt_location.max(0) as usize;
+        let start = (raw.stmt_location.max(0) as usize).min(sql.len());
         let end = if raw.stmt_len > 0 {
-            start + raw.stmt_len as usize
+            (start + raw.stmt_len as usize).min(sql.len())
         } else {
             sql.len()
         };
-        let text = sql.get(start..end.min(sql.len())).unwrap_or_default();
-        // The range starts after the previous semicolon: comments above the statement are in it.
+        let code_at = start + code_start(&sql[start..end]);
+        let gap_from = prev_end.min(code_at);
         let mut allows = Vec::new();
-        let mut code_offset = None;
-        let mut offset = 0;
-        for line in text.split_inclusive('\n') {
-            let trimmed = line.trim();
-            if code_offset.is_none() {
-                if let Some(rest) = trimmed.strip_prefix("--") {
-                    if let Some(allow) = rest.trim_start().strip_prefix("retort:allow") {
-                        let mut words = allow.split_whitespace();
-                        let rule = words.next().unwrap_or_default().to_owned();
-                        let reason = words.collect::<Vec<_>>().join(" ");
-                        let line_no = first_line + sql[..start + offset].matches('\n').count();
-                        allows.push(Allow {
-                            rule,
-                            reason,
-                            line: line_no,
-                        });
-                    }
-                } else if !trimmed.is_empty() {
-                    code_offset = Some(offset + (line.len() - line.trim_start().len()));
+        let mut offset = gap_from;
+        for line in sql[gap_from..code_at].split_inclusive('\n') {
+            let trimmed = line.trim().trim_start_matches(';').trim_start();
+            if let Some(rest) = trimmed.strip_prefix("--") {
+                if let Some(allow) = rest.trim_start().strip_prefix("retort:allow") {
+                    let mut words = allow.split_whitespace();
+                    let rule = words.next().unwrap_or_default().to_owned();
+                    let reason = words.collect::<Vec<_>>().join(" ");
+                    allows.push(Allow {
+                        rule,
+                        reason,
+                        line: first_line + sql[..offset].matches('\n').count(),
+                    });
                 }
             }
             offset += line.len();
         }
-        let code_at = start + code_offset.unwrap_or(0);
-        let line = first_line + sql[..code_at.min(sql.len())].matches('\n').count();
-        let statement_sql = sql[code_at.min(sql.len())..end.min(sql.len())]
-            .trim()
-            .to_owned();
+        prev_end = end;
+        let line = first_line + sql[..code_at].matches('\n').count();
+        let statement_sql = sql[code_at..end].trim().to_owned();
         let (effects, creates) = effects_of(&node, server_version_num.unwrap_or(150000));
         out.push(Statement {
             sql: statement_sql,
@@ -138,6 +133,30 @@ pub fn parse_section(
         });
     }
     Ok(out)
+}
+
+/// Offset of the first character of code in `text` (past whitespace and comments).
+fn code_start(text: &str) -> usize {
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+        } else if text[i..].starts_with("--") {
+            i = text[i..]
+                .find('\n')
+                .map(|n| i + n + 1)
+                .unwrap_or(bytes.len());
+        } else if text[i..].starts_with("/*") {
+            i = text[i..]
+                .find("*/")
+                .map(|n| i + n + 2)
+                .unwrap_or(bytes.len());
+        } else {
+            break;
+        }
+    }
+    i
 }
 
 fn effect(relation: String, lock: LockMode, work: Work) -> Effect {
