@@ -62,6 +62,8 @@ pub enum Format {
     Mermaid,
     /// A Graphviz digraph (retort graph only).
     Dot,
+    /// SARIF 2.1.0 for code-review tools (retort lint only).
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +179,25 @@ pub enum Command {
 
     /// Draw the revision graph (--format mermaid or dot for diagrams, json for tools).
     Graph,
+
+    /// Find migrations that would lock, rewrite or scan a busy table, and say what to do instead.
+    ///
+    /// Each statement is read with PostgreSQL's own parser; retort knows the lock it takes on
+    /// each table, whether it rewrites or scans it, and (with a reachable database) how big the
+    /// table is. Without arguments: the migrations not yet applied to the database, or every
+    /// migration when no database is reachable. Arguments are migration files, plain .sql files,
+    /// directories, or revisions. Excuse a statement with a comment line above it:
+    /// `-- retort:allow <rule> <reason>`.
+    ///
+    /// Exit codes: 0 clean, 3 findings, 1 error.
+    ///
+    /// Examples: retort lint; retort lint migrations/3f2a9c1b7e4d_add_index.sql;
+    /// retort lint 3f2a --format sarif > lint.sarif
+    Lint {
+        /// Migration files, .sql files, directories or revisions (default: pending migrations).
+        #[arg(value_name = "FILE|REV")]
+        targets: Vec<String>,
+    },
 
     /// Print the SQL that turns FROM's schema into TO's.
     ///
@@ -598,4 +619,8 @@ pub struct ApplyArgs {
     /// [replicas] max_lag, else no limit).
     #[arg(long, value_name = "SIZE|DURATION")]
     pub max_lag: Option<String>,
+    /// Refuse to run when `retort lint` has findings for the migrations about to run (without
+    /// it they are printed as warnings).
+    #[arg(long)]
+    pub strict: bool,
 }

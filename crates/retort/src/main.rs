@@ -37,6 +37,14 @@ fn main() -> ExitCode {
         )
         .exit();
     }
+    if cli.global.format == Format::Sarif && !matches!(cli.command, Command::Lint { .. }) {
+        let mut cmd = Cli::command();
+        cmd.error(
+            clap::error::ErrorKind::InvalidValue,
+            "--format sarif only applies to `retort lint`; use human or json",
+        )
+        .exit();
+    }
     let g = &cli.global;
     let result = match &cli.command {
         Command::Init { dir } => commands::authoring::init(&out, dir),
@@ -72,6 +80,7 @@ fn main() -> ExitCode {
             exit_code,
             schema,
         } => commands::schema::run_diff(g, &out, from, to, *exit_code, schema),
+        Command::Lint { targets } => commands::lint::run(g, &out, targets),
         Command::Check { schema } => commands::schema::run_check(g, &out, schema),
         Command::Replica(cmd) => commands::replica::run(g, &out, cmd),
         Command::Shadow(cmd) => commands::shadow::run(g, &out, cmd),

@@ -34,11 +34,12 @@ impl Rule for NoLockTimeout {
                     at: i,
                     relation: Some(e.relation.clone()),
                     message: format!(
-                        "{} waits for {} without a lock_timeout; meanwhile {} on {} queues behind it",
+                        "{} waits for {} on {} without a lock_timeout; while it waits, queries it \
+                         conflicts with queue behind it ({})",
                         s.head(),
                         e.lock.sql_name(),
-                        e.lock.blocks(),
-                        e.relation
+                        e.relation,
+                        e.lock.blocks()
                     ),
                     fix: "SET LOCAL lock_timeout = '5s' at the top of the migration (retort upgrade sets \
                           [migrations] lock_timeout, 5 s by default, for you), and retry when it times out"

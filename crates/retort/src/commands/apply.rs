@@ -66,6 +66,14 @@ pub fn run(
     let mut watchdog = None;
     let mut waiter = None;
     if !preview.steps.is_empty() {
+        super::lint::preflight(
+            out,
+            &mut client,
+            &graph,
+            &preview,
+            options.lock_timeout.is_some(),
+            args.strict,
+        )?;
         preflight(out, &mut client, &topology, &graph, &preview, &rollout)?;
         direct = super::replica::direct_standbys(&rollout.replica_urls);
         for d in direct.iter_mut() {

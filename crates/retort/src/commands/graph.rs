@@ -24,7 +24,8 @@ pub fn run(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
                 "kind": match kind { EdgeKind::Parent => "parent", EdgeKind::DependsOn => "depends-on" },
             })).collect::<Vec<_>>(),
         }))?,
-        Format::Human => {
+        // --format sarif is refused for graph before we get here.
+        Format::Human | Format::Sarif => {
             for m in graph.migrations().iter().rev() {
                 let deps = if m.depends_on.is_empty() {
                     String::new()

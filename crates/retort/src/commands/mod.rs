@@ -5,6 +5,7 @@ pub mod authoring;
 pub mod cluster;
 pub mod demo;
 pub mod graph;
+pub mod lint;
 pub mod ping;
 pub mod project;
 pub mod replica;

@@ -1,0 +1,283 @@
+//! `retort lint`, and the lint pre-flight of `retort upgrade`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use retort_lint::{Finding, LintContext, LiveCatalog, Severity, Statement};
+use retort_migrate::{Migration, RevisionGraph, Target};
+use retort_pg::Client;
+use serde_json::json;
+
+use super::project::Project;
+use crate::cli::{Format, GlobalArgs};
+use crate::output::Output;
+use crate::EXIT_DIFFERENCES;
+
+/// One thing to lint: its statements and how it runs.
+struct Unit {
+    file: PathBuf,
+    transactional: bool,
+    statements: Vec<Statement>,
+}
+
+/// Lints `migrations` (up sections) with what the database can tell: server version, table
+/// sizes, column types, dependent views, function volatility. `client` None lints offline.
+pub fn lint_migrations(
+    client: Option<&mut Client>,
+    migrations: &[&Migration],
+    runner_sets_lock_timeout: bool,
+) -> Result<Vec<Finding>> {
+    let units = migrations
+        .iter()
+        .map(|m| {
+            Ok(Unit {
+                file: m.path.clone(),
+                transactional: m.transactional,
+                statements: retort_lint::parse_section(&m.up.sql, &m.path, m.up.first_line, None)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    lint_units(client, &units, runner_sets_lock_timeout)
+}
+
+fn lint_units(
+    client: Option<&mut Client>,
+    units: &[Unit],
+    runner_sets_lock_timeout: bool,
+) -> Result<Vec<Finding>> {
+    let mut ctx = LintContext {
+        runner_sets_lock_timeout,
+        ..LintContext::default()
+    };
+    if let Some(client) = client {
+        let all: Vec<Statement> = units.iter().flat_map(|u| u.statements.clone()).collect();
+        let (rels, funcs) = retort_lint::referenced(&all);
+        ctx.server_version_num = Some(retort_pg::server_info(client)?.version_num);
+        ctx.catalog = Some(LiveCatalog::read(client, &rels, &funcs)?);
+    }
+    let mut findings = Vec::new();
+    for u in units {
+        findings.extend(retort_lint::lint_statements(
+            &u.file,
+            &u.statements,
+            u.transactional,
+            &ctx,
+        ));
+    }
+    retort_lint::sort(&mut findings);
+    Ok(findings)
+}
+
+pub fn run(global: &GlobalArgs, out: &Output, targets: &[String]) -> Result<ExitCode> {
+    let project = Project::load(global)?;
+    let options = project.options(None, None, None)?;
+    let runner_lock_timeout = options.lock_timeout.is_some();
+    // A database is optional: without one, every table is assumed to exist and be busy.
+    let mut client = match super::database_config(global).and_then(|c| Ok(retort_pg::connect(&c)?))
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            out.note(format!(
+                "note: no database to compare with ({}): linting without table sizes; every table not \
+                 created by the migration is assumed to exist",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            None
+        }
+    };
+    let mut units: Vec<Unit> = Vec::new();
+    let graph = if project.migrations_dir.exists() {
+        Some(project.graph()?)
+    } else {
+        None
+    };
+    if targets.is_empty() {
+        let Some(graph) = graph.as_ref() else {
+            bail!("no migrations directory at {} and nothing named to lint; give files (retort lint FILE.sql)", project.migrations_dir.display());
+        };
+        let pending: Vec<&Migration> = match client.as_mut() {
+            Some(c) => {
+                let mut silent = retort_migrate::Silent;
+                let plan =
+                    retort_migrate::MigrationRunner::new(c, graph, options.clone(), &mut silent)
+                        .plan_upgrade(&Target::Heads)?;
+                plan.steps
+                    .iter()
+                    .filter_map(|s| graph.get(&s.revision))
+                    .collect()
+            }
+            None => graph.migrations().iter().collect(),
+        };
+        if pending.is_empty() {
+            out.note("nothing to lint: every migration is applied (name files or revisions to lint them anyway)");
+        }
+        for m in pending {
+            units.push(migration_unit(m)?);
+        }
+    } else {
+        for t in targets {
+            let path = Path::new(t);
+            if path.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                    .collect();
+                files.sort();
+                for f in files {
+                    units.push(file_unit(&f)?);
+                }
+            } else if path.exists() {
+                units.push(file_unit(path)?);
+            } else if let Some(graph) = graph.as_ref() {
+                let m = graph
+                    .resolve(t)
+                    .with_context(|| format!("`{t}` is neither a file nor a revision"))?;
+                units.push(migration_unit(m)?);
+            } else {
+                bail!(
+                    "`{t}` is neither a file nor a revision (no migrations directory at {})",
+                    project.migrations_dir.display()
+                );
+            }
+        }
+    }
+    let findings = lint_units(client.as_mut(), &units, runner_lock_timeout)?;
+    report(out, &findings, units.len())?;
+    Ok(if findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIFFERENCES)
+    })
+}
+
+fn migration_unit(m: &Migration) -> Result<Unit> {
+    Ok(Unit {
+        file: m.path.clone(),
+        transactional: m.transactional,
+        statements: retort_lint::parse_section(&m.up.sql, &m.path, m.up.first_line, None)?,
+    })
+}
+
+/// A migration file (its up section) or a plain SQL file (run statement by statement, as psql does).
+fn file_unit(path: &Path) -> Result<Unit> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if text
+        .lines()
+        .any(|l| l.trim_start().starts_with("-- retort:revision"))
+    {
+        let m = Migration::parse(&text, path)?;
+        return migration_unit(&m);
+    }
+    Ok(Unit {
+        file: path.to_owned(),
+        transactional: false,
+        statements: retort_lint::parse_section(&text, path, 1, None)?,
+    })
+}
+
+/// Human text, JSON or SARIF.
+pub fn report(out: &Output, findings: &[Finding], linted: usize) -> Result<()> {
+    match out.format {
+        Format::Sarif => out.print_json(&retort_lint::to_sarif(findings))?,
+        Format::Json => out.print_json(&json!({
+            "linted": linted,
+            "findings": findings,
+        }))?,
+        _ => {
+            for f in findings {
+                out.say(finding_text(f));
+            }
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            out.note(if findings.is_empty() {
+                format!("lint: {linted} migration(s) or file(s), no findings")
+            } else {
+                format!(
+                    "lint: {} finding(s) ({errors} error(s)) in {linted} migration(s) or file(s); excuse one with \
+                     `-- retort:allow <rule> <reason>` above its statement",
+                    findings.len()
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Several lines for people: where, what lock on which table and how big, why, what instead.
+pub fn finding_text(f: &Finding) -> String {
+    let level = match f.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut s = format!(
+        "{}:{}: {level}[{}] {}\n",
+        f.file.display(),
+        f.line,
+        f.rule,
+        f.statement
+    );
+    if let (Some(lock), Some(rel)) = (f.lock, f.relation.as_deref()) {
+        let size = match (f.table_bytes, f.table_rows) {
+            (Some(b), Some(r)) => format!(
+                " ({}, ~{} rows)",
+                retort_replica::pretty_bytes(b.max(0) as u64),
+                r.max(0.0) as u64
+            ),
+            _ => String::new(),
+        };
+        s.push_str(&format!(
+            "  {} lock on {rel}{size}: {}; {}\n",
+            lock.sql_name(),
+            f.work
+                .map(|w| w.describe())
+                .unwrap_or("changes the catalog only"),
+            lock.blocks()
+        ));
+    }
+    s.push_str(&format!("  {}\n  instead: {}", f.message, f.fix));
+    s
+}
+
+/// For `upgrade`: lint what is about to run; print findings, or refuse under --strict.
+pub fn preflight(
+    out: &Output,
+    client: &mut Client,
+    graph: &RevisionGraph,
+    plan: &retort_migrate::Plan,
+    runner_sets_lock_timeout: bool,
+    strict: bool,
+) -> Result<()> {
+    let migrations: Vec<&Migration> = plan
+        .steps
+        .iter()
+        .filter(|s| s.direction == retort_migrate::Direction::Up)
+        .filter_map(|s| graph.get(&s.revision))
+        .collect();
+    if migrations.is_empty() {
+        return Ok(());
+    }
+    let findings = lint_migrations(Some(client), &migrations, runner_sets_lock_timeout)?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    for f in &findings {
+        out.note(format!(
+            "{}: {}",
+            if strict { "lint" } else { "lint warning" },
+            finding_text(f)
+        ));
+    }
+    if strict {
+        bail!(
+            "--strict: `retort lint` has {} finding(s) for the migrations about to run; nothing was run. Fix them, \
+             or excuse each with `-- retort:allow <rule> <reason>`",
+            findings.len()
+        );
+    }
+    Ok(())
+}
