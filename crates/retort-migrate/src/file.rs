@@ -9,13 +9,14 @@ use crate::error::{Location, MigrateError};
 use retort_pg::{split_statements, Statement};
 
 /// Keys a header may hold, in the order [`Migration::render`] writes them.
-const HEADER_KEYS: [&str; 6] = [
+const HEADER_KEYS: [&str; 7] = [
     "revision",
     "parents",
     "message",
     "depends-on",
     "branch-labels",
     "transaction",
+    "imported",
 ];
 
 /// One section (`up` or `down`) of a migration file.
@@ -70,6 +71,9 @@ pub struct Migration {
     pub down: Option<Section>,
     /// Where the file is (a path on disk, or the path inside an embedded directory).
     pub path: PathBuf,
+    /// `-- retort:imported <from>`: the revision came from another tool (e.g. `alembic
+    /// versions/ae10_add_users.py`) whose SQL already ran on existing databases.
+    pub imported: Option<String>,
     /// Line of each header directive, for error messages (`parents`, `depends-on`).
     pub(crate) directive_lines: Vec<(&'static str, usize)>,
 }
@@ -93,6 +97,11 @@ pub struct NewMigration {
     pub up: String,
     /// Down SQL.
     pub down: String,
+    /// Write no `-- retort:down` section at all, so a downgrade through it is refused
+    /// (a baseline cannot be undone).
+    pub irreversible: bool,
+    /// `-- retort:imported <from>`.
+    pub imported: Option<String>,
 }
 
 impl Migration {
@@ -138,6 +147,7 @@ impl Migration {
         let mut depends_on = Vec::new();
         let mut branch_labels = Vec::new();
         let mut transactional = true;
+        let mut imported = None;
         let mut directive_lines: Vec<(&'static str, usize)> = Vec::new();
         // (which section, first SQL line, byte range start)
         let mut up: Option<(usize, usize)> = None; // (first line, byte offset)
@@ -259,6 +269,7 @@ impl Migration {
                                 }
                             }
                         }
+                        "imported" => imported = Some(value),
                         _ => unreachable!("HEADER_KEYS and this match list the same keys"),
                     }
                 }
@@ -311,6 +322,7 @@ impl Migration {
             up,
             down,
             path: path.to_owned(),
+            imported,
             directive_lines,
         })
     }
@@ -345,9 +357,15 @@ impl NewMigration {
         if !self.transactional {
             out.push_str("-- retort:transaction off\n");
         }
+        if let Some(from) = &self.imported {
+            out.push_str(&format!("-- retort:imported {from}\n"));
+        }
         out.push_str("\n-- retort:up\n");
         out.push_str(self.up.trim_end());
         out.push_str(if self.up.trim().is_empty() { "" } else { "\n" });
+        if self.irreversible {
+            return out;
+        }
         out.push_str("\n-- retort:down\n");
         out.push_str(self.down.trim_end());
         if !self.down.trim().is_empty() {
@@ -514,8 +532,15 @@ mod tests {
             transactional: false,
             up: "CREATE TABLE users (id int);\r\n".into(),
             down: "DROP TABLE users;".into(),
+            irreversible: false,
+            imported: Some("alembic versions/aaaa_add.py".into()),
         };
         let m = parse(&new.render()).unwrap();
+        let irreversible = NewMigration {
+            irreversible: true,
+            ..new.clone()
+        };
+        assert!(parse(&irreversible.render()).unwrap().down.is_none());
         assert_eq!(m.revision, "aaaaaaaaaaaa");
         assert_eq!(m.parents, ["bbbbbbbbbbbb", "cccccccccccc"]);
         assert_eq!(m.message, "add users table");
@@ -526,8 +551,9 @@ mod tests {
             m.up.statements(&m.path).unwrap()[0].sql,
             "CREATE TABLE users (id int)"
         );
-        assert_eq!(m.up.first_line, 9);
-        assert_eq!(m.up.statements(&m.path).unwrap()[0].line, 9);
+        assert_eq!(m.imported.as_deref(), Some("alembic versions/aaaa_add.py"));
+        assert_eq!(m.up.first_line, 10);
+        assert_eq!(m.up.statements(&m.path).unwrap()[0].line, 10);
         let down = m.down.as_ref().unwrap();
         assert_eq!(down.statements(&m.path).unwrap()[0].sql, "DROP TABLE users");
         assert_eq!(new.file_name(), "aaaaaaaaaaaa_add_users_table.sql");

@@ -180,6 +180,27 @@ pub enum Command {
     /// Draw the revision graph (--format mermaid or dot for diagrams, json for tools).
     Graph,
 
+    /// Adopt an existing database: one migration that creates its current schema, stamped.
+    ///
+    /// Reads the live catalog, writes migrations/<revision>_baseline.sql whose up section
+    /// creates every object (dependency-ordered, by the same renderer as `retort diff`) and
+    /// which has no down section (a baseline cannot be undone), then records the database as
+    /// being at it. Fresh databases get the same schema from `retort upgrade`. Refuses a
+    /// database that retort already manages and a project that already has migrations.
+    ///
+    /// Example: retort init && retort baseline -m "schema as of the 2026 release"
+    Baseline {
+        /// The migration's message.
+        #[arg(short, long, default_value = "baseline")]
+        message: String,
+        #[command(flatten)]
+        schema: SchemaArgs,
+    },
+
+    /// Bring another tool's history into retort (`retort import alembic`).
+    #[command(subcommand)]
+    Import(ImportCommand),
+
     /// Find migrations that would lock, rewrite or scan a busy table, and say what to do instead.
     ///
     /// Each statement is read with PostgreSQL's own parser; retort knows the lock it takes on
@@ -338,6 +359,31 @@ pub enum ClusterCommand {
         /// A TCP URL with the generated password instead of the unix-socket URL.
         #[arg(long)]
         tcp: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Read an Alembic project's revision files and write the same graph as retort migrations.
+    ///
+    /// The files are parsed, never run: `revision`, `down_revision` (tuples for merges),
+    /// `branch_labels`, `depends_on` and the docstring's first line. Revision ids stay the same
+    /// (Alembic's default ids already have retort's form). The imported migrations carry no
+    /// SQL (`-- retort:imported`): their operations stay in Alembic and already ran on existing
+    /// databases. With a database at the Alembic heads, retort also writes a baseline beneath
+    /// them (the current schema, so fresh databases can be built) and stamps retort.version
+    /// with the same heads as alembic_version. Nothing existing is overwritten.
+    ///
+    /// Example: retort import alembic --from ../legacy-app
+    Alembic {
+        /// The Alembic project (with alembic.ini) or its versions directory.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        from: PathBuf,
+        /// Where to write the migrations (default: [migrations] dir).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        #[command(flatten)]
+        schema: SchemaArgs,
     },
 }
 

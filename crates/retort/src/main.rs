@@ -74,6 +74,12 @@ fn main() -> ExitCode {
         }
         Command::Repair { revisions } => commands::stamp::repair(g, &out, revisions),
         Command::Graph => commands::graph::run(g, &out),
+        Command::Baseline { message, schema } => {
+            commands::adopt::baseline(g, &out, message, schema)
+        }
+        Command::Import(cli::ImportCommand::Alembic { from, to, schema }) => {
+            commands::adopt::import_alembic(g, &out, from, to.as_deref(), schema)
+        }
         Command::Diff {
             from,
             to,

@@ -153,6 +153,8 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         transactional,
         up,
         down,
+        irreversible: false,
+        imported: None,
     };
     check_labels(&graph, &new.branch_labels)?;
     write(&project, out, &new)

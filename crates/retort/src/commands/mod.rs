@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod adopt;
 pub mod apply;
 pub mod authoring;
 pub mod cluster;
