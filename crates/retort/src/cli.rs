@@ -7,9 +7,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// retort: sane schema management for PostgreSQL, a shadow password store, and
 /// replication-aware rollouts.
 ///
-/// Connection settings come from -d/--database-url, else $DATABASE_URL, else [database] url in
-/// retort.toml, else the libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ...)
-/// and ~/.pgpass, exactly as psql reads them.
+/// Connection settings come from -d/--database-url, else $RETORT_DATABASE_URL, else
+/// $DATABASE_URL, else [database] url in retort.toml, else the libpq variables (PGHOST, PGPORT,
+/// PGUSER, PGDATABASE, PGPASSWORD, ...) and ~/.pgpass, exactly as psql reads them.
+///
+/// Every retort.toml key can be set by an environment variable (a flag wins over both):
+/// RETORT_DATABASE_URL, RETORT_MIGRATIONS_DIR, RETORT_MIGRATIONS_SCHEMA,
+/// RETORT_MIGRATIONS_TABLE_SCHEMA, RETORT_MIGRATIONS_LOCK_TIMEOUT,
+/// RETORT_MIGRATIONS_STATEMENT_TIMEOUT, RETORT_MIGRATIONS_LOCK_WAIT, RETORT_REPLICAS_WAIT,
+/// RETORT_REPLICAS_TIMEOUT, RETORT_REPLICAS_MAX_LAG, RETORT_SHADOW_SCHEMA,
+/// RETORT_SHADOW_APP_ROLE, RETORT_SHADOW_OWNER_ROLE.
 ///
 /// Exit codes: 0 success, 1 error, 2 usage error, 3 differences or findings.
 #[derive(Debug, Parser)]

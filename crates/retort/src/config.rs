@@ -77,7 +77,70 @@ pub struct Replicas {
     pub max_lag: Option<String>,
 }
 
+/// Environment variables that override retort.toml keys (flags override both); the tests hold
+/// `with_env` and `retort --help` to this list.
+#[cfg(test)]
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("RETORT_DATABASE_URL", "[database] url"),
+    ("RETORT_MIGRATIONS_DIR", "[migrations] dir"),
+    ("RETORT_MIGRATIONS_SCHEMA", "[migrations] schema"),
+    (
+        "RETORT_MIGRATIONS_TABLE_SCHEMA",
+        "[migrations] table_schema",
+    ),
+    (
+        "RETORT_MIGRATIONS_LOCK_TIMEOUT",
+        "[migrations] lock_timeout",
+    ),
+    (
+        "RETORT_MIGRATIONS_STATEMENT_TIMEOUT",
+        "[migrations] statement_timeout",
+    ),
+    ("RETORT_MIGRATIONS_LOCK_WAIT", "[migrations] lock_wait"),
+    ("RETORT_REPLICAS_WAIT", "[replicas] wait"),
+    ("RETORT_REPLICAS_TIMEOUT", "[replicas] timeout"),
+    ("RETORT_REPLICAS_MAX_LAG", "[replicas] max_lag"),
+    ("RETORT_SHADOW_SCHEMA", "[shadow] schema"),
+    ("RETORT_SHADOW_APP_ROLE", "[shadow] app_role"),
+    ("RETORT_SHADOW_OWNER_ROLE", "[shadow] owner_role"),
+];
+
 impl Config {
+    /// Applies `RETORT_*` overrides (see [`ENV_KEYS`]); empty values are ignored.
+    pub fn with_env(mut self, get: &dyn Fn(&str) -> Option<String>) -> Config {
+        let v = |k: &str| get(k).filter(|s| !s.is_empty());
+        if let Some(x) = v("RETORT_DATABASE_URL") {
+            self.database.url = Some(x);
+        }
+        let m = &mut self.migrations;
+        if let Some(x) = v("RETORT_MIGRATIONS_DIR") {
+            m.dir = Some(PathBuf::from(x));
+        }
+        if let Some(x) = v("RETORT_MIGRATIONS_SCHEMA") {
+            m.schema = Some(PathBuf::from(x));
+        }
+        for (key, slot) in [
+            ("RETORT_MIGRATIONS_TABLE_SCHEMA", &mut m.table_schema),
+            ("RETORT_MIGRATIONS_LOCK_TIMEOUT", &mut m.lock_timeout),
+            (
+                "RETORT_MIGRATIONS_STATEMENT_TIMEOUT",
+                &mut m.statement_timeout,
+            ),
+            ("RETORT_MIGRATIONS_LOCK_WAIT", &mut m.lock_wait),
+            ("RETORT_REPLICAS_WAIT", &mut self.replicas.wait),
+            ("RETORT_REPLICAS_TIMEOUT", &mut self.replicas.timeout),
+            ("RETORT_REPLICAS_MAX_LAG", &mut self.replicas.max_lag),
+            ("RETORT_SHADOW_SCHEMA", &mut self.shadow.schema),
+            ("RETORT_SHADOW_APP_ROLE", &mut self.shadow.app_role),
+            ("RETORT_SHADOW_OWNER_ROLE", &mut self.shadow.owner_role),
+        ] {
+            if let Some(x) = v(key) {
+                *slot = Some(x);
+            }
+        }
+        self
+    }
+
     /// The directory relative paths are resolved against: retort.toml's, else the current one.
     pub fn root_dir(&self) -> PathBuf {
         self.root.clone().unwrap_or_else(|| PathBuf::from("."))
@@ -101,7 +164,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
         None => find_upwards(&std::env::current_dir().context("reading the current directory")?),
     };
     let Some(path) = path else {
-        return Ok(Config::default());
+        return Ok(Config::default().with_env(&|k| std::env::var(k).ok()));
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
@@ -115,7 +178,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
         }
     });
     config.path = Some(path);
-    Ok(config)
+    Ok(config.with_env(&|k| std::env::var(k).ok()))
 }
 
 fn find_upwards(start: &Path) -> Option<PathBuf> {
@@ -164,5 +227,47 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), None);
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_variable_overrides_its_key() {
+        let get = |k: &str| {
+            ENV_KEYS
+                .iter()
+                .any(|(e, _)| *e == k)
+                .then(|| format!("v-{k}"))
+        };
+        let c = Config::default().with_env(&get);
+        assert_eq!(c.database.url.as_deref(), Some("v-RETORT_DATABASE_URL"));
+        assert_eq!(
+            c.migrations.lock_wait.as_deref(),
+            Some("v-RETORT_MIGRATIONS_LOCK_WAIT")
+        );
+        assert_eq!(
+            c.replicas.max_lag.as_deref(),
+            Some("v-RETORT_REPLICAS_MAX_LAG")
+        );
+        assert_eq!(
+            c.shadow.owner_role.as_deref(),
+            Some("v-RETORT_SHADOW_OWNER_ROLE")
+        );
+        assert_eq!(
+            c.migrations.dir.as_deref(),
+            Some(std::path::Path::new("v-RETORT_MIGRATIONS_DIR"))
+        );
+        // --help lists every one of them.
+        use clap::CommandFactory;
+        let help = crate::cli::Cli::command().render_long_help().to_string();
+        for (k, _) in ENV_KEYS {
+            assert!(help.contains(k), "--help does not mention {k}");
+        }
+        // Nothing set, nothing changed; empty means unset.
+        let c = Config::default().with_env(&|_| Some(String::new()));
+        assert!(c.database.url.is_none() && c.shadow.schema.is_none());
     }
 }

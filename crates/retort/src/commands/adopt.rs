@@ -115,7 +115,12 @@ pub fn baseline(
     };
     let path = write_new(&project.migrations_dir, &new)?;
     let graph = project.graph()?;
-    stamp(&project, &mut client, &graph, std::slice::from_ref(&new.revision))?;
+    stamp(
+        &project,
+        &mut client,
+        &graph,
+        std::slice::from_ref(&new.revision),
+    )?;
     if out.json() {
         out.print_json(&json!({
             "revision": new.revision, "path": path, "changes": objects, "stamped": [new.revision],

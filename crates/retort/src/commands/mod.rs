@@ -21,10 +21,11 @@ use retort_pg::{ConnConfig, ConnParams, ProcessEnv};
 use crate::cli::GlobalArgs;
 use crate::config;
 
-/// Connection settings with retort's precedence: -d, then $DATABASE_URL, then retort.toml's
-/// [database] url, then libpq's PG* variables and defaults.
+/// Connection settings with retort's precedence: -d, then $RETORT_DATABASE_URL, then
+/// $DATABASE_URL, then retort.toml's [database] url, then libpq's PG* variables and defaults.
 pub fn database_config(global: &GlobalArgs) -> Result<ConnConfig> {
-    let from_env = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
+    let from_env = env("RETORT_DATABASE_URL").or_else(|| env("DATABASE_URL"));
     let url = match global.database_url.clone().or(from_env) {
         Some(url) => Some(url),
         None => config::load(global.config.as_deref())?.database.url,
