@@ -130,7 +130,10 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         for hint in &up.hints {
             up_sql.push_str(&format!("-- hint: {hint}\n"));
         }
-        up_sql.push_str(&up.to_sql());
+        up_sql.push_str(&super::lint::annotate(
+            &up.to_sql(),
+            !up.outside_transaction,
+        ));
         if up.outside_transaction {
             out.note(
                 "note: the migration adds enum values, so it is marked `-- retort:transaction off`",

@@ -281,3 +281,66 @@ pub fn preflight(
     }
     Ok(())
 }
+
+/// Generated SQL with lint findings written as comments above the statements they concern
+/// (for `retort new --autogenerate`). SQL that does not parse is returned unchanged.
+pub fn annotate(sql: &str, transactional: bool) -> String {
+    let ctx = LintContext {
+        runner_sets_lock_timeout: true,
+        ..LintContext::default()
+    };
+    let Ok(findings) =
+        retort_lint::lint_sql(sql, Path::new("generated.sql"), 1, transactional, &ctx)
+    else {
+        return sql.to_owned();
+    };
+    let mut out = String::with_capacity(sql.len());
+    for (i, line) in sql.lines().enumerate() {
+        for f in findings.iter().filter(|f| f.line == i + 1) {
+            out.push_str(&format!(
+                "-- lint {}[{}]: {}\n--   instead: {}\n",
+                match f.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                f.rule,
+                f.message,
+                f.fix
+            ));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn annotations_sit_above_their_statement_and_keep_the_sql() {
+        let sql = "CREATE TABLE t (a int);\nALTER TABLE users ADD COLUMN tenant int NOT NULL;\nCREATE INDEX i ON users (email);\n";
+        let out = super::annotate(sql, true);
+        let lines: Vec<&str> = out.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("ALTER TABLE users"))
+            .unwrap();
+        assert!(
+            lines[at - 2].starts_with("-- lint warning[not-null-without-default]"),
+            "{out}"
+        );
+        let idx = lines
+            .iter()
+            .position(|l| l.starts_with("CREATE INDEX"))
+            .unwrap();
+        assert!(lines[idx - 2].contains("index-not-concurrent"), "{out}");
+        // Removing the comments gives back the SQL.
+        let stripped: String = out
+            .lines()
+            .filter(|l| !l.starts_with("-- lint") && !l.starts_with("--   instead"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(stripped, sql);
+        assert_eq!(super::annotate("not sql at all", true), "not sql at all");
+    }
+}
