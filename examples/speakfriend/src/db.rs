@@ -1,0 +1,222 @@
+//! All the SQL the app runs: migrations at start, users, notes, and read-your-writes.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use retort_migrate::include_dir::{self, include_dir, Dir};
+use retort_replica::{Lsn, ReplayWait};
+use retort_shadow::nonblocking::ShadowStore;
+use retort_shadow::{SecretString, Verdict};
+use tokio_postgres::{Client, NoTls};
+
+use crate::Config;
+
+static MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/migrations");
+
+/// Runs the embedded migrations on the primary (retort refuses a standby), then waits until
+/// the synchronous standbys have replayed them, so the app never reads a schema older than
+/// itself there.
+pub async fn migrate(config: &Config) -> Result<()> {
+    let url = config.migrate_url.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let graph = retort_migrate::from_embedded(&MIGRATIONS)?;
+        let mut client = retort_pg::connect(&retort_pg::ConnConfig::parse(&url)?)?;
+        let report = retort_migrate::upgrade(&mut client, &graph, retort_migrate::Target::Heads)?;
+        tracing::info!(
+            "migrations: {} applied, at {}",
+            report.plan.steps.len(),
+            report.plan.to_heads.join(", ")
+        );
+        let topology = retort_replica::Topology::read(&mut client)?;
+        if topology.sync_names.is_some() {
+            let lsn = retort_replica::current_lsn(&mut client)?;
+            retort_replica::wait_for_replay(
+                &mut client,
+                lsn,
+                retort_replica::WaitMode::Sync,
+                Duration::from_secs(60),
+                &mut [],
+                |_, _| {},
+            )?;
+            tracing::info!("the synchronous standby has replayed the migrations");
+        }
+        Ok(())
+    })
+    .await?
+}
+
+async fn connect(url: &str) -> Result<Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+        anyhow::anyhow!(
+            "connecting to {}: {}",
+            retort_pg::redact_conn_string(url),
+            retort_pg::PgError::from(e)
+        )
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!("database connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Where a read was served from, in words for the page.
+pub struct ReadFrom {
+    pub text: String,
+    pub standby: bool,
+}
+
+/// One note.
+#[derive(serde::Serialize)]
+pub struct Note {
+    pub body: String,
+    pub at: String,
+}
+
+/// The app's connections (its own role) and the password store.
+pub struct Db {
+    primary: Client,
+    replica: Option<Client>,
+    store: ShadowStore,
+    read_wait: Duration,
+}
+
+/// What a login attempt came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Login {
+    Ok,
+    /// Wrong name, wrong password or a locked account: the page says the same for all three.
+    Refused,
+}
+
+impl Db {
+    pub async fn connect(config: &Config) -> Result<Db> {
+        let primary = connect(&config.primary_url).await?;
+        let replica = match &config.replica_url {
+            Some(u) => Some(connect(u).await?),
+            None => None,
+        };
+        Ok(Db {
+            primary,
+            replica,
+            store: ShadowStore::new("shadow"),
+            read_wait: config.read_wait,
+        })
+    }
+
+    /// Creates the user and their password; false when the name is taken.
+    pub async fn sign_up(&self, username: &str, password: &SecretString) -> Result<bool> {
+        let inserted = self
+            .primary
+            .execute(
+                "INSERT INTO users (username) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&username],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        if let Err(e) = self
+            .store
+            .set_password(&self.primary, username, password)
+            .await
+        {
+            self.primary
+                .execute("DELETE FROM users WHERE username = $1", &[&username])
+                .await?;
+            return Err(e.into());
+        }
+        Ok(true)
+    }
+
+    pub async fn log_in(&self, username: &str, password: &SecretString) -> Result<Login> {
+        Ok(
+            match self.store.verify(&self.primary, username, password).await? {
+                Verdict::Ok => Login::Ok,
+                Verdict::Bad | Verdict::Locked => Login::Refused,
+            },
+        )
+    }
+
+    /// Changes the password after checking the current one.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<bool> {
+        if self.log_in(username, current).await? != Login::Ok {
+            return Ok(false);
+        }
+        self.store
+            .set_password(&self.primary, username, new)
+            .await?;
+        Ok(true)
+    }
+
+    /// Adds a note on the primary; returns the WAL position after it, for read-your-writes.
+    pub async fn add_note(&self, username: &str, body: &str) -> Result<Lsn> {
+        if body.trim().is_empty() || body.len() > 2000 {
+            bail!("a note has 1 to 2000 characters");
+        }
+        self.primary
+            .execute(
+                "INSERT INTO notes (username, body) VALUES ($1, $2)",
+                &[&username, &body],
+            )
+            .await?;
+        Ok(retort_replica::current_lsn_async(&self.primary).await?)
+    }
+
+    /// The user's notes, from the standby when it has replayed `last_write` within the bounded
+    /// wait, else from the primary.
+    pub async fn notes(
+        &self,
+        username: &str,
+        last_write: Option<Lsn>,
+    ) -> Result<(Vec<Note>, ReadFrom)> {
+        let (client, from) = match (&self.replica, last_write) {
+            (None, _) => (&self.primary, ReadFrom { text: "the primary (no standby is configured)".into(), standby: false }),
+            (Some(r), None) => (r, ReadFrom { text: "the asynchronous standby".into(), standby: true }),
+            (Some(r), Some(lsn)) => match retort_replica::wait_for_lsn_async(r, lsn, self.read_wait).await {
+                Ok(ReplayWait::Caught { after }) => (
+                    r,
+                    ReadFrom {
+                        text: format!(
+                            "the asynchronous standby, which replayed your last write after waiting {} ms",
+                            after.as_millis()
+                        ),
+                        standby: true,
+                    },
+                ),
+                Ok(ReplayWait::TimedOut { .. }) | Err(_) => (
+                    &self.primary,
+                    ReadFrom {
+                        text: format!(
+                            "the primary: the standby had not replayed your last write within {} ms",
+                            self.read_wait.as_millis()
+                        ),
+                        standby: false,
+                    },
+                ),
+            },
+        };
+        let rows = client
+            .query(
+                "SELECT body, to_char(created_at, 'YYYY-MM-DD HH24:MI:SS') FROM notes \
+                 WHERE username = $1 ORDER BY id DESC LIMIT 100",
+                &[&username],
+            )
+            .await?;
+        Ok((
+            rows.iter()
+                .map(|r| Note {
+                    body: r.get(0),
+                    at: r.get(1),
+                })
+                .collect(),
+            from,
+        ))
+    }
+}

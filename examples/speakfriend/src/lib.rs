@@ -1,0 +1,141 @@
+//! Speak Friend: a small web app that uses all of retort.
+//!
+//! - On start it runs its embedded migrations with `retort_migrate` (which refuses a standby)
+//!   and waits until the synchronous standby has replayed them (`retort_replica`).
+//! - Passwords go through the shadow store (`retort_shadow`, scram-argon2): the app's role can
+//!   execute the store's functions and read nothing of it.
+//! - Writes go to the primary; the notes page reads from an asynchronous standby after waiting
+//!   (bounded) for it to replay the session's last write, and says where it read from.
+//!
+//! `main.rs` wires configuration and shutdown; [`router`] the pages; [`db`] all SQL.
+
+pub mod db;
+pub mod pages;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::extract::{FromRef, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::Key;
+use minijinja::Environment;
+
+/// Where the app's databases are and how it behaves.
+#[derive(Clone)]
+pub struct Config {
+    /// A role that may run the migrations (owner of the schema).
+    pub migrate_url: String,
+    /// The app's own role on the primary (writes, logins).
+    pub primary_url: String,
+    /// The app's own role on an asynchronous standby (reads), if there is one.
+    pub replica_url: Option<String>,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// 64 bytes that sign session cookies (random per start when None: sessions end on restart).
+    pub cookie_key: Option<Vec<u8>>,
+    /// Mark cookies Secure (set it when served over HTTPS).
+    pub secure_cookies: bool,
+    /// How long a read on the standby waits for the session's last write.
+    pub read_wait: Duration,
+}
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<db::Db>,
+    pub templates: Arc<Environment<'static>>,
+    pub key: Key,
+    pub secure_cookies: bool,
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.key.clone()
+    }
+}
+
+/// The pages. Every POST checks the session's CSRF token.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::index))
+        .route(
+            "/signup",
+            get(pages::auth::signup_form).post(pages::auth::signup),
+        )
+        .route(
+            "/login",
+            get(pages::auth::login_form).post(pages::auth::login),
+        )
+        .route("/logout", post(pages::auth::logout))
+        .route(
+            "/password",
+            get(pages::password::form).post(pages::password::change),
+        )
+        .route("/notes", get(pages::notes::list).post(pages::notes::add))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One line per request: method, path, status, time. Never headers, cookies or bodies.
+async fn log_request(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let began = Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        "{method} {path} {} {:.1} ms",
+        response.status().as_u16(),
+        began.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// The templates, compiled into the binary.
+pub fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, text) in [
+        ("base.html", include_str!("../templates/base.html")),
+        ("signup.html", include_str!("../templates/signup.html")),
+        ("login.html", include_str!("../templates/login.html")),
+        ("password.html", include_str!("../templates/password.html")),
+        ("notes.html", include_str!("../templates/notes.html")),
+        ("message.html", include_str!("../templates/message.html")),
+    ] {
+        env.add_template(name, text).expect("templates compile");
+    }
+    env
+}
+
+/// Migrates, connects and starts serving; returns the address and the server task.
+pub async fn start(config: Config) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    db::migrate(&config).await?;
+    let db = db::Db::connect(&config).await?;
+    let key = match &config.cookie_key {
+        Some(k) => {
+            Key::try_from(k.as_slice()).context("the cookie key must be at least 64 bytes")?
+        }
+        None => Key::generate(),
+    };
+    let state = AppState {
+        db: Arc::new(db),
+        templates: Arc::new(templates()),
+        key,
+        secure_cookies: config.secure_cookies,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("server stopped: {e}");
+        }
+    });
+    Ok((addr, task))
+}
