@@ -73,7 +73,7 @@ async fn main() -> Result<()> {
     }
     if let Some(c) = cluster {
         let dir = c.dir().to_owned();
-        tokio::task::spawn_blocking(move || c.destroy()).await??;
+        tokio::task::spawn_blocking(move || c.destroy().map_err(anyhow::Error::from)).await??;
         println!("stopped the cluster and removed {}", dir.display());
     }
     Ok(())
