@@ -14,11 +14,11 @@ use crate::Config;
 static MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
 /// Runs the embedded migrations on the primary (retort refuses a standby), then waits until
-/// the synchronous standbys have replayed them, so the app never reads a schema older than
-/// itself there.
-pub async fn migrate(config: &Config) -> Result<()> {
+/// the synchronous standbys have replayed them. Returns the WAL position after them: reads on
+/// an asynchronous standby wait for at least that, so the app never reads an older schema.
+pub async fn migrate(config: &Config) -> Result<Lsn> {
     let url = config.migrate_url.clone();
-    tokio::task::spawn_blocking(move || -> Result<()> {
+    tokio::task::spawn_blocking(move || -> Result<Lsn> {
         let graph = retort_migrate::from_embedded(&MIGRATIONS)?;
         let mut client = retort_pg::connect(&retort_pg::ConnConfig::parse(&url)?)?;
         let report = retort_migrate::upgrade(&mut client, &graph, retort_migrate::Target::Heads)?;
@@ -28,8 +28,8 @@ pub async fn migrate(config: &Config) -> Result<()> {
             report.plan.to_heads.join(", ")
         );
         let topology = retort_replica::Topology::read(&mut client)?;
+        let lsn = retort_replica::current_lsn(&mut client)?;
         if topology.sync_names.is_some() {
-            let lsn = retort_replica::current_lsn(&mut client)?;
             retort_replica::wait_for_replay(
                 &mut client,
                 lsn,
@@ -40,7 +40,7 @@ pub async fn migrate(config: &Config) -> Result<()> {
             )?;
             tracing::info!("the synchronous standby has replayed the migrations");
         }
-        Ok(())
+        Ok(lsn)
     })
     .await?
 }
@@ -80,6 +80,8 @@ pub struct Db {
     replica: Option<Client>,
     store: ShadowStore,
     read_wait: Duration,
+    /// Where the migrations ended: a standby behind it has an older schema than this app.
+    schema_lsn: Lsn,
 }
 
 /// What a login attempt came to.
@@ -91,7 +93,7 @@ pub enum Login {
 }
 
 impl Db {
-    pub async fn connect(config: &Config) -> Result<Db> {
+    pub async fn connect(config: &Config, schema_lsn: Lsn) -> Result<Db> {
         let primary = connect(&config.primary_url).await?;
         let replica = match &config.replica_url {
             Some(u) => Some(connect(u).await?),
@@ -102,6 +104,7 @@ impl Db {
             replica,
             store: ShadowStore::new("shadow"),
             read_wait: config.read_wait,
+            schema_lsn,
         })
     }
 
@@ -176,17 +179,22 @@ impl Db {
         username: &str,
         last_write: Option<Lsn>,
     ) -> Result<(Vec<Note>, ReadFrom)> {
-        let (client, from) = match (&self.replica, last_write) {
-            (None, _) => (&self.primary, ReadFrom { text: "the primary (no standby is configured)".into(), standby: false }),
-            (Some(r), None) => (r, ReadFrom { text: "the asynchronous standby".into(), standby: true }),
-            (Some(r), Some(lsn)) => match retort_replica::wait_for_lsn_async(r, lsn, self.read_wait).await {
+        // At least the app's own schema, and this session's last write if it made one.
+        let wanted = last_write.map_or(self.schema_lsn, |l| l.max(self.schema_lsn));
+        let (client, from) = match &self.replica {
+            None => (&self.primary, ReadFrom { text: "the primary (no standby is configured)".into(), standby: false }),
+            Some(r) => match retort_replica::wait_for_lsn_async(r, wanted, self.read_wait).await {
                 Ok(ReplayWait::Caught { after }) => (
                     r,
                     ReadFrom {
-                        text: format!(
-                            "the asynchronous standby, which replayed your last write after waiting {} ms",
-                            after.as_millis()
-                        ),
+                        text: if last_write.is_some() {
+                            format!(
+                                "the asynchronous standby, which replayed your last write after waiting {} ms",
+                                after.as_millis()
+                            )
+                        } else {
+                            "the asynchronous standby".to_owned()
+                        },
                         standby: true,
                     },
                 ),

@@ -113,8 +113,8 @@ pub fn templates() -> Environment<'static> {
 
 /// Migrates, connects and starts serving; returns the address and the server task.
 pub async fn start(config: Config) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    db::migrate(&config).await?;
-    let db = db::Db::connect(&config).await?;
+    let schema_lsn = db::migrate(&config).await?;
+    let db = db::Db::connect(&config, schema_lsn).await?;
     let key = match &config.cookie_key {
         Some(k) => {
             Key::try_from(k.as_slice()).context("the cookie key must be at least 64 bytes")?

@@ -1,0 +1,215 @@
+//! Speak Friend in headless Chromium (chromedriver + fantoccini): sign up, log in, add a note
+//! and see it at once although the list is read from an asynchronous standby replaying 2 s late,
+//! log out, fail a login, get locked out. A screenshot of each step is saved under the test's
+//! output directory; assertions are on page content only.
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use support::start_app;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find(program: &str, candidates: &[&str]) -> PathBuf {
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{program} not found (looked at {candidates:?}): install Debian's chromium and \
+                 chromium-driver (apt-get install chromium chromium-driver); .ci/run does"
+            )
+        })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("speakfriend-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
+    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits (up to 15 s) until the element's text contains `want`: a form submit navigates after
+/// the click returns.
+async fn wait_text(c: &Client, css: &str, want: &str) -> String {
+    let began = Instant::now();
+    loop {
+        let t = text_of(c, css).await;
+        if t.contains(want) {
+            return t;
+        }
+        if began.elapsed() > Duration::from_secs(15) {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let src = c.source().await.unwrap_or_default();
+            panic!("{css} never said {want:?} (last: {t:?}) at {url}:\n{src}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill_and_submit(c: &Client, fields: &[(&str, &str)], button: &str) {
+    for (id, value) in fields {
+        let el = c.find(Locator::Id(id)).await.unwrap();
+        el.clear().await.unwrap();
+        el.send_keys(value).await.unwrap();
+    }
+    let b = c.find(Locator::Id(button)).await.unwrap();
+    b.click().await.unwrap();
+    // Every form here navigates: wait until the old page is gone before looking at the new one.
+    let began = Instant::now();
+    while b.text().await.is_ok() && began.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn sign_up_log_in_add_a_note_log_out_fail_and_get_locked_out() {
+    let chromium = find(
+        "chromium",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    );
+    let chromedriver = find(
+        "chromedriver",
+        &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+    );
+    let app = start_app(Duration::from_secs(2));
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    // fantoccini's TLS stack links two crypto providers; the driver is plain HTTP, either will do.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let profile = tempfile_dir();
+    let base = app.url("");
+    app.rt.block_on(async move {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=900,700",
+                         format!("--user-data-dir={}", profile.display())],
+            }),
+        );
+        let began = Instant::now();
+        let c = loop {
+            match ClientBuilder::rustls()
+                .expect("rustls")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if began.elapsed() < Duration::from_secs(20) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("could not start a browser session: {e}"),
+            }
+        };
+
+        // 1. Sign up: lands on the (empty) notes page, logged in.
+        c.goto(&format!("{base}/signup")).await.unwrap();
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "mellon-friend")], "submit").await;
+        wait_text(&c, "h2", "Your notes").await;
+        wait_text(&c, "nav", "frodo").await;
+        shot(&c, "1-signed-up").await;
+
+        // 2. Log out, log in.
+        fill_and_submit(&c, &[], "logout").await;
+        wait_text(&c, "h2", "Log in").await;
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "mellon-friend")], "submit").await;
+        wait_text(&c, "h2", "Your notes").await;
+        shot(&c, "2-logged-in").await;
+
+        // 3. Add a note: the list comes from the async standby, which waits for the write.
+        let t = Instant::now();
+        fill_and_submit(&c, &[("body", "Speak, friend, and enter")], "add").await;
+        wait_text(&c, "#notes", "Speak, friend, and enter").await;
+        let source = text_of(&c, "#source").await;
+        assert!(source.contains("asynchronous standby"), "{source}");
+        assert!(t.elapsed() >= Duration::from_millis(1500), "the standby replays 2 s late");
+        shot(&c, "3-note-added").await;
+
+        // 4. Log out, then a wrong password: the careful message.
+        fill_and_submit(&c, &[], "logout").await;
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "speak-friend")], "submit").await;
+        let refused = wait_text(&c, "#error", "do not match").await;
+        shot(&c, "4-wrong-password").await;
+        // An unknown user gets exactly the same words.
+        fill_and_submit(&c, &[("username", "sauron"), ("password", "one-ring")], "submit").await;
+        assert_eq!(text_of(&c, "#error").await, refused);
+
+        // 5. Four more wrong passwords lock the account: now even the right one is refused,
+        // with the same message.
+        for _ in 0..4 {
+            fill_and_submit(&c, &[("username", "frodo"), ("password", "not-it")], "submit").await;
+        }
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "mellon-friend")], "submit").await;
+        assert_eq!(text_of(&c, "#error").await, refused);
+        wait_text(&c, "h2", "Log in").await;
+        shot(&c, "5-locked-out").await;
+        c.close().await.unwrap();
+    });
+    for step in [
+        "1-signed-up",
+        "2-logged-in",
+        "3-note-added",
+        "4-wrong-password",
+        "5-locked-out",
+    ] {
+        assert!(shots_dir().join(format!("{step}.png")).is_file());
+    }
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chromium-profile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
