@@ -111,6 +111,48 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
+/// The database role the app logs in as (the shadow store migration grants it EXECUTE).
+pub const APP_ROLE: &str = "speakfriend_app";
+
+/// A throwaway primary with a synchronous and an asynchronous standby, the async one replaying
+/// `apply_delay` late, with the app's role; and the configuration that points the app at it.
+/// Blocking: call it from a blocking thread.
+pub fn throwaway_cluster(
+    listen: SocketAddr,
+    apply_delay: Duration,
+) -> Result<(Config, retort_cluster::Cluster)> {
+    let mut cluster = retort_cluster::Cluster::builder()
+        .standbys(2)
+        .sync(1)
+        .start()?;
+    cluster.wait_until_streaming(Duration::from_secs(60))?;
+    // The role first: the async standby must have it before it starts lagging.
+    let mut primary = cluster.connect_primary()?;
+    primary.batch_execute(&format!("CREATE ROLE {APP_ROLE} LOGIN"))?;
+    let lsn = retort_replica::current_lsn(&mut primary)?;
+    let mut standby = cluster.connect_standby(1)?;
+    retort_replica::wait_for_lsn(&mut standby, lsn, Duration::from_secs(30))?;
+    cluster.set_apply_delay(1, apply_delay)?;
+    // tokio-postgres takes key=value strings for unix sockets.
+    let app = |node: usize| {
+        format!(
+            "host={} port={} user={APP_ROLE} dbname=postgres",
+            cluster.socket_dir().display(),
+            cluster.nodes()[node].port()
+        )
+    };
+    let config = Config {
+        migrate_url: cluster.primary_url(),
+        primary_url: app(0),
+        replica_url: Some(app(2)),
+        listen,
+        cookie_key: None,
+        secure_cookies: false,
+        read_wait: Duration::from_secs(3),
+    };
+    Ok((config, cluster))
+}
+
 /// Migrates, connects and starts serving; returns the address and the server task.
 pub async fn start(config: Config) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let schema_lsn = db::migrate(&config).await?;

@@ -13,8 +13,6 @@ use anyhow::{Context, Result};
 use retort_cluster::Cluster;
 use speakfriend::Config;
 
-const APP_ROLE: &str = "speakfriend_app";
-
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -81,38 +79,13 @@ async fn main() -> Result<()> {
 
 /// A primary with a synchronous and an asynchronous standby; the async one replays 2 s late.
 async fn throwaway(listen: SocketAddr) -> Result<(Config, Cluster)> {
-    tokio::task::spawn_blocking(move || -> Result<(Config, Cluster)> {
-        let mut cluster = Cluster::builder().standbys(2).sync(1).start()?;
-        cluster.wait_until_streaming(Duration::from_secs(60))?;
-        // The role first: the async standby must have it before it starts lagging.
-        let mut primary = cluster.connect_primary()?;
-        primary.batch_execute(&format!("CREATE ROLE {APP_ROLE} LOGIN"))?;
-        let lsn = retort_replica::current_lsn(&mut primary)?;
-        let mut standby = cluster.connect_standby(1)?;
-        retort_replica::wait_for_lsn(&mut standby, lsn, Duration::from_secs(30))?;
-        cluster.set_apply_delay(1, Duration::from_secs(2))?;
-        // tokio-postgres takes key=value strings for unix sockets.
-        let app = |node: usize| {
-            format!(
-                "host={} port={} user={APP_ROLE} dbname=postgres",
-                cluster.socket_dir().display(),
-                cluster.nodes()[node].port()
-            )
-        };
-        let config = Config {
-            migrate_url: cluster.primary_url(),
-            primary_url: app(0),
-            replica_url: Some(app(2)),
-            listen,
-            cookie_key: None,
-            secure_cookies: false,
-            read_wait: Duration::from_secs(3),
-        };
-        println!(
-            "started a primary, a synchronous standby and an asynchronous standby (replaying 2 s late) in {}",
-            cluster.dir().display()
-        );
-        Ok((config, cluster))
+    let (config, cluster) = tokio::task::spawn_blocking(move || {
+        speakfriend::throwaway_cluster(listen, Duration::from_secs(2))
     })
-    .await?
+    .await??;
+    println!(
+        "started a primary, a synchronous standby and an asynchronous standby (replaying 2 s late) in {}",
+        cluster.dir().display()
+    );
+    Ok((config, cluster))
 }

@@ -6,7 +6,8 @@ mod support;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use support::{start_app, APP_ROLE};
+use speakfriend::APP_ROLE;
+use support::start_app;
 
 fn http(addr: std::net::SocketAddr, request: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
