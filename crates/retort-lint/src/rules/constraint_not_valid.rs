@@ -2,7 +2,7 @@
 
 use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType};
 
-use super::{alter_table_cmds, Draft, Rule, Severity, Target};
+use super::{Draft, Rule, Severity, Target};
 
 pub struct ConstraintNotValid;
 
@@ -14,17 +14,8 @@ impl Rule for ConstraintNotValid {
         "adding a FOREIGN KEY or CHECK validates every row while holding the lock; NOT VALID + VALIDATE CONSTRAINT does it without blocking writes"
     }
     fn check(&self, t: &Target<'_>, out: &mut Vec<Draft>) {
-        for (i, s) in t.iter() {
-            let Some((table, cmds)) = alter_table_cmds(s) else {
-                continue;
-            };
-            if t.existing(i, &table).is_none() {
-                continue;
-            }
-            for c in cmds {
-                if c.subtype != AlterTableType::AtAddConstraint as i32 {
-                    continue;
-                }
+        for (i, table, _, c) in t.alter_cmds_on_existing(AlterTableType::AtAddConstraint) {
+            {
                 let Some(N::Constraint(k)) = c.def.as_deref().and_then(|d| d.node.as_ref()) else {
                     continue;
                 };

@@ -104,6 +104,42 @@ impl<'a> Target<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Statement)> {
         self.statements.iter().enumerate()
     }
+
+    /// ALTER TABLE subcommands of one kind on tables that exist before their statement:
+    /// (statement index, table, what is known of it, the subcommand).
+    pub fn alter_cmds_on_existing(
+        &self,
+        kind: pg_query::protobuf::AlterTableType,
+    ) -> Vec<(
+        usize,
+        String,
+        Existing<'a>,
+        &'a pg_query::protobuf::AlterTableCmd,
+    )> {
+        let mut out = Vec::new();
+        for (i, s) in self.iter() {
+            let Some((table, cmds)) = alter_table_cmds(s) else {
+                continue;
+            };
+            for c in cmds {
+                if c.subtype != kind as i32 {
+                    continue;
+                }
+                if let Some(existing) = self.existing(i, &table) {
+                    out.push((i, table.clone(), existing, c));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The column definition of an ADD COLUMN or ALTER COLUMN TYPE subcommand.
+pub fn column_def(c: &pg_query::protobuf::AlterTableCmd) -> Option<&pg_query::protobuf::ColumnDef> {
+    match c.def.as_deref().and_then(|d| d.node.as_ref()) {
+        Some(N::ColumnDef(col)) => Some(col),
+        _ => None,
+    }
 }
 
 /// A lint rule.
@@ -140,6 +176,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
 pub fn alter_table_cmds(
     s: &Statement,
 ) -> Option<(String, Vec<&pg_query::protobuf::AlterTableCmd>)> {
+    // (the statement's commands borrow from it)
     match &s.node {
         N::AlterTableStmt(a) => {
             let table = crate::statement::range_name(a.relation.as_ref()?);

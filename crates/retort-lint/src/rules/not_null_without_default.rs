@@ -2,7 +2,7 @@
 
 use pg_query::protobuf::{node::Node as N, AlterTableType, ConstrType};
 
-use super::{alter_table_cmds, Draft, Rule, Severity, Target};
+use super::{column_def, Draft, Rule, Severity, Target};
 use crate::statement::{column_default, type_name_of};
 
 pub struct NotNullWithoutDefault;
@@ -15,18 +15,9 @@ impl Rule for NotNullWithoutDefault {
         "a NOT NULL column without a default cannot be added to a table that has rows: the migration fails in production although it passed on an empty development database"
     }
     fn check(&self, t: &Target<'_>, out: &mut Vec<Draft>) {
-        for (i, s) in t.iter() {
-            let Some((table, cmds)) = alter_table_cmds(s) else {
-                continue;
-            };
-            let Some(existing) = t.existing(i, &table) else {
-                continue;
-            };
-            for c in cmds {
-                if c.subtype != AlterTableType::AtAddColumn as i32 {
-                    continue;
-                }
-                let Some(N::ColumnDef(col)) = c.def.as_deref().and_then(|d| d.node.as_ref()) else {
+        for (i, table, existing, c) in t.alter_cmds_on_existing(AlterTableType::AtAddColumn) {
+            {
+                let Some(col) = column_def(c) else {
                     continue;
                 };
                 let has = |k: ConstrType| {

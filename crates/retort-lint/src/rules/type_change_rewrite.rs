@@ -3,7 +3,7 @@
 
 use pg_query::protobuf::{a_const::Val, node::Node as N, AlterTableType};
 
-use super::{alter_table_cmds, Draft, Rule, Severity, Target};
+use super::{column_def, Draft, Rule, Severity, Target};
 use crate::statement::type_name_of;
 
 pub struct TypeChangeRewrite;
@@ -66,18 +66,9 @@ impl Rule for TypeChangeRewrite {
         "changing a column's type rewrites the table and its indexes under ACCESS EXCLUSIVE, unless the new type is binary-coercible"
     }
     fn check(&self, t: &Target<'_>, out: &mut Vec<Draft>) {
-        for (i, s) in t.iter() {
-            let Some((table, cmds)) = alter_table_cmds(s) else {
-                continue;
-            };
-            let Some(existing) = t.existing(i, &table) else {
-                continue;
-            };
-            for c in cmds {
-                if c.subtype != AlterTableType::AtAlterColumnType as i32 {
-                    continue;
-                }
-                let Some(N::ColumnDef(col)) = c.def.as_deref().and_then(|d| d.node.as_ref()) else {
+        for (i, table, existing, c) in t.alter_cmds_on_existing(AlterTableType::AtAlterColumnType) {
+            {
+                let Some(col) = column_def(c) else {
                     continue;
                 };
                 let new_base = type_name_of(col.type_name.as_ref());

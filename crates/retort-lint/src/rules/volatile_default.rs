@@ -1,9 +1,9 @@
 //! ADD COLUMN whose default must be computed per row: the table is rewritten under ACCESS
 //! EXCLUSIVE.
 
-use pg_query::protobuf::{node::Node as N, AlterTableType};
+use pg_query::protobuf::AlterTableType;
 
-use super::{alter_table_cmds, Draft, Rule, Severity, Target};
+use super::{column_def, Draft, Rule, Severity, Target};
 use crate::statement::{called_functions, column_default, column_rewrites};
 
 pub struct VolatileDefault;
@@ -17,39 +17,26 @@ impl Rule for VolatileDefault {
     }
     fn check(&self, t: &Target<'_>, out: &mut Vec<Draft>) {
         let live_volatile = t.ctx.catalog.as_ref().map(|c| &c.volatile_functions);
-        for (i, s) in t.iter() {
-            let Some((table, cmds)) = alter_table_cmds(s) else {
-                continue;
-            };
-            if t.existing(i, &table).is_none() {
-                continue;
-            }
-            for c in cmds {
-                if c.subtype != AlterTableType::AtAddColumn as i32 {
-                    continue;
-                }
-                let Some(N::ColumnDef(col)) = c.def.as_deref().and_then(|d| d.node.as_ref()) else {
-                    continue;
-                };
-                let volatile_here = column_default(col).is_some_and(|d| {
-                    called_functions(d)
-                        .iter()
-                        .any(|f| live_volatile.is_some_and(|v| v.contains(f)))
+        for (i, table, _, c) in t.alter_cmds_on_existing(AlterTableType::AtAddColumn) {
+            let Some(col) = column_def(c) else { continue };
+            let volatile_here = column_default(col).is_some_and(|d| {
+                called_functions(d)
+                    .iter()
+                    .any(|f| live_volatile.is_some_and(|v| v.contains(f)))
+            });
+            if column_rewrites(col, t.ctx.version()) || volatile_here {
+                out.push(Draft {
+                    at: i,
+                    relation: Some(table.clone()),
+                    message: format!(
+                        "adding column {} to {table} computes its value for every existing row: the table is rewritten under ACCESS EXCLUSIVE",
+                        col.colname
+                    ),
+                    fix: "add the column without a default (or with a constant one), backfill it in batches \
+                          (UPDATE ... WHERE id BETWEEN ...), then ALTER COLUMN ... SET DEFAULT for new rows"
+                        .into(),
+                    severity: Severity::Warning,
                 });
-                if column_rewrites(col, t.ctx.version()) || volatile_here {
-                    out.push(Draft {
-                        at: i,
-                        relation: Some(table.clone()),
-                        message: format!(
-                            "adding column {} to {table} computes its value for every existing row: the table is rewritten under ACCESS EXCLUSIVE",
-                            col.colname
-                        ),
-                        fix: "add the column without a default (or with a constant one), backfill it in batches \
-                              (UPDATE ... WHERE id BETWEEN ...), then ALTER COLUMN ... SET DEFAULT for new rows"
-                            .into(),
-                        severity: Severity::Warning,
-                    });
-                }
             }
         }
     }
