@@ -176,7 +176,6 @@ pub fn all() -> Vec<&'static dyn Rule> {
 pub fn alter_table_cmds(
     s: &Statement,
 ) -> Option<(String, Vec<&pg_query::protobuf::AlterTableCmd>)> {
-    // (the statement's commands borrow from it)
     match &s.node {
         N::AlterTableStmt(a) => {
             let table = crate::statement::range_name(a.relation.as_ref()?);
