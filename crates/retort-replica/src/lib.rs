@@ -30,7 +30,6 @@
 mod conflicts;
 mod error;
 mod health;
-mod locks;
 mod lsn;
 mod sync_names;
 mod topology;
@@ -43,7 +42,6 @@ pub use health::{
     check_lag, check_sync, conflict_warning, inactive_slots, logical_replication_warning,
     sync_health, MaxLag, SyncHealth,
 };
-pub use locks::takes_access_exclusive;
 pub use lsn::{parse_bytes, pretty_bytes, Lsn};
 pub use sync_names::{SyncMethod, SyncStandbyNames};
 pub use topology::{ReceiverInfo, Role, SlotInfo, StandbyInfo, Topology};

@@ -409,10 +409,16 @@ fn preflight(
                 Direction::Up => Some(&m.up),
                 Direction::Down => m.down.as_ref(),
             }?;
-            let statements = section.statements(&m.path).ok()?;
+            // retort-lint's lock table, read with PostgreSQL's parser.
+            let statements =
+                retort_lint::parse_section(&section.sql, &m.path, section.first_line, None).ok()?;
             statements
                 .iter()
-                .find(|s| retort_replica::takes_access_exclusive(&s.sql))
+                .find(|s| {
+                    s.effects
+                        .iter()
+                        .any(|e| e.lock == retort_lint::LockMode::AccessExclusive)
+                })
                 .map(|s| format!("{}:{}", m.path.display(), s.line))
         })
         .collect();
