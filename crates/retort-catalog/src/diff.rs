@@ -111,6 +111,24 @@ impl SchemaDiff {
         out
     }
 
+    /// The SQL as a script that applies as printed (`retort diff A B | psql -v ON_ERROR_STOP=1`):
+    /// one transaction around it, or, when it must run outside one (new enum values), statement
+    /// by statement with session-level settings. [`to_sql`](Self::to_sql) is for migration files,
+    /// whose runner supplies the transaction.
+    pub fn to_script(&self) -> String {
+        if self.changes.is_empty() {
+            return String::new();
+        }
+        if self.outside_transaction {
+            format!(
+                "-- Runs outside a transaction (ALTER TYPE ... ADD VALUE): each statement commits on its own.\n{}",
+                self.to_sql()
+            )
+        } else {
+            format!("BEGIN;\n{}COMMIT;\n", self.to_sql())
+        }
+    }
+
     /// The destructive steps' warnings.
     pub fn destructive(&self) -> Vec<&str> {
         self.changes

@@ -315,3 +315,82 @@ fn schema_files_that_do_not_load_are_reported_with_file_and_line() {
         "{err}"
     );
 }
+
+/// `retort diff A B | psql -v ON_ERROR_STOP=1` applies as printed: a SQL function naming a table
+/// created later in the script (check_function_bodies must be off inside the script's own
+/// transaction), and a script that must run outside a transaction (a new enum value used later).
+#[test]
+fn printed_diff_applies_with_psql_as_is() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let c = retort_cluster::Cluster::builder().start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cases = [
+        (
+            "CREATE TABLE a (id int);\n",
+            "CREATE TABLE a (id int);\n\
+             CREATE TABLE z_later (id int);\n\
+             CREATE FUNCTION count_z() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM z_later $$;\n\
+             CREATE VIEW v AS SELECT count_z() AS n;\n",
+        ),
+        (
+            "CREATE TYPE mood AS ENUM ('ok');\nCREATE TABLE p (m mood);\n",
+            "CREATE TYPE mood AS ENUM ('ok', 'happy');\nCREATE TABLE p (m mood DEFAULT 'happy');\n",
+        ),
+    ];
+    for (i, (from, to)) in cases.iter().enumerate() {
+        let (a_url, _) = project::database(&c, &format!("from{i}"));
+        std::fs::write(p.join("from.sql"), from).unwrap();
+        std::fs::write(p.join("to.sql"), to).unwrap();
+        let load = std::process::Command::new(c.binaries().program("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &a_url, "-f"])
+            .arg(p.join("from.sql"))
+            .output()
+            .unwrap();
+        assert!(load.status.success());
+        let dev = c.primary_url();
+        let (code, script, stderr) = project::run(project::retort(p, &a_url).args([
+            "diff",
+            &a_url,
+            "to.sql",
+            "--dev-url",
+            &dev,
+        ]));
+        assert_eq!(code, 0, "{stderr}");
+        let mut psql = std::process::Command::new(c.binaries().program("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &a_url, "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        psql.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = psql.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "case {i}:\n{script}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("WARNING"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Applied, it leaves nothing to diff.
+        let (code, _, stderr) = project::run(project::retort(p, &a_url).args([
+            "diff",
+            &a_url,
+            "to.sql",
+            "--dev-url",
+            &dev,
+            "--exit-code",
+        ]));
+        assert_eq!(code, 0, "case {i}: {stderr}");
+    }
+}

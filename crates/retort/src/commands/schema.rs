@@ -131,6 +131,7 @@ fn diff_json(d: &SchemaDiff) -> serde_json::Value {
             "destructive": c.destructive,
         })).collect::<Vec<_>>(),
         "sql": d.to_sql(),
+        "script": d.to_script(),
         "destructive": d.destructive(),
         "hints": d.hints,
         "outside_transaction": d.outside_transaction,
@@ -191,7 +192,7 @@ pub fn run_diff(
         out.note("no differences");
         tell(out, &d);
     } else {
-        print!("{}", d.to_sql());
+        print!("{}", d.to_script());
         tell(out, &d);
     }
     Ok(if exit_code && !d.is_empty() {
@@ -246,7 +247,7 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
                 "DRIFT: the database ({cfg}) differs from the migrations head{}. SQL that would make it match:",
                 if pending > 0 { format!(" ({pending} migration(s) not applied yet: `retort upgrade`)") } else { String::new() }
             ));
-            print!("{}", live_diff.to_sql());
+            print!("{}", live_diff.to_script());
         }
         for n in live_diff
             .not_compared
@@ -275,7 +276,7 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
                     "DRIFT: {} has changes no migration makes; `retort new -m MESSAGE --autogenerate` writes one:",
                     schema_path.display()
                 ));
-                print!("{}", d.to_sql());
+                print!("{}", d.to_script());
             }
         }
     }
