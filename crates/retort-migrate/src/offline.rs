@@ -37,8 +37,7 @@ pub fn render_script(
         plan.steps.len()
     ));
     out.push_str(&store.create_sql());
-    let version = store.table("version");
-    let history = store.table("history");
+
     let timeouts = |local: bool| -> String {
         options
             .timeout_statements(local)
@@ -77,35 +76,63 @@ pub fn render_script(
             }
             out.push_str("BEGIN;\n");
         }
-        let list = |v: &[String]| {
-            v.iter()
-                .map(|r| quote_literal(r))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !step.remove_heads.is_empty() {
-            out.push_str(&format!(
-                "DELETE FROM {version} WHERE revision IN ({});\n",
-                list(&step.remove_heads)
-            ));
-        }
-        for head in &step.add_heads {
-            out.push_str(&format!(
-                "INSERT INTO {version} (revision) VALUES ({});\n",
-                quote_literal(head)
-            ));
-        }
-        let checksum = match step.direction {
-            Direction::Up => quote_literal(&m.checksum()),
-            Direction::Down => "NULL".to_owned(),
-        };
-        out.push_str(&format!(
-            "INSERT INTO {history} (revision, direction, checksum, message, note) VALUES ({}, {}, {checksum}, {}, 'offline script');\n",
-            quote_literal(&m.revision),
-            quote_literal(step.direction.as_str()),
-            quote_literal(&m.message),
+        out.push_str(&bookkeeping_sql(
+            &store,
+            m,
+            step,
+            Some("offline script"),
+            false,
         ));
         out.push_str("COMMIT;\n");
     }
     Ok(out)
+}
+
+/// Literal SQL that records `step` in the version and history tables: for offline scripts, and
+/// for the runner's one-round-trip migrations, where `timed` has the server measure the
+/// duration from the start of the query message (`statement_timestamp()`).
+pub(crate) fn bookkeeping_sql(
+    store: &VersionStore,
+    m: &crate::file::Migration,
+    step: &crate::graph::Step,
+    note: Option<&str>,
+    timed: bool,
+) -> String {
+    let (version, history) = (store.table("version"), store.table("history"));
+    let mut out = String::new();
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|r| quote_literal(r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !step.remove_heads.is_empty() {
+        out.push_str(&format!(
+            "DELETE FROM {version} WHERE revision IN ({});\n",
+            list(&step.remove_heads)
+        ));
+    }
+    for head in &step.add_heads {
+        out.push_str(&format!(
+            "INSERT INTO {version} (revision) VALUES ({});\n",
+            quote_literal(head)
+        ));
+    }
+    let checksum = match step.direction {
+        Direction::Up => quote_literal(&m.checksum()),
+        Direction::Down => "NULL".to_owned(),
+    };
+    let duration = if timed {
+        "1000 * extract(epoch FROM clock_timestamp() - statement_timestamp())".to_owned()
+    } else {
+        "NULL".to_owned()
+    };
+    let note = note.map_or("NULL".to_owned(), quote_literal);
+    out.push_str(&format!(
+        "INSERT INTO {history} (revision, direction, checksum, message, duration_ms, note) VALUES ({}, {}, {checksum}, {}, {duration}, {note});\n",
+        quote_literal(&m.revision),
+        quote_literal(step.direction.as_str()),
+        quote_literal(&m.message),
+    ));
+    out
 }

@@ -439,6 +439,33 @@ impl<'a> MigrationRunner<'a> {
         bookkeeping: &postgres::Statement,
         started: Instant,
     ) -> Result<(), MigrateError> {
+        // One round trip: BEGIN, the timeouts, every statement, the version and history rows and
+        // COMMIT in one simple-query message. If anything in it fails, the server has stopped at
+        // that statement; the transaction is rolled back and the migration run again statement by
+        // statement below, which reports the failing statement with its file:line exactly as
+        // before (a transient failure such as a lock timeout may pass on that second try).
+        let mut batch = format!("BEGIN; {}\n", self.timeouts_sql(true));
+        for s in statements {
+            batch.push_str(&s.sql);
+            batch.push_str(";\n");
+        }
+        batch.push_str(&crate::offline::bookkeeping_sql(
+            &self.store,
+            m,
+            step,
+            None,
+            true,
+        ));
+        batch.push_str("COMMIT;");
+        match self.client.batch_execute(&batch) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_closed() => {
+                return Err(db(format!("running revision {}", m.revision))(e));
+            }
+            Err(_) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+            }
+        }
         let begin = format!("BEGIN; {}", self.timeouts_sql(true));
         self.client
             .batch_execute(&begin)

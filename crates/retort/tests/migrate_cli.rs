@@ -125,7 +125,7 @@ fn a_runner_killed_mid_migration_leaves_the_previous_revision() {
     let sleeping = wait_for(Duration::from_secs(20), || {
         client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retort migrate' AND query LIKE 'SELECT pg_sleep%'",
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'retort migrate' AND query LIKE '%SELECT pg_sleep(60)%' AND state = 'active'",
                 &[],
             )
             .map(|r| r.get::<_, i64>(0) == 1)
