@@ -394,3 +394,31 @@ fn printed_diff_applies_with_psql_as_is() {
         assert_eq!(code, 0, "case {i}: {stderr}");
     }
 }
+
+/// Many destructive changes are summarised per kind on stderr, not listed one line each.
+#[test]
+fn many_destructive_changes_get_one_summary_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let a: String = (0..8)
+        .map(|i| format!("CREATE TABLE t{i} (id int, c text);\n"))
+        .collect();
+    let b: String = (0..6)
+        .map(|i| format!("CREATE TABLE t{i} (id int);\n"))
+        .collect();
+    std::fs::write(p.join("a.sql"), a).unwrap();
+    std::fs::write(p.join("b.sql"), b).unwrap();
+    let (code, sql, stderr) =
+        run(retort(p, "postgresql://nobody@127.0.0.1:1/none").args(["diff", "a.sql", "b.sql"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(sql.matches("-- DESTRUCTIVE").count(), 8, "{sql}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("destructive"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("8 destructive changes") && lines[0].contains("2 x drops table"),
+        "{stderr}"
+    );
+}

@@ -143,8 +143,27 @@ fn tell(out: &Output, d: &SchemaDiff) {
     for n in &d.not_compared {
         out.note(format!("note: {n}"));
     }
-    for w in d.destructive() {
-        out.note(format!("warning: destructive: {w}"));
+    let destructive = d.destructive();
+    if destructive.len() <= 5 {
+        for w in destructive {
+            out.note(format!("warning: destructive: {w}"));
+        }
+    } else {
+        // Many: one line per kind ("drops column", "changes the type", ...), not one per object.
+        let mut kinds: Vec<(String, usize)> = Vec::new();
+        for w in &destructive {
+            let kind: String = w.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((kind, 1)),
+            }
+        }
+        let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} x {k}")).collect();
+        out.note(format!(
+            "warning: {} destructive changes ({}): see the -- DESTRUCTIVE comments in the SQL",
+            destructive.len(),
+            summary.join(", ")
+        ));
     }
     for h in &d.hints {
         out.note(format!("hint: {h}"));
