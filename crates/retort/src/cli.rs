@@ -117,7 +117,12 @@ pub enum Command {
     Downgrade(ApplyArgs),
 
     /// Show the revisions the database is at (the rows of the version table).
-    Current,
+    ///
+    /// With --targets FILE or --targets-query SQL: every database of a fleet, grouped by revision.
+    Current {
+        #[command(flatten)]
+        fleet: FleetArgs,
+    },
 
     /// List revisions newest first, or with --applied what was run on the database and when.
     ///
@@ -676,4 +681,28 @@ pub struct ApplyArgs {
     /// it they are printed as warnings).
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// With --targets: how many databases to migrate at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// With --targets: migrate this database first; if it fails, nothing else is touched.
+    #[arg(long, value_name = "URL")]
+    pub canary: Option<String>,
+    /// With --targets: go on after a database fails (default: stop starting new ones).
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+/// Many databases at once: a fleet of tenants, shards or regions.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FleetArgs {
+    /// A file of database URLs, one per line (`#` starts a comment). Each database keeps its
+    /// own version table, so a rerun continues where the last one stopped.
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// SQL run on -d's server that returns database names (one column); each becomes a target
+    /// on that server. Example: "SELECT datname FROM pg_database WHERE datname LIKE 'tenant_%'"
+    #[arg(long, value_name = "SQL")]
+    pub targets_query: Option<String>,
 }

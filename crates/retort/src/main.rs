@@ -60,7 +60,13 @@ fn main() -> ExitCode {
         Command::Downgrade(args) => {
             commands::apply::run(g, &out, args, retort_migrate::Direction::Down)
         }
-        Command::Current => commands::status::current(g, &out),
+        Command::Current { fleet } => {
+            if fleet.targets.is_some() || fleet.targets_query.is_some() {
+                commands::fleet::current(g, &out, fleet)
+            } else {
+                commands::status::current(g, &out)
+            }
+        }
         Command::History {
             range,
             applied,

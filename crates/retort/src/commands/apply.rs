@@ -48,6 +48,9 @@ pub fn run(
         bail!("a FROM:TO range only makes sense with --sql; online runs start from the database's current revision");
     }
     let target = Target::parse(&target_text)?;
+    if args.fleet.targets.is_some() || args.fleet.targets_query.is_some() {
+        return super::fleet::run(global, out, args, direction, &graph, &options, &target);
+    }
     let rollout = RolloutOptions::resolve(&project.config.replicas, args)?;
     let cfg = super::database_config(global)?;
     let mut client = retort_pg::connect(&cfg)?;

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod authoring;
 pub mod cluster;
 pub mod demo;
+pub mod fleet;
 pub mod graph;
 pub mod lint;
 pub mod ping;
