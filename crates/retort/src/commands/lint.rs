@@ -261,7 +261,16 @@ pub fn preflight(
     if migrations.is_empty() {
         return Ok(());
     }
-    let findings = lint_migrations(Some(client), &migrations, runner_sets_lock_timeout)?;
+    // Linting advises; a migration the parser cannot read must not stop an upgrade the server
+    // would run (unless --strict asked for lint to gate it).
+    let findings = match lint_migrations(Some(client), &migrations, runner_sets_lock_timeout) {
+        Ok(f) => f,
+        Err(e) if !strict => {
+            out.note(format!("note: the lint pre-flight was skipped: {e:#}"));
+            return Ok(());
+        }
+        Err(e) => return Err(e.context("--strict: the lint pre-flight failed")),
+    };
     if findings.is_empty() {
         return Ok(());
     }
