@@ -586,6 +586,30 @@ impl Cluster {
         }
         self.nodes[pos].write_conf(&self.context())?;
         self.nodes[pos].reload()?;
+        // A reload is a signal: wait until the server has read the file (a new session sees the
+        // new value), then give the startup process, which applies the delay, a moment to
+        // handle the same signal. Callers rely on the delay being in force when this returns.
+        let want = delay.as_millis() as f64;
+        let node = &self.nodes[pos];
+        let applied = crate::process::wait_for(Duration::from_secs(10), || {
+            self.connect_node(node)
+                .ok()
+                .and_then(|mut c| {
+                    c.query_one(
+                        "SELECT (extract(epoch FROM current_setting('recovery_min_apply_delay')::interval) * 1000)::float8",
+                        &[],
+                    )
+                    .ok()
+                })
+                .is_some_and(|r| (r.get::<_, f64>(0) - want).abs() < 1.0)
+        });
+        if !applied {
+            tracing::warn!(
+                "{}: recovery_min_apply_delay not in force 10 s after the reload",
+                node.name()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
         self.save()
     }
 
