@@ -76,6 +76,8 @@ pub(crate) struct Params {
     include: Option<Vec<String>>,
     /// Whether owners are part of the model.
     pub(crate) owners: bool,
+    /// server_version_num, for catalog columns that newer servers have.
+    pub(crate) version: i32,
 }
 
 impl Params {
@@ -101,6 +103,7 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         exclude: filter.exclude_schemas.clone(),
         include: filter.include_schemas.clone(),
         owners: filter.owners,
+        version: server_version_num,
     };
     let mut tx = client
         .build_transaction()

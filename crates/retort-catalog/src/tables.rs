@@ -35,6 +35,14 @@ pub struct Column {
     pub generated: Option<String>,
     /// COMMENT ON COLUMN.
     pub comment: Option<String>,
+    /// ALTER COLUMN ... SET STATISTICS n, when set.
+    pub statistics: Option<i32>,
+    /// SET STORAGE (p, e, x, m) when it differs from the type's default.
+    pub storage: Option<char>,
+    /// The type's default storage (what SET STORAGE goes back to).
+    pub type_storage: char,
+    /// SET COMPRESSION (p = pglz, l = lz4), when set (PostgreSQL 14+).
+    pub compression: Option<char>,
 }
 
 /// A table.
@@ -123,7 +131,10 @@ pub(crate) fn load(
            col_description(c.oid, a.attnum), \
            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence( \
              quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) END, \
-           {column_acl} \
+           {column_acl}, \
+           CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
+           CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
+           {compression} \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -135,6 +146,11 @@ pub(crate) fn load(
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
         column_acl = explode_acl("a.attacl", Some("c.relowner")),
+        compression = if params.version >= 140000 {
+            "nullif(a.attcompression, '')::text"
+        } else {
+            "NULL::text"
+        },
     );
     let rows = client
         .query(&tables_sql, &params.as_refs())
@@ -158,6 +174,14 @@ pub(crate) fn load(
                 comment: r.get(9),
                 identity_sequence: r.get(10),
                 acl: text_array(r, 11),
+                statistics: r.get(12),
+                storage: r
+                    .get::<_, Option<String>>(13)
+                    .and_then(|s| s.chars().next()),
+                type_storage: r.get::<_, String>(14).chars().next().unwrap_or('x'),
+                compression: r
+                    .get::<_, Option<String>>(15)
+                    .and_then(|s| s.chars().next()),
             });
     }
     Ok(rows
@@ -185,7 +209,51 @@ pub(crate) fn load(
         .collect())
 }
 
+fn storage_name(c: char) -> &'static str {
+    match c {
+        'p' => "PLAIN",
+        'e' => "EXTERNAL",
+        'm' => "MAIN",
+        _ => "EXTENDED",
+    }
+}
+
 impl Column {
+    /// SET STATISTICS / STORAGE / COMPRESSION statements turning `old`'s settings (None: a new
+    /// column, created with the defaults) into this column's.
+    pub(crate) fn setting_changes(&self, table: &QName, old: Option<&Column>) -> Vec<String> {
+        let col = format!(
+            "ALTER TABLE {table} ALTER COLUMN {}",
+            quote_ident(&self.name)
+        );
+        let mut out = Vec::new();
+        let (stats, storage, compression) = match old {
+            Some(o) => (o.statistics, o.storage, o.compression),
+            None => (None, None, None),
+        };
+        if stats != self.statistics {
+            out.push(format!(
+                "{col} SET STATISTICS {}",
+                self.statistics.unwrap_or(-1)
+            ));
+        }
+        if storage != self.storage {
+            out.push(format!(
+                "{col} SET STORAGE {}",
+                storage_name(self.storage.unwrap_or(self.type_storage))
+            ));
+        }
+        if compression != self.compression {
+            let how = match self.compression {
+                Some('l') => "lz4",
+                Some(_) => "pglz",
+                None => "DEFAULT",
+            };
+            out.push(format!("{col} SET COMPRESSION {how}"));
+        }
+        out
+    }
+
     /// `GENERATED {ALWAYS|BY DEFAULT} AS IDENTITY [(SEQUENCE NAME s)]`.
     fn identity_clause(&self, kind: char) -> String {
         let how = if kind == 'a' { "ALWAYS" } else { "BY DEFAULT" };
@@ -273,6 +341,9 @@ impl Table {
             s.push_str(&format!(" WITH ({})", self.options.join(", ")));
         }
         let mut out = vec![s];
+        for c in &self.columns {
+            out.extend(c.setting_changes(&self.name, None));
+        }
         if self.row_security {
             out.push(format!(
                 "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
@@ -372,6 +443,7 @@ impl Table {
                 .filter(|o| o.generated == n.generated && !regenerate(o))
             else {
                 out.push(format!("ALTER TABLE {t} ADD COLUMN {}", n.definition()));
+                out.extend(n.setting_changes(t, None));
                 out.extend(comment_change(
                     &format!("COLUMN {t}.{}", quote_ident(&n.name)),
                     None,
@@ -437,6 +509,16 @@ impl Table {
                     out.push(format!("ALTER SEQUENCE {a} RENAME TO {new_name}"));
                 }
             }
+            // A type change resets storage to the new type's default.
+            let before = if retype {
+                Column {
+                    storage: None,
+                    ..(*o).clone()
+                }
+            } else {
+                (*o).clone()
+            };
+            out.extend(n.setting_changes(t, Some(&before)));
             out.extend(comment_change(
                 &format!("COLUMN {t}.{}", quote_ident(&n.name)),
                 o.comment.as_deref(),
