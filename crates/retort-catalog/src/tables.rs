@@ -66,6 +66,9 @@ pub struct Table {
     pub force_row_security: bool,
     /// Storage parameters (`fillfactor=70`).
     pub options: Vec<String>,
+    /// REPLICA IDENTITY NOTHING (`n`) or FULL (`f`); None for DEFAULT (and, not yet compared,
+    /// USING INDEX).
+    pub replica_identity: Option<char>,
     /// COMMENT ON TABLE.
     pub comment: Option<String>,
     /// Privileges.
@@ -93,6 +96,7 @@ impl PartialEq for Table {
             && self.row_security == other.row_security
             && self.force_row_security == other.force_row_security
             && self.options == other.options
+            && self.replica_identity == other.replica_identity
             && self.comment == other.comment
             && self.acl == other.acl
     }
@@ -113,7 +117,8 @@ pub(crate) fn load(
               JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
               WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
            c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
-           obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text \
+           obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text, \
+           CASE WHEN c.relreplident IN ('n', 'f') THEN c.relreplident::text END \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
@@ -204,9 +209,21 @@ pub(crate) fn load(
                 comment: r.get(10),
                 acl: Acl::from_row(r, 11),
                 owner: params.owners.then(|| r.get(13)),
+                replica_identity: r
+                    .get::<_, Option<String>>(14)
+                    .and_then(|s| s.chars().next()),
             }
         })
         .collect())
+}
+
+fn replica_identity_sql(table: &QName, r: Option<char>) -> String {
+    let how = match r {
+        Some('n') => "NOTHING",
+        Some('f') => "FULL",
+        _ => "DEFAULT",
+    };
+    format!("ALTER TABLE {table} REPLICA IDENTITY {how}")
 }
 
 fn storage_name(c: char) -> &'static str {
@@ -343,6 +360,9 @@ impl Table {
         let mut out = vec![s];
         for c in &self.columns {
             out.extend(c.setting_changes(&self.name, None));
+        }
+        if let Some(r) = self.replica_identity {
+            out.push(replica_identity_sql(&self.name, Some(r)));
         }
         if self.row_security {
             out.push(format!(
@@ -524,6 +544,9 @@ impl Table {
                 o.comment.as_deref(),
                 n.comment.as_deref(),
             ));
+        }
+        if old.replica_identity != self.replica_identity {
+            out.push(replica_identity_sql(t, self.replica_identity));
         }
         if old.row_security != self.row_security {
             out.push(format!(

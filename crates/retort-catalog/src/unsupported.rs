@@ -27,6 +27,9 @@ pub(crate) fn load(
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND c.relkind NOT IN ('r', 'p') AND {f} \
            UNION ALL SELECT 'event trigger' FROM pg_event_trigger e WHERE {ext_evt} \
+           UNION ALL SELECT 'REPLICA IDENTITY USING INDEX setting' FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relreplident = 'i' AND {f} AND {ext_class} \
          ) objects GROUP BY kind ORDER BY kind",
         ext_class = not_in_extension("pg_class", "c.oid"),
         ext_coll = not_in_extension("pg_collation", "co.oid"),
