@@ -29,6 +29,8 @@ pub struct Column {
     pub identity: Option<char>,
     /// The identity column's sequence (schema-qualified, quoted).
     pub identity_sequence: Option<String>,
+    /// The identity sequence's start, increment, min, max, cache and cycle.
+    pub identity_params: Option<IdentityParams>,
     /// Column privileges, `grantee|PRIVILEGE|grantable` (the table owner as `OWNER`), sorted.
     pub acl: Vec<String>,
     /// GENERATED ALWAYS AS (expr) STORED.
@@ -43,6 +45,81 @@ pub struct Column {
     pub type_storage: char,
     /// SET COMPRESSION (p = pglz, l = lz4), when set (PostgreSQL 14+).
     pub compression: Option<char>,
+}
+
+/// An identity column's sequence parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityParams {
+    /// START WITH.
+    pub start: i64,
+    /// INCREMENT BY.
+    pub increment: i64,
+    /// MINVALUE.
+    pub min: i64,
+    /// MAXVALUE.
+    pub max: i64,
+    /// CACHE.
+    pub cache: i64,
+    /// CYCLE.
+    pub cycle: bool,
+}
+
+impl IdentityParams {
+    /// The parameters PostgreSQL picks for a column of `data_type` given only `increment`.
+    fn defaults(data_type: &str, increment: i64) -> IdentityParams {
+        let (lo, hi) = match data_type {
+            "smallint" => (i16::MIN as i64, i16::MAX as i64),
+            "integer" => (i32::MIN as i64, i32::MAX as i64),
+            _ => (i64::MIN, i64::MAX),
+        };
+        let (min, max) = if increment > 0 { (1, hi) } else { (lo, -1) };
+        IdentityParams {
+            start: if increment > 0 { min } else { max },
+            increment,
+            min,
+            max,
+            cache: 1,
+            cycle: false,
+        }
+    }
+
+    /// The options that differ from the defaults, as CREATE writes them.
+    fn non_default(&self, data_type: &str) -> Vec<String> {
+        let d = IdentityParams::defaults(data_type, self.increment);
+        let mut out = Vec::new();
+        if self.start != d.start {
+            out.push(format!("START WITH {}", self.start));
+        }
+        if self.increment != 1 {
+            out.push(format!("INCREMENT BY {}", self.increment));
+        }
+        if self.min != d.min {
+            out.push(format!("MINVALUE {}", self.min));
+        }
+        if self.max != d.max {
+            out.push(format!("MAXVALUE {}", self.max));
+        }
+        if self.cache != 1 {
+            out.push(format!("CACHE {}", self.cache));
+        }
+        if self.cycle {
+            out.push("CYCLE".into());
+        }
+        out
+    }
+
+    /// ALTER COLUMN ... SET options giving exactly these parameters.
+    fn set_all(&self) -> String {
+        format!(
+            "SET INCREMENT BY {} SET MINVALUE {} SET MAXVALUE {} SET START WITH {} SET CACHE {} SET {}",
+            self.increment,
+            self.min,
+            self.max,
+            self.start,
+            self.cache,
+            if self.cycle { "CYCLE" } else { "NO CYCLE" }
+        )
+    }
 }
 
 /// A table.
@@ -138,6 +215,9 @@ pub(crate) fn load(
              quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) END, \
            {column_acl}, \
            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
+           (SELECT ARRAY[s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle::int] \
+              FROM pg_sequence s WHERE a.attidentity <> '' AND s.seqrelid = pg_get_serial_sequence( \
+                quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)::regclass), \
            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
            {compression} \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
@@ -180,12 +260,25 @@ pub(crate) fn load(
                 identity_sequence: r.get(10),
                 acl: text_array(r, 11),
                 statistics: r.get(12),
+                identity_params: r.get::<_, Option<Vec<i64>>>(13).and_then(|v| {
+                    match v.as_slice() {
+                        [start, increment, min, max, cache, cycle] => Some(IdentityParams {
+                            start: *start,
+                            increment: *increment,
+                            min: *min,
+                            max: *max,
+                            cache: *cache,
+                            cycle: *cycle != 0,
+                        }),
+                        _ => None,
+                    }
+                }),
                 storage: r
-                    .get::<_, Option<String>>(13)
+                    .get::<_, Option<String>>(14)
                     .and_then(|s| s.chars().next()),
-                type_storage: r.get::<_, String>(14).chars().next().unwrap_or('x'),
+                type_storage: r.get::<_, String>(15).chars().next().unwrap_or('x'),
                 compression: r
-                    .get::<_, Option<String>>(15)
+                    .get::<_, Option<String>>(16)
                     .and_then(|s| s.chars().next()),
             });
     }
@@ -274,9 +367,17 @@ impl Column {
     /// `GENERATED {ALWAYS|BY DEFAULT} AS IDENTITY [(SEQUENCE NAME s)]`.
     fn identity_clause(&self, kind: char) -> String {
         let how = if kind == 'a' { "ALWAYS" } else { "BY DEFAULT" };
-        match &self.identity_sequence {
-            Some(seq) => format!("GENERATED {how} AS IDENTITY (SEQUENCE NAME {seq})"),
-            None => format!("GENERATED {how} AS IDENTITY"),
+        let mut options: Vec<String> = Vec::new();
+        if let Some(seq) = &self.identity_sequence {
+            options.push(format!("SEQUENCE NAME {seq}"));
+        }
+        if let Some(p) = &self.identity_params {
+            options.extend(p.non_default(&self.data_type));
+        }
+        if options.is_empty() {
+            format!("GENERATED {how} AS IDENTITY")
+        } else {
+            format!("GENERATED {how} AS IDENTITY ({})", options.join(" "))
         }
     }
 
@@ -527,6 +628,16 @@ impl Table {
                 if a != b {
                     let new_name = b.rsplit('.').next().unwrap_or(b);
                     out.push(format!("ALTER SEQUENCE {a} RENAME TO {new_name}"));
+                }
+            }
+            if let (Some(_), Some(_), Some(a), Some(b)) = (
+                o.identity,
+                n.identity,
+                &o.identity_params,
+                &n.identity_params,
+            ) {
+                if a != b || retype {
+                    out.push(format!("{col} {}", b.set_all()));
                 }
             }
             // A type change resets storage to the new type's default.
