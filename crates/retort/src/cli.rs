@@ -103,8 +103,13 @@ pub enum Command {
     /// Targets: heads, head, a revision or unique prefix (4+ characters), a branch label,
     /// LABEL@head, +N, REV+N.
     ///
+    /// Before a run: the migrations are linted (--strict refuses on findings), a standby is
+    /// refused, and a missing synchronous standby or a lagging one (--max-lag) stops it. After:
+    /// --wait-replicas waits until standbys have replayed it.
+    ///
     /// Examples: retort upgrade; retort upgrade +1; retort upgrade auth@head;
-    /// retort upgrade --sql base:heads > deploy.sql
+    /// retort upgrade --sql base:heads > deploy.sql; retort upgrade --wait-replicas all;
+    /// retort upgrade --targets tenants.txt --jobs 8 --keep-going
     Upgrade(ApplyArgs),
 
     /// Run down sections back to TARGET.
