@@ -31,6 +31,8 @@ pub struct Sequence {
     pub acl: Acl,
     /// Owner role, read only with [`crate::Filter::owners`].
     pub owner: Option<String>,
+    /// UNLOGGED (PostgreSQL 15+).
+    pub unlogged: bool,
 }
 
 pub(crate) fn load(
@@ -41,7 +43,8 @@ pub(crate) fn load(
         "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
                 s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
                 own.nspname::text, own.relname::text, own.attname::text, \
-                obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text \
+                obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text, \
+                c.relpersistence = 'u' \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_sequence s ON s.seqrelid = c.oid \
          LEFT JOIN LATERAL (SELECT tn.nspname, tc.relname, a.attname FROM pg_depend d \
@@ -84,6 +87,7 @@ pub(crate) fn load(
                 comment: r.get(12),
                 acl: Acl::from_row(r, 13),
                 owner: params.owners.then(|| r.get(15)),
+                unlogged: r.get(16),
             }
         })
         .collect())
@@ -117,7 +121,12 @@ impl Sequence {
 
     /// CREATE SEQUENCE; OWNED BY is set by the owning table's step, which runs after the table exists.
     pub(crate) fn create(&self) -> Vec<String> {
-        let mut out = vec![format!("CREATE SEQUENCE {} {}", self.name, self.options())];
+        let mut out = vec![format!(
+            "CREATE {}SEQUENCE {} {}",
+            if self.unlogged { "UNLOGGED " } else { "" },
+            self.name,
+            self.options()
+        )];
         out.extend(self.extras().create(&self.target(), &self.target()));
         out
     }
@@ -150,6 +159,13 @@ impl Sequence {
                 "ALTER SEQUENCE {} {}{restart}",
                 self.name,
                 self.options()
+            ));
+        }
+        if old.unlogged != self.unlogged {
+            out.push(format!(
+                "ALTER SEQUENCE {} SET {}",
+                self.name,
+                if self.unlogged { "UNLOGGED" } else { "LOGGED" }
             ));
         }
         if old.owned_by.is_some() && self.owned_by.is_none() {
