@@ -159,7 +159,21 @@ pub fn run(
             ) else {
                 continue;
             };
-            if let Ok(after) = retort_replica::conflict_counts(c) {
+            // A cancelled standby query reports its conflict as it ends, a moment after replay
+            // goes on: after a wait, look again briefly before saying there was none.
+            let mut after = retort_replica::conflict_counts(c);
+            if waited.is_some() {
+                for _ in 0..5 {
+                    match &after {
+                        Ok(a) if retort_replica::conflict_delta(before, a).is_empty() => {
+                            std::thread::sleep(Duration::from_millis(40));
+                            after = retort_replica::conflict_counts(c);
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            if let Ok(after) = after {
                 let delta = retort_replica::conflict_delta(before, &after);
                 if !delta.is_empty() {
                     let text: Vec<String> = delta.iter().map(|(k, v)| format!("{k} {v}")).collect();
