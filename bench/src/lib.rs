@@ -23,6 +23,11 @@ pub fn median(sorted: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
 
+/// The `p` quantile (0.0..=1.0) of sorted durations.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
 /// Milliseconds with one decimal.
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)

@@ -9,13 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use retort_bench::{median, ms, retort_binary, run_retort, write_migration_chain};
+use retort_bench::{median, ms, percentile, retort_binary, run_retort, write_migration_chain};
 use retort_cluster::Cluster;
 use retort_replica::{current_lsn, wait_for_lsn, Lsn, ReplayWait};
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn replayed(standby: &mut postgres::Client) -> Lsn {
     let text: String = standby
@@ -100,15 +96,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("read-your-writes on an undelayed async standby, {samples} writes each:");
     println!(
         "  true replay time (polling without pause)  p50 {}  p99 {}",
-        ms(pct(&floor, 0.5)),
-        ms(pct(&floor, 0.99))
+        ms(percentile(&floor, 0.5)),
+        ms(percentile(&floor, 0.99))
     );
     println!(
         "  wait_for_lsn (0.5 ms doubling to 10 ms)   p50 {}  p99 {}  (+{:.2} ms / +{:.2} ms)",
-        ms(pct(&ours, 0.5)),
-        ms(pct(&ours, 0.99)),
-        (pct(&ours, 0.5).as_secs_f64() - pct(&floor, 0.5).as_secs_f64()) * 1000.0,
-        (pct(&ours, 0.99).as_secs_f64() - pct(&floor, 0.99).as_secs_f64()) * 1000.0
+        ms(percentile(&ours, 0.5)),
+        ms(percentile(&ours, 0.99)),
+        (percentile(&ours, 0.5).as_secs_f64() - percentile(&floor, 0.5).as_secs_f64()) * 1000.0,
+        (percentile(&ours, 0.99).as_secs_f64() - percentile(&floor, 0.99).as_secs_f64()) * 1000.0
     );
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use retort_bench::percentile;
 use retort_cluster::Cluster;
 use retort_shadow::blocking::ShadowStore;
 use retort_shadow::{InstallOptions, Mode, SecretString, Verdict};
@@ -22,10 +23,6 @@ fn cpu_of(pid: i32) -> Duration {
     let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
         + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     Duration::from_millis(ticks * 10)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 struct Measured {
@@ -59,8 +56,8 @@ fn measure(
     let cpu = cpu_of(pid) - cpu0;
     times.sort();
     Measured {
-        p50: pct(&times, 0.5),
-        p99: pct(&times, 0.99),
+        p50: percentile(&times, 0.5),
+        p99: percentile(&times, 0.99),
         db_cpu: cpu / n as u32,
     }
 }
@@ -201,8 +198,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         elapsed.as_secs_f64(),
         1000.0 / elapsed.as_secs_f64(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        ms(pct(&lat, 0.5)),
-        ms(pct(&lat, 0.99))
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99))
     );
     Ok(())
 }

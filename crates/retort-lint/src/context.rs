@@ -7,8 +7,6 @@ use postgres::Client;
 use retort_pg::PgError;
 use serde::Serialize;
 
-use crate::statement::range_name;
-
 /// Facts about one existing table from the live catalog.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableFacts {
@@ -135,31 +133,9 @@ pub fn referenced(statements: &[crate::statement::Statement]) -> (Vec<String>, V
                 rels.push(e.relation.clone());
             }
         }
-        if let pg_query::NodeEnum::RenameStmt(r) = &s.node {
-            if let Some(rel) = &r.relation {
-                let n = range_name(rel);
-                if !rels.contains(&n) {
-                    rels.push(n);
-                }
-            }
-        }
-        for (node, _, _, _) in s.node.nodes() {
-            if let pg_query::NodeRef::FuncCall(f) = node {
-                if let Some(name) = f
-                    .funcname
-                    .iter()
-                    .rev()
-                    .find_map(|p| match p.node.as_ref()? {
-                        pg_query::protobuf::node::Node::String(s) => {
-                            Some(s.sval.to_ascii_lowercase())
-                        }
-                        _ => None,
-                    })
-                {
-                    if !funcs.contains(&name) {
-                        funcs.push(name);
-                    }
-                }
+        for name in crate::statement::functions_in(&s.node) {
+            if !funcs.contains(&name) {
+                funcs.push(name);
             }
         }
     }

@@ -503,25 +503,26 @@ pub const VOLATILE_FUNCTIONS: &[&str] = &[
 
 /// Function names called anywhere in an expression.
 pub fn called_functions(node: &pg_query::protobuf::Node) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(n) = node.node.as_ref() {
-        for (child, _, _, _) in n.nodes() {
-            if let pg_query::NodeRef::FuncCall(f) = child {
-                if let Some(name) = f
-                    .funcname
+    node.node.as_ref().map(functions_in).unwrap_or_default()
+}
+
+/// Function names (last part, lower case) called anywhere in a parse tree.
+pub fn functions_in(n: &NodeEnum) -> Vec<String> {
+    n.nodes()
+        .into_iter()
+        .filter_map(|(child, _, _, _)| match child {
+            pg_query::NodeRef::FuncCall(f) => {
+                f.funcname
                     .iter()
                     .rev()
                     .find_map(|p| match p.node.as_ref()? {
                         N::String(s) => Some(s.sval.to_ascii_lowercase()),
                         _ => None,
                     })
-                {
-                    out.push(name);
-                }
             }
-        }
-    }
-    out
+            _ => None,
+        })
+        .collect()
 }
 
 /// The column's default expression (DEFAULT clause or constraint).

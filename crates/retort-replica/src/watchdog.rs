@@ -113,19 +113,20 @@ impl SyncRepWatchdog {
 
     /// Stops watching; returns the stall, if any.
     pub fn stop(mut self) -> Option<SyncRepStall> {
+        self.halt();
+        self.stall()
+    }
+
+    fn halt(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        self.stall()
     }
 }
 
 impl Drop for SyncRepWatchdog {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.halt();
     }
 }

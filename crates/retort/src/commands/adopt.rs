@@ -1,7 +1,7 @@
 //! Adopting what exists: `retort baseline` (a database with no retort history) and
 //! `retort import alembic` (an Alembic project and its alembic_version table).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -113,7 +113,7 @@ pub fn baseline(
         irreversible: true,
         ..NewMigration::default()
     };
-    let path = write_new(&project.migrations_dir, &new)?;
+    let path = authoring::write_file(&project.migrations_dir, &new)?;
     let graph = project.graph()?;
     stamp(
         &project,
@@ -134,18 +134,6 @@ pub fn baseline(
         ));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes a migration file, refusing to overwrite.
-fn write_new(dir: &Path, new: &NewMigration) -> Result<PathBuf> {
-    let path = dir.join(new.file_name());
-    if path.exists() {
-        bail!("{} already exists; nothing was written", path.display());
-    }
-    retort_migrate::Migration::parse(&new.render(), &path)?;
-    std::fs::write(&path, new.render())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
 }
 
 fn stamp(
@@ -266,7 +254,7 @@ pub fn import_alembic(
             irreversible: true,
             ..NewMigration::default()
         };
-        written.push(write_new(&dir, &new)?);
+        written.push(authoring::write_file(&dir, &new)?);
         out.note(format!(
             "baseline {rev}: {objects} change(s) that build the schema on fresh databases"
         ));
@@ -301,7 +289,7 @@ pub fn import_alembic(
             imported: Some(format!("alembic {}", rel.display())),
             ..NewMigration::default()
         };
-        written.push(write_new(&dir, &new)?);
+        written.push(authoring::write_file(&dir, &new)?);
     }
     let graph = retort_migrate::load_dir(&dir)?;
     if let (true, Some(c)) = (at_heads, client.as_mut()) {

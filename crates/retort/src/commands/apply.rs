@@ -69,16 +69,17 @@ pub fn run(
     let mut watchdog = None;
     let mut waiter = None;
     if !preview.steps.is_empty() {
+        let units = super::lint::plan_units(&graph, &preview);
         super::lint::preflight(
             out,
             &mut client,
-            &graph,
-            &preview,
+            &units,
             options.lock_timeout.is_some(),
             args.strict,
         )?;
-        preflight(out, &mut client, &topology, &graph, &preview, &rollout)?;
         direct = super::replica::direct_standbys(&rollout.replica_urls);
+        let units = units.as_deref().unwrap_or_default();
+        preflight(out, &mut client, &topology, units, &rollout, &mut direct)?;
         for d in direct.iter_mut() {
             if let Some(c) = d.client.as_mut() {
                 if let Ok(counts) = retort_replica::conflict_counts(c) {
@@ -393,21 +394,21 @@ impl Observer for CliObserver<'_> {
 }
 
 /// Before a run that changes something: synchronous standbys, lag, slots, lock conflicts on hot
-/// standbys, logical replication.
+/// standbys (`units`: the plan's parsed steps), logical replication.
 fn preflight(
     out: &Output,
     client: &mut retort_pg::Client,
     topology: &Topology,
-    graph: &RevisionGraph,
-    plan: &Plan,
+    units: &[(Direction, super::lint::Unit)],
     rollout: &RolloutOptions,
+    direct: &mut [retort_replica::DirectStandby],
 ) -> Result<()> {
     if let Err(e) = retort_replica::check_sync(topology) {
         if !rollout.allow_missing_sync {
             return Err(e.into());
         }
         out.note(format!(
-            "warning: {e}; running anyway (--allow-missing-sync): a commit that waits longer than {:.1} s is reported and stops the run",
+            "warning: {e}; running anyway (--allow-missing-sync): a commit that waits longer than {:.1} s is reported and released, and upgrade exits 1 at the end",
             rollout.sync_timeout.as_secs_f64()
         ));
     }
@@ -417,32 +418,14 @@ fn preflight(
     for w in retort_replica::inactive_slots(topology, 1 << 30) {
         out.note(format!("warning: {w}"));
     }
-    let exclusive: Vec<String> = plan
-        .steps
+    // retort-lint's lock table, read with PostgreSQL's parser.
+    let exclusive: Vec<String> = units
         .iter()
-        .filter_map(|step| {
-            let m = graph.get(&step.revision)?;
-            let section = match step.direction {
-                Direction::Up => Some(&m.up),
-                Direction::Down => m.down.as_ref(),
-            }?;
-            // retort-lint's lock table, read with PostgreSQL's parser.
-            let statements =
-                retort_lint::parse_section(&section.sql, &m.path, section.first_line, None).ok()?;
-            statements
-                .iter()
-                .find(|s| {
-                    s.effects
-                        .iter()
-                        .any(|e| e.lock == retort_lint::LockMode::AccessExclusive)
-                })
-                .map(|s| format!("{}:{}", m.path.display(), s.line))
-        })
+        .filter_map(|(_, u)| u.first_access_exclusive())
         .collect();
     if !exclusive.is_empty() {
-        let direct = super::replica::direct_standbys(&rollout.replica_urls);
         let mut views = Vec::new();
-        for mut d in direct {
+        for d in direct.iter_mut() {
             if let Some(c) = d.client.as_mut() {
                 if let Ok(t) = Topology::read(c) {
                     views.push((d.name.clone(), t));

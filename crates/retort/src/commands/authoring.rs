@@ -87,15 +87,22 @@ pub fn graph_or_empty(project: &Project) -> Result<RevisionGraph> {
     project.graph()
 }
 
-pub fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode> {
-    let path = project.migrations_dir.join(new.file_name());
+/// Writes `new` into `dir`, refusing to overwrite; returns its path.
+pub fn write_file(dir: &Path, new: &NewMigration) -> Result<std::path::PathBuf> {
+    let path = dir.join(new.file_name());
     if path.exists() {
-        bail!("{} already exists", path.display());
+        bail!("{} already exists; nothing was written", path.display());
     }
     // What we write must read back (labels, ids): check before touching the directory.
     retort_migrate::Migration::parse(&new.render(), &path)?;
     std::fs::write(&path, new.render())
         .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes `new` into the project's migrations and prints its path (the command's result).
+pub fn write(project: &Project, out: &Output, new: &NewMigration) -> Result<ExitCode> {
+    let path = write_file(&project.migrations_dir, new)?;
     if out.json() {
         out.print_json(&json!({
             "revision": new.revision, "parents": new.parents, "path": path.display().to_string(),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use retort_lint::{Finding, LintContext, LiveCatalog, Severity, Statement};
-use retort_migrate::{Migration, RevisionGraph, Target};
+use retort_migrate::{Direction, Migration, RevisionGraph, Target};
 use retort_pg::Client;
 use serde_json::json;
 
@@ -15,35 +15,65 @@ use crate::output::Output;
 use crate::EXIT_DIFFERENCES;
 
 /// One thing to lint: its statements and how it runs.
-struct Unit {
+pub struct Unit {
     file: PathBuf,
     transactional: bool,
     statements: Vec<Statement>,
 }
 
-/// Lints `migrations` (up sections) with what the database can tell: server version, table
-/// sizes, column types, dependent views, function volatility. `client` None lints offline.
-pub fn lint_migrations(
-    client: Option<&mut Client>,
-    migrations: &[&Migration],
-    runner_sets_lock_timeout: bool,
-) -> Result<Vec<Finding>> {
-    let units = migrations
-        .iter()
-        .map(|m| {
-            Ok(Unit {
-                file: m.path.clone(),
-                transactional: m.transactional,
-                statements: retort_lint::parse_section(&m.up.sql, &m.path, m.up.first_line, None)?,
-            })
+impl Unit {
+    /// A section (up or down) of a migration, through PostgreSQL's parser.
+    fn of_section(m: &Migration, section: &retort_migrate::Section) -> Result<Unit> {
+        Ok(Unit {
+            file: m.path.clone(),
+            transactional: m.transactional,
+            statements: retort_lint::parse_section(
+                &section.sql,
+                &m.path,
+                section.first_line,
+                None,
+            )?,
         })
-        .collect::<Result<Vec<_>>>()?;
-    lint_units(client, &units, runner_sets_lock_timeout)
+    }
+
+    /// `file:line` of the first statement taking an ACCESS EXCLUSIVE lock, if one does.
+    pub fn first_access_exclusive(&self) -> Option<String> {
+        self.statements
+            .iter()
+            .find(|s| {
+                s.effects
+                    .iter()
+                    .any(|e| e.lock == retort_lint::LockMode::AccessExclusive)
+            })
+            .map(|s| format!("{}:{}", self.file.display(), s.line))
+    }
+}
+
+/// Every step of `plan` through the parser, once, with its direction: what `upgrade`'s lint and
+/// lock pre-flights both read. Steps without the section they need are left out.
+pub fn plan_units(
+    graph: &RevisionGraph,
+    plan: &retort_migrate::Plan,
+) -> Result<Vec<(Direction, Unit)>> {
+    let mut out = Vec::new();
+    for step in &plan.steps {
+        let Some(m) = graph.get(&step.revision) else {
+            continue;
+        };
+        let section = match step.direction {
+            Direction::Up => Some(&m.up),
+            Direction::Down => m.down.as_ref(),
+        };
+        if let Some(section) = section {
+            out.push((step.direction, Unit::of_section(m, section)?));
+        }
+    }
+    Ok(out)
 }
 
 fn lint_units(
     client: Option<&mut Client>,
-    units: &[Unit],
+    units: &[&Unit],
     runner_sets_lock_timeout: bool,
 ) -> Result<Vec<Finding>> {
     let mut ctx = LintContext {
@@ -143,7 +173,11 @@ pub fn run(global: &GlobalArgs, out: &Output, targets: &[String]) -> Result<Exit
             }
         }
     }
-    let findings = lint_units(client.as_mut(), &units, runner_lock_timeout)?;
+    let findings = lint_units(
+        client.as_mut(),
+        &units.iter().collect::<Vec<_>>(),
+        runner_lock_timeout,
+    )?;
     report(out, &findings, units.len())?;
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS
@@ -153,11 +187,7 @@ pub fn run(global: &GlobalArgs, out: &Output, targets: &[String]) -> Result<Exit
 }
 
 fn migration_unit(m: &Migration) -> Result<Unit> {
-    Ok(Unit {
-        file: m.path.clone(),
-        transactional: m.transactional,
-        statements: retort_lint::parse_section(&m.up.sql, &m.path, m.up.first_line, None)?,
-    })
+    Unit::of_section(m, &m.up)
 }
 
 /// A migration file (its up section) or a plain SQL file (run statement by statement, as psql does).
@@ -243,33 +273,38 @@ pub fn finding_text(f: &Finding) -> String {
     s
 }
 
-/// For `upgrade`: lint what is about to run; print findings, or refuse under --strict.
+/// For `upgrade`: lint the up steps about to run (`units` from [`plan_units`]); print findings,
+/// or refuse under --strict.
 pub fn preflight(
     out: &Output,
     client: &mut Client,
-    graph: &RevisionGraph,
-    plan: &retort_migrate::Plan,
+    units: &Result<Vec<(Direction, Unit)>>,
     runner_sets_lock_timeout: bool,
     strict: bool,
 ) -> Result<()> {
-    let migrations: Vec<&Migration> = plan
-        .steps
-        .iter()
-        .filter(|s| s.direction == retort_migrate::Direction::Up)
-        .filter_map(|s| graph.get(&s.revision))
-        .collect();
-    if migrations.is_empty() {
-        return Ok(());
-    }
     // Linting advises; a migration the parser cannot read must not stop an upgrade the server
     // would run (unless --strict asked for lint to gate it).
-    let findings = match lint_migrations(Some(client), &migrations, runner_sets_lock_timeout) {
-        Ok(f) => f,
-        Err(e) if !strict => {
-            out.note(format!("note: the lint pre-flight was skipped: {e:#}"));
-            return Ok(());
+    let skipped = |e: &anyhow::Error| -> Result<()> {
+        if strict {
+            bail!("--strict: the lint pre-flight failed: {e:#}");
         }
-        Err(e) => return Err(e.context("--strict: the lint pre-flight failed")),
+        out.note(format!("note: the lint pre-flight was skipped: {e:#}"));
+        Ok(())
+    };
+    let up: Vec<&Unit> = match units {
+        Ok(units) => units
+            .iter()
+            .filter(|(d, _)| *d == Direction::Up)
+            .map(|(_, u)| u)
+            .collect(),
+        Err(e) => return skipped(e),
+    };
+    if up.is_empty() {
+        return Ok(());
+    }
+    let findings = match lint_units(Some(client), &up, runner_sets_lock_timeout) {
+        Ok(f) => f,
+        Err(e) => return skipped(&e),
     };
     if findings.is_empty() {
         return Ok(());
