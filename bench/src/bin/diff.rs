@@ -1,101 +1,128 @@
-//! Schema diff at scale. For 100, 1,000 and 5,000 generated tables (columns, primary and
-//! foreign keys, indexes, checks, enums, views, functions, triggers, comments) with ~5% of them
-//! changed: time `retort diff URL_A URL_B` end to end against the floor `pg_dump
-//! --schema-only` of the same database, and split retort's time into catalog queries, diff
-//! and render.
+//! Schema diff at scale, on the schema `../shared/bench/genschema.py N [--changed]` writes
+//! (per 10 tables: PK, FKs, indexes, checks, comments, a view, a function, a trigger; an enum
+//! per 50 tables; ~5% of objects changed on the B side). For each size it times `retort diff
+//! URL_A URL_B` end to end (both sides) against the floor `pg_dump --schema-only` of ONE of the
+//! two databases, measured in the same run, with the peak RSS of each process; then splits
+//! retort's time into catalog reads, diff and render.
 //!
-//! cargo build --release -p retort && cargo run --release -p retort-bench --bin diff [-- 100,1000,5000]
+//! It also times `retort check` with and without its cache of the migrations-head catalog.
+//!
+//! cargo build --release -p retort && cargo run --release -p retort-bench --bin diff [-- 1000,5000,20000]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use retort_bench::{median, ms, sample};
+use retort_bench::{median, ms, retort_binary};
 use retort_catalog::{diff, introspect, Filter};
 use retort_cluster::Cluster;
 use retort_pg::ConnConfig;
 
+/// The generator shipped beside the repository (`../shared/bench/genschema.py`).
+fn genschema() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for candidate in [
+        root.join("../shared/bench/genschema.py"),
+        root.join("shared/bench/genschema.py"),
+    ] {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("genschema.py not found: check out ../shared beside the repository");
+}
+
 fn schema(n: usize, changed: bool) -> String {
-    let mut s = String::from("BEGIN;\n");
-    let enums = n.div_ceil(50);
-    for e in 0..enums {
-        let extra = if changed && e % 20 == 0 {
-            ", 'archived'"
-        } else {
-            ""
-        };
-        s.push_str(&format!(
-            "CREATE TYPE state_{e} AS ENUM ('new', 'active', 'done'{extra});\n"
-        ));
+    let mut cmd = Command::new("python3");
+    cmd.arg(genschema()).arg(n.to_string());
+    if changed {
+        cmd.arg("--changed");
     }
-    for i in 0..n {
-        let touched = changed && i % 20 == 7; // 5%
-        let fk = if i > 0 {
-            format!(", parent_id bigint REFERENCES t_{} (id)", i - 1)
-        } else {
-            String::new()
-        };
-        let extra_col = if touched {
-            ", added_col numeric(10,2) DEFAULT 0"
-        } else {
-            ""
-        };
-        let default_a = if touched { 1 } else { 0 };
-        s.push_str(&format!(
-            "CREATE TABLE t_{i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int NOT NULL DEFAULT {default_a} CHECK (a >= 0), b text, c timestamptz DEFAULT now(), st state_{} NOT NULL DEFAULT 'new'{fk}{extra_col});\n",
-            i / 50
-        ));
-        if !(touched && i % 40 == 7) {
-            s.push_str(&format!("CREATE INDEX t_{i}_b ON t_{i} (b);\n"));
-        }
-        s.push_str(&format!("COMMENT ON TABLE t_{i} IS 'table number {i}';\n"));
-        if i % 10 == 0 {
-            let filter = if touched { " WHERE a > 0" } else { "" };
-            s.push_str(&format!(
-                "CREATE VIEW v_{i} AS SELECT id, a, b FROM t_{i}{filter};\n"
-            ));
-        }
-        if i % 20 == 0 || (changed && i % 20 == 7 && i % 40 == 27) {
-            let body = if touched {
-                "NEW.a := NEW.a + 2"
-            } else {
-                "NEW.a := NEW.a + 1"
-            };
-            s.push_str(&format!(
-                "CREATE FUNCTION f_{i}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NEW; END $$;\n\
-                 CREATE TRIGGER t_{i}_bump BEFORE INSERT ON t_{i} FOR EACH ROW EXECUTE FUNCTION f_{i}();\n"
-            ));
-        }
-    }
-    s.push_str("COMMIT;\n");
-    s
+    let out = cmd.output().expect("run python3 genschema.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 schema")
+}
+
+/// Runs a command to completion and returns its wall time and peak RSS in MiB (wait4's rusage).
+// The child is reaped by wait4 (which std's wait cannot report rusage for).
+#[allow(clippy::zombie_processes)]
+fn timed(cmd: &mut Command) -> (Duration, f64) {
+    use std::os::unix::process::ExitStatusExt;
+    let t = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in; pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = t.elapsed();
+    assert_eq!(r, pid, "wait4");
+    let status = std::process::ExitStatus::from_raw(status);
+    assert!(
+        status.success() || status.code() == Some(3),
+        "{cmd:?} failed: {status}"
+    );
+    (elapsed, usage.ru_maxrss as f64 / 1024.0)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sizes: Vec<usize> = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "100,1000,5000".into())
+        .unwrap_or_else(|| "1000,5000,20000".into())
         .split(',')
         .map(|x| x.parse())
         .collect::<Result<_, _>>()?;
     let cluster = Cluster::builder()
         .setting("max_locks_per_transaction", "1024")
+        .setting("shared_buffers", "256MB")
         .start()?;
-    let bin = retort_binary();
+    let bin = retort_binary().ok_or(
+        "retort binary not found next to this benchmark: `cargo build --release -p retort` first",
+    )?;
     let pg_dump = cluster.binaries().program("pg_dump");
-    println!("retort diff URL_A URL_B, ~5% of tables changed, median of 3 runs:");
+    let psql = cluster.binaries().program("psql");
+    println!("retort diff URL_A URL_B (both sides) vs pg_dump --schema-only of one side; median of 3 runs:");
     println!(
-        "{:>6}  {:>10}  {:>10}  {:>6}  {:>9}  {:>9}  {:>9}  {:>8}",
-        "tables", "pg_dump", "retort", "ratio", "queries", "diff", "render", "changes"
+        "{:>6}  {:>10}  {:>8}  {:>10}  {:>8}  {:>6}  {:>10}  {:>8}  {:>8}  {:>8}",
+        "tables",
+        "pg_dump",
+        "RSS",
+        "retort",
+        "RSS",
+        "ratio",
+        "queries",
+        "diff",
+        "render",
+        "changes"
     );
     for n in sizes {
         let mut urls = Vec::new();
         for (side, changed) in [("a", false), ("b", true)] {
             let name = format!("bench_{side}_{n}");
             let url = cluster.create_database(&name)?;
+            let file = std::env::temp_dir().join(format!("retort-bench-{name}.sql"));
+            std::fs::write(&file, schema(n, changed))?;
+            let out = Command::new(&psql)
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f"])
+                .arg(&file)
+                .arg(&url)
+                .output()?;
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = std::fs::remove_file(&file);
             let mut c = retort_pg::connect(&ConnConfig::parse(&url)?)?;
-            c.batch_execute(&schema(n, changed))?;
-            c.batch_execute("ANALYZE")?;
+            c.batch_execute("VACUUM ANALYZE")?;
             urls.push(url);
         }
         if let Ok(secs) = std::env::var("RETORT_BENCH_HOLD") {
@@ -103,13 +130,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("holding {secs} s: {} {}", urls[0], urls[1]);
             std::thread::sleep(Duration::from_secs(secs.parse().unwrap_or(600)));
         }
-        let floor = sample(3, || {
-            let out = Command::new(&pg_dump)
-                .args(["--schema-only", "--dbname", &urls[1]])
-                .output()
-                .expect("pg_dump");
-            assert!(out.status.success());
-        });
+        let mut floor = Vec::new();
+        let mut floor_rss = 0f64;
+        let mut ours = Vec::new();
+        let mut ours_rss = 0f64;
+        for _ in 0..3 {
+            let (t, rss) =
+                timed(Command::new(&pg_dump).args(["--schema-only", "--dbname", &urls[1]]));
+            floor.push(t);
+            floor_rss = floor_rss.max(rss);
+            let (t, rss) = timed(Command::new(&bin).args(["diff", &urls[0], &urls[1]]));
+            ours.push(t);
+            ours_rss = ours_rss.max(rss);
+        }
         let mut queries = Vec::new();
         let mut diffs = Vec::new();
         let mut renders = Vec::new();
@@ -130,45 +163,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             count = d.changes.len();
             assert!(!sql.is_empty());
         }
-        for v in [&mut queries, &mut diffs, &mut renders] {
+        for v in [
+            &mut floor,
+            &mut ours,
+            &mut queries,
+            &mut diffs,
+            &mut renders,
+        ] {
             v.sort();
         }
-        let end_to_end = match &bin {
-            Some(bin) => {
-                let t = sample(3, || {
-                    let out = Command::new(bin)
-                        .args(["diff", &urls[0], &urls[1]])
-                        .output()
-                        .expect("retort");
-                    assert!(
-                        out.status.success(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                });
-                median(&t)
-            }
-            None => Duration::ZERO,
-        };
         println!(
-            "{n:>6}  {:>10}  {:>10}  {:>5.2}x  {:>9}  {:>9}  {:>9}  {count:>8}",
+            "{n:>6}  {:>10}  {:>5.0} MB  {:>10}  {:>5.0} MB  {:>5.2}x  {:>10}  {:>8}  {:>8}  {count:>8}",
             ms(median(&floor)),
-            ms(end_to_end),
-            end_to_end.as_secs_f64() / median(&floor).as_secs_f64(),
+            floor_rss,
+            ms(median(&ours)),
+            ours_rss,
+            median(&ours).as_secs_f64() / median(&floor).as_secs_f64(),
             ms(median(&queries)),
             ms(median(&diffs)),
             ms(median(&renders)),
         );
+        for name in ["bench_a", "bench_b"] {
+            let mut c = retort_pg::connect(&cluster.primary_config()?)?;
+            c.batch_execute(&format!("DROP DATABASE {name}_{n}"))?;
+        }
     }
-    if bin.is_none() {
-        println!("(retort binary not found next to this benchmark: `cargo build --release -p retort` to time it end to end)");
-    }
-    println!("targets: 5,000 tables under 1 s end to end, and at most 2x pg_dump --schema-only");
+    println!(
+        "queries: both sides read one after the other in this process (the CLI reads them at once)"
+    );
+    println!("targets: retort diff (both sides) <= 0.5x pg_dump of one side at 5,000 tables, <= 150 MB, linear to 20,000");
     Ok(())
-}
-
-fn retort_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let candidate = exe.parent()?.join("retort");
-    candidate.is_file().then_some(candidate)
 }

@@ -112,8 +112,10 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         .start()
         .map_err(query("a snapshot"))?;
     // JIT compiling these one-off catalog queries costs more than running them.
-    tx.batch_execute("SET LOCAL search_path = pg_catalog; SET LOCAL jit = off")
-        .map_err(query("a snapshot"))?;
+    tx.batch_execute(
+        "SET LOCAL search_path = pg_catalog; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'",
+    )
+    .map_err(query("a snapshot"))?;
     let c = &mut tx;
     let mut cat = Catalog::default();
     let mut t = std::time::Instant::now();

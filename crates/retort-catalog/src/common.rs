@@ -270,6 +270,31 @@ pub(crate) fn text_array(row: &postgres::Row, idx: usize) -> Vec<String> {
     row.get::<_, Option<Vec<String>>>(idx).unwrap_or_default()
 }
 
+/// Runs a catalog query and hands each row to `f`, fetching the result in chunks through a
+/// portal so that a catalog of hundreds of thousands of rows is never held whole in memory
+/// (and without a round trip to the runtime per row, which row-at-a-time iteration costs).
+pub(crate) fn each_row(
+    tx: &mut postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+    what: &'static str,
+    mut f: impl FnMut(&postgres::Row),
+) -> Result<(), crate::error::CatalogError> {
+    const CHUNK: i32 = 16_384;
+    let portal = tx.bind(sql, params).map_err(crate::error::query(what))?;
+    loop {
+        let rows = tx
+            .query_portal(&portal, CHUNK)
+            .map_err(crate::error::query(what))?;
+        for row in &rows {
+            f(row);
+        }
+        if rows.len() < CHUNK as usize {
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,9 +28,11 @@ pub(crate) fn load(
 ) -> Result<Vec<Constraint>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
-                pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint') \
+                pg_get_constraintdef(con.oid), cm.description \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_description cm ON cm.objoid = con.oid AND cm.classoid = 'pg_constraint'::regclass \
+              AND cm.objsubid = 0 \
          WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0 \
            AND {filter} AND {ext} ORDER BY 1, 2, 3",
         filter = ns_filter("n"),

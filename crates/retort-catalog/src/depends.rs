@@ -1,144 +1,373 @@
 //! Dependencies between objects, read from pg_depend in one query and mapped to [`ObjKey`]s.
 
-use std::collections::BTreeSet;
+use rustc_hash::FxHashMap as HashMap;
 
-use crate::common::ns_filter;
-use crate::error::{query, CatalogError};
+use crate::common::{each_row, ns_filter};
+use crate::error::CatalogError;
 use crate::name::{ObjKey, QName};
 
-/// Edges "dependent needs referenced", from one database.
+/// Edges "dependent needs referenced", from one database. Keys are stored once; an edge is
+/// a pair of indexes into them. The order of edges follows the database's catalog, not the
+/// keys: nothing that reads them may depend on it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dependencies {
-    /// (dependent, referenced), deduplicated and sorted.
-    pub edges: BTreeSet<(ObjKey, ObjKey)>,
+    /// Every object that takes part in an edge, once.
+    keys: Vec<ObjKey>,
+    /// (dependent, referenced) as indexes into `keys`, unique.
+    edges: Vec<(u32, u32)>,
 }
 
 impl Dependencies {
-    /// Objects that directly depend on `key`.
-    pub fn dependents_of<'a>(&'a self, key: &'a ObjKey) -> impl Iterator<Item = &'a ObjKey> + 'a {
+    /// Builds the graph from (dependent, referenced) pairs; self-edges are dropped.
+    pub fn from_edges(pairs: impl IntoIterator<Item = (ObjKey, ObjKey)>) -> Dependencies {
+        let mut b = Builder::default();
+        for (d, r) in pairs {
+            let (d, r) = (b.intern(d), b.intern(r));
+            b.edges.push((d, r));
+        }
+        b.finish()
+    }
+
+    /// Every edge as (dependent, referenced).
+    pub fn iter(&self) -> impl Iterator<Item = (&ObjKey, &ObjKey)> + '_ {
         self.edges
             .iter()
-            .filter(move |(_, r)| r == key)
-            .map(|(d, _)| d)
+            .map(|&(d, r)| (&self.keys[d as usize], &self.keys[r as usize]))
+    }
+
+    /// The number of edges.
+    pub fn len(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Whether there are no edges.
+    pub fn is_empty(&self) -> bool {
+        self.edges.is_empty()
+    }
+
+    /// Objects that directly depend on `key`, sorted.
+    pub fn dependents_of(&self, key: &ObjKey) -> Vec<&ObjKey> {
+        let Some(id) = self.keys.iter().position(|k| k == key) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&ObjKey> = self
+            .edges
+            .iter()
+            .filter(|&&(_, r)| r as usize == id)
+            .map(|&(d, _)| &self.keys[d as usize])
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Interns keys while edges are collected, then sorts both.
+#[derive(Default)]
+struct Builder {
+    ids: HashMap<ObjKey, u32>,
+    keys: Vec<ObjKey>,
+    edges: Vec<(u32, u32)>,
+}
+
+impl Builder {
+    fn intern(&mut self, key: ObjKey) -> u32 {
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        self.keys.push(key.clone());
+        self.ids.insert(key, id);
+        id
+    }
+
+    fn finish(mut self) -> Dependencies {
+        self.edges.retain(|(d, r)| d != r);
+        self.edges.sort_unstable();
+        self.edges.dedup();
+        // Keep the keys that take part in an edge, and renumber.
+        let mut renumber = vec![u32::MAX; self.keys.len()];
+        for &(d, r) in &self.edges {
+            renumber[d as usize] = 0;
+            renumber[r as usize] = 0;
+        }
+        let mut keys = Vec::new();
+        for (old, key) in self.keys.into_iter().enumerate() {
+            if renumber[old] == 0 {
+                renumber[old] = keys.len() as u32;
+                keys.push(key);
+            }
+        }
+        let edges = self
+            .edges
+            .iter()
+            .map(|&(d, r)| (renumber[d as usize], renumber[r as usize]))
+            .collect();
+        Dependencies { keys, edges }
     }
 }
 
 pub(crate) fn load(
-    client: &mut impl postgres::GenericClient,
+    client: &mut postgres::Transaction<'_>,
     params: &crate::Params,
 ) -> Result<Dependencies, CatalogError> {
+    // Plain scans, no joins against pg_depend on the server: the objects retort names (each
+    // with the oid of the relation, type or column it hangs off), then the raw pg_depend edges.
+    // Names are resolved here, in hash maps, including the indirect hops PostgreSQL records:
+    // a row type or array type stands for its relation or element type, a view's _RETURN rule
+    // for the view, a column default (pg_attrdef) for its column, an index that backs a
+    // constraint for the constraint, a domain's constraint for the domain.
     let f = ns_filter("n");
-    let sql = format!(
-        "WITH rel AS ( \
-           SELECT c.oid, n.nspname::text AS nspname, c.relname::text AS relname, c.relkind, \
-                  con.conname::text AS conname, tc.relname::text AS contable \
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-           LEFT JOIN pg_constraint con ON con.conindid = c.oid AND con.contype IN ('p', 'u', 'x') \
-                AND c.relkind IN ('i', 'I') \
-           LEFT JOIN pg_class tc ON tc.oid = con.conrelid \
-           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'c') AND {f} \
-         ), typ AS ( \
-           SELECT t.oid, n.nspname::text AS nspname, \
-                  CASE WHEN t.typrelid = 0 OR c.relkind = 'c' THEN 'type' \
-                       WHEN c.relkind IN ('v', 'm') THEN 'view' WHEN c.relkind IN ('r', 'p') THEN 'table' END AS kind, \
-                  coalesce(c.relname::text, t.typname::text) AS name \
-           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-           LEFT JOIN pg_class c ON c.oid = t.typrelid \
-           WHERE {f} AND t.typtype IN ('e', 'd', 'r', 'c') \
-         ), objs AS ( \
-           SELECT 'pg_class'::regclass AS classid, oid AS objid, 0 AS objsubid, \
-                  CASE WHEN conname IS NOT NULL THEN 'constraint' \
-                       WHEN relkind = 'S' THEN 'sequence' WHEN relkind IN ('i', 'I') THEN 'index' \
-                       WHEN relkind IN ('v', 'm') THEN 'view' WHEN relkind = 'c' THEN 'type' \
-                       ELSE 'table' END AS kind, \
-                  nspname AS schema, coalesce(contable, relname) AS name, coalesce(conname, '') AS sub \
-           FROM rel \
-           UNION ALL \
-           SELECT 'pg_class'::regclass, a.attrelid, a.attnum, \
-                  CASE WHEN r.relkind IN ('v', 'm') THEN 'view' WHEN r.relkind = 'c' THEN 'type' \
-                       WHEN r.relkind IN ('r', 'p') THEN 'column' ELSE 'skip' END, \
-                  r.nspname, r.relname, CASE WHEN r.relkind IN ('r', 'p') THEN a.attname::text ELSE '' END \
-           FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid WHERE a.attnum > 0 \
-           UNION ALL \
-           SELECT 'pg_type'::regclass, t.oid, 0, t.kind, t.nspname, t.name, '' FROM typ t WHERE t.kind IS NOT NULL \
-           UNION ALL \
-           SELECT 'pg_type'::regclass, arr.oid, 0, t.kind, t.nspname, t.name, '' \
-           FROM pg_type arr JOIN typ t ON t.oid = arr.typelem WHERE arr.typcategory = 'A' AND t.kind IS NOT NULL \
-           UNION ALL \
-           SELECT 'pg_proc'::regclass, p.oid, 0, 'function', n.nspname::text, p.proname::text, \
-                  oidvectortypes(p.proargtypes) \
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {f} \
-           UNION ALL \
-           SELECT 'pg_constraint'::regclass, con.oid, 0, \
-                  CASE WHEN con.contypid <> 0 THEN 'type' WHEN con.contype = 't' THEN 'skip' ELSE 'constraint' END, \
-                  n.nspname::text, \
-                  CASE WHEN con.contypid <> 0 THEN (SELECT typname::text FROM pg_type WHERE oid = con.contypid) \
-                       ELSE (SELECT relname::text FROM pg_class WHERE oid = con.conrelid) END, \
-                  CASE WHEN con.contypid <> 0 THEN '' ELSE con.conname::text END \
-           FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace WHERE {f} \
-           UNION ALL \
-           SELECT 'pg_rewrite'::regclass, rw.oid, 0, \
-                  CASE WHEN rw.rulename = '_RETURN' THEN 'view' ELSE 'rule' END, r.nspname, r.relname, \
-                  CASE WHEN rw.rulename = '_RETURN' THEN '' ELSE rw.rulename::text END \
-           FROM pg_rewrite rw JOIN rel r ON r.oid = rw.ev_class \
-           UNION ALL \
-           SELECT 'pg_attrdef'::regclass, d.oid, 0, 'column', r.nspname, r.relname, a.attname::text \
-           FROM pg_attrdef d JOIN rel r ON r.oid = d.adrelid \
-           JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
-           UNION ALL \
-           SELECT 'pg_trigger'::regclass, tg.oid, 0, 'trigger', r.nspname, r.relname, tg.tgname::text \
-           FROM pg_trigger tg JOIN rel r ON r.oid = tg.tgrelid WHERE NOT tg.tgisinternal \
-           UNION ALL \
-           SELECT 'pg_policy'::regclass, p.oid, 0, 'policy', r.nspname, r.relname, p.polname::text \
-           FROM pg_policy p JOIN rel r ON r.oid = p.polrelid \
-           UNION ALL \
-           SELECT 'pg_statistic_ext'::regclass, s.oid, 0, 'statistics', n.nspname::text, s.stxname::text, '' \
-           FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {f} \
-           UNION ALL \
-           SELECT 'pg_namespace'::regclass, n.oid, 0, 'schema', n.nspname::text, n.nspname::text, '' \
-           FROM pg_namespace n WHERE {f} \
-           UNION ALL \
-           SELECT 'pg_extension'::regclass, e.oid, 0, 'extension', '', e.extname::text, '' FROM pg_extension e \
-         ) \
-         SELECT a.kind, a.schema, a.name, a.sub, b.kind, b.schema, b.name, b.sub \
-         FROM pg_depend d \
-         JOIN objs a ON a.classid = d.classid AND a.objid = d.objid AND a.objsubid = d.objsubid \
-         JOIN objs b ON b.classid = d.refclassid AND b.objid = d.refobjid AND b.objsubid = d.refobjsubid \
-         WHERE d.deptype IN ('n', 'a', 'i') AND d.objid >= 16384 AND a.kind <> 'skip' AND b.kind <> 'skip'"
-    );
-    let rows = client
-        .query(&sql, &params.as_refs())
-        .map_err(query("dependencies"))?;
-    let mut edges = BTreeSet::new();
-    for r in &rows {
-        let a = key(r.get(0), r.get(1), r.get(2), r.get(3));
-        let b = key(r.get(4), r.get(5), r.get(6), r.get(7));
-        if let (Some(a), Some(b)) = (a, b) {
-            if a != b {
-                edges.insert((a, b));
-            }
-        }
+    // Pass 1: objects named by themselves; pass 2: those named through a relation or type;
+    // pass 3: column defaults (named through their column) and array types (through their
+    // element type, which may be a row type). Each pass is one query, read as it streams.
+    // Columns: classid, objid, objsubid, kind, schema, name, sub, and the oid of the relation
+    // or type the name comes from.
+    let passes = [
+        vec![
+            format!(
+                "SELECT 'pg_class'::regclass::oid, c.oid, 0, \
+                    CASE WHEN con.conname IS NOT NULL THEN 'constraint' \
+                         WHEN c.relkind = 'S' THEN 'sequence' WHEN c.relkind IN ('i', 'I') THEN 'index' \
+                         WHEN c.relkind IN ('v', 'm') THEN 'view' WHEN c.relkind = 'c' THEN 'type' \
+                         ELSE 'table' END, \
+                    n.nspname::text, coalesce(tc.relname, c.relname)::text, coalesce(con.conname::text, ''), 0::oid \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_constraint con ON con.conindid = c.oid AND con.contype IN ('p', 'u', 'x') \
+                      AND c.relkind IN ('i', 'I') \
+                 LEFT JOIN pg_class tc ON tc.oid = con.conrelid \
+                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'c') AND {f}"
+            ),
+            format!(
+                "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'type', n.nspname::text, t.typname::text, '', 0::oid \
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE {f} AND t.typtype IN ('e', 'd', 'r')"
+            ),
+            format!(
+                "SELECT 'pg_proc'::regclass::oid, p.oid, 0, 'function', n.nspname::text, p.proname::text, \
+                    oidvectortypes(p.proargtypes), 0::oid \
+                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {f}"
+            ),
+            format!(
+                "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, 0, 'statistics', n.nspname::text, \
+                    s.stxname::text, '', 0::oid \
+                 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {f}"
+            ),
+            format!(
+                "SELECT 'pg_namespace'::regclass::oid, n.oid, 0, 'schema', n.nspname::text, n.nspname::text, '', 0::oid \
+                 FROM pg_namespace n WHERE {f}"
+            ),
+            "SELECT 'pg_extension'::regclass::oid, e.oid, 0, 'extension', '', e.extname::text, '', 0::oid \
+             FROM pg_extension e"
+                .to_string(),
+        ],
+        vec![
+            "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'rowtype', '', '', '', t.typrelid \
+             FROM pg_type t WHERE t.typtype = 'c' AND t.oid >= 16384"
+                .to_string(),
+            "SELECT 'pg_class'::regclass::oid, a.attrelid, a.attnum, 'attribute', '', '', a.attname::text, a.attrelid \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             WHERE a.attrelid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped \
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'c')"
+                .to_string(),
+            "SELECT 'pg_constraint'::regclass::oid, con.oid, 0, \
+                CASE WHEN con.contypid <> 0 THEN 'domain constraint' ELSE 'constraint' END, '', '', \
+                con.conname::text, CASE WHEN con.contypid <> 0 THEN con.contypid ELSE con.conrelid END \
+             FROM pg_constraint con WHERE con.oid >= 16384 AND con.contype <> 't'"
+                .to_string(),
+            "SELECT 'pg_rewrite'::regclass::oid, rw.oid, 0, 'rewrite', '', '', rw.rulename::text, rw.ev_class \
+             FROM pg_rewrite rw WHERE rw.oid >= 16384"
+                .to_string(),
+            "SELECT 'pg_trigger'::regclass::oid, tg.oid, 0, 'trigger', '', '', tg.tgname::text, tg.tgrelid \
+             FROM pg_trigger tg WHERE NOT tg.tgisinternal"
+                .to_string(),
+            "SELECT 'pg_policy'::regclass::oid, p.oid, 0, 'policy', '', '', p.polname::text, p.polrelid \
+             FROM pg_policy p"
+                .to_string(),
+        ],
+        vec![
+            "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'array', '', '', '', t.typelem \
+             FROM pg_type t WHERE t.oid >= 16384 AND t.typcategory = 'A' AND t.typelem <> 0"
+                .to_string(),
+            "SELECT 'pg_attrdef'::regclass::oid, d.oid, d.adnum, 'default', '', '', '', d.adrelid \
+             FROM pg_attrdef d"
+                .to_string(),
+        ],
+    ];
+    let mut names = Names::default();
+    let mut b = Builder::default();
+    let refs = params.as_refs();
+    for parts in &passes {
+        let sql = parts.join(" UNION ALL ");
+        let args: &[&(dyn postgres::types::ToSql + Sync)] =
+            if sql.contains("$1") { &refs } else { &[] };
+        each_row(client, &sql, args, "dependencies", |r| {
+            names.add(
+                &mut b,
+                (r.get(0), r.get(1), r.get(2)),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+                r.get(7),
+            );
+        })?;
     }
-    Ok(Dependencies { edges })
+    each_row(
+        client,
+        "SELECT classid, objid, objsubid, refclassid, refobjid, refobjsubid FROM pg_depend \
+         WHERE deptype IN ('n', 'a', 'i') AND objid >= 16384",
+        &[],
+        "dependencies",
+        |r| {
+            let dependent = names.get(&(r.get(0), r.get(1), r.get(2)));
+            let referenced = names.get(&(r.get(3), r.get(4), r.get(5)));
+            if let (Some(d), Some(r)) = (dependent, referenced) {
+                b.edges.push((d, r));
+            }
+        },
+    )?;
+    Ok(b.finish())
 }
 
-fn key(kind: &str, schema: String, name: String, sub: String) -> Option<ObjKey> {
-    let q = || QName::new(schema.clone(), name.clone());
-    Some(match kind {
-        "schema" => ObjKey::Schema(name),
-        "extension" => ObjKey::Extension(name),
-        "type" => ObjKey::Type(q()),
-        "sequence" => ObjKey::Sequence(q()),
-        "table" => ObjKey::Table(q()),
-        "column" => ObjKey::Column(q(), sub),
-        "index" => ObjKey::Index(q()),
-        "view" => ObjKey::View(q()),
-        "function" => ObjKey::Function(q(), sub),
-        "constraint" => ObjKey::Constraint(q(), sub),
-        "trigger" => ObjKey::Trigger(q(), sub),
-        "policy" => ObjKey::Policy(q(), sub),
-        "statistics" => ObjKey::Statistics(q()),
-        "rule" => ObjKey::Rule(q(), sub),
-        _ => return None,
-    })
+/// (classid, objid, objsubid), as pg_depend spells an object.
+type Address = (u32, u32, i32);
+
+/// Object addresses mapped to interned keys; `None` for objects that take part in no edge
+/// (sequences' columns, constraints of relations outside the model and the like).
+#[derive(Default)]
+struct Names {
+    map: HashMap<Address, Option<u32>>,
+}
+
+const PG_CLASS: u32 = 1259;
+const PG_TYPE: u32 = 1247;
+
+impl Names {
+    fn get(&self, a: &Address) -> Option<u32> {
+        self.map.get(a).copied().flatten()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        b: &mut Builder,
+        at: Address,
+        kind: &str,
+        schema: String,
+        name: String,
+        sub: String,
+        on: u32,
+    ) {
+        let keys = &b.keys;
+        let relation = |names: &Names| names.get(&(PG_CLASS, on, 0)).map(|i| &keys[i as usize]);
+        let q = || QName::new(schema.clone(), name.clone());
+        let key = match kind {
+            "schema" => Some(ObjKey::Schema(name)),
+            "extension" => Some(ObjKey::Extension(name)),
+            "type" => Some(ObjKey::Type(q())),
+            "sequence" => Some(ObjKey::Sequence(q())),
+            "table" => Some(ObjKey::Table(q())),
+            "index" => Some(ObjKey::Index(q())),
+            "view" => Some(ObjKey::View(q())),
+            "function" => Some(ObjKey::Function(q(), sub)),
+            "statistics" => Some(ObjKey::Statistics(q())),
+            "constraint" if on == 0 => Some(ObjKey::Constraint(q(), sub)),
+            // A table's or view's row type is the relation; a composite type's is the type.
+            // Names that are another object's: no new key.
+            "rowtype" | "array" | "domain constraint" | "rewrite" | "attribute" | "default" => {
+                let same = match kind {
+                    "rowtype" => match relation(self) {
+                        Some(ObjKey::Table(_) | ObjKey::View(_) | ObjKey::Type(_)) => {
+                            self.get(&(PG_CLASS, on, 0))
+                        }
+                        _ => None,
+                    },
+                    "array" | "domain constraint" => self.get(&(PG_TYPE, on, 0)),
+                    "rewrite" if sub == "_RETURN" => match relation(self) {
+                        Some(ObjKey::View(_)) => self.get(&(PG_CLASS, on, 0)),
+                        _ => None,
+                    },
+                    "attribute" => match relation(self) {
+                        Some(ObjKey::View(_) | ObjKey::Type(_)) => self.get(&(PG_CLASS, on, 0)),
+                        _ => None,
+                    },
+                    "default" => self
+                        .get(&(PG_CLASS, on, at.2))
+                        .filter(|&i| matches!(keys[i as usize], ObjKey::Column(..))),
+                    _ => None,
+                };
+                let new = match (kind, relation(self)) {
+                    ("attribute", Some(ObjKey::Table(t))) => Some(ObjKey::Column(t.clone(), sub)),
+                    ("rewrite", Some(ObjKey::Table(t) | ObjKey::View(t))) if sub != "_RETURN" => {
+                        Some(ObjKey::Rule(t.clone(), sub))
+                    }
+                    _ => None,
+                };
+                match new {
+                    Some(k) => Some(k),
+                    None => {
+                        // A default is recorded under its own oid, not the column's address.
+                        let at = if kind == "default" {
+                            (at.0, at.1, 0)
+                        } else {
+                            at
+                        };
+                        if same.is_some() || !self.map.contains_key(&at) {
+                            self.map.insert(at, same);
+                        }
+                        return;
+                    }
+                }
+            }
+            "constraint" => match relation(self) {
+                Some(ObjKey::Table(t)) => Some(ObjKey::Constraint(t.clone(), sub)),
+                _ => None,
+            },
+            "trigger" => match relation(self) {
+                Some(ObjKey::Table(t) | ObjKey::View(t)) => Some(ObjKey::Trigger(t.clone(), sub)),
+                _ => None,
+            },
+            "policy" => match relation(self) {
+                Some(ObjKey::Table(t)) => Some(ObjKey::Policy(t.clone(), sub)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let id = key.map(|k| b.intern(k));
+        if id.is_some() || !self.map.contains_key(&at) {
+            self.map.insert(at, id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(n: &str) -> ObjKey {
+        ObjKey::Table(QName::new("public", n))
+    }
+
+    #[test]
+    fn edges_are_unique_and_self_edges_dropped() {
+        let v = ObjKey::View(QName::new("public", "v"));
+        let d = Dependencies::from_edges([
+            (v.clone(), t("a")),
+            (v.clone(), t("a")),
+            (t("a"), t("a")),
+            (t("b"), t("a")),
+            (v.clone(), t("b")),
+        ]);
+        assert_eq!(d.len(), 3);
+        assert_eq!(d.dependents_of(&t("a")), vec![&t("b"), &v]);
+        assert_eq!(d.dependents_of(&t("b")), vec![&v]);
+        assert!(d.dependents_of(&v).is_empty());
+        assert!(d.dependents_of(&t("missing")).is_empty());
+        let mut pairs: Vec<_> = d.iter().collect();
+        pairs.sort();
+        assert_eq!(
+            pairs,
+            vec![(&t("b"), &t("a")), (&v, &t("a")), (&v, &t("b"))]
+        );
+    }
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use retort_pg::quote_ident;
 
 use crate::catalog::{Catalog, Snapshot};
+use crate::depends::Dependencies;
 use crate::name::{ObjKey, QName};
 use crate::types::TypeDef;
 
@@ -465,6 +466,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         let cols: Vec<(QName, String)> = from
             .deps
             .dependents_of(key)
+            .into_iter()
             .filter_map(|d| match d {
                 ObjKey::Column(t, c) => Some((t.clone(), c.clone())),
                 _ => None,
@@ -491,7 +493,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                 || matches!(k, ObjKey::Column(t, _) if matches!(status.get(&ObjKey::Table(t.clone())), Some(Status::Drop | Status::Recreate)))
         };
         let mut changed = false;
-        for (dep, referenced) in &from.deps.edges {
+        for (dep, referenced) in from.deps.iter() {
             if !gone(referenced, &status) {
                 continue;
             }
@@ -741,10 +743,10 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
     }
 
-    let mut changes = order(early, &from.deps.edges, a, true);
-    changes.extend(order(creates, &to.deps.edges, b, false));
+    let mut changes = order(early, &from.deps, a, true);
+    changes.extend(order(creates, &to.deps, b, false));
     changes.extend(owned_by);
-    changes.extend(order(late, &from.deps.edges, a, true));
+    changes.extend(order(late, &from.deps, a, true));
     changes.retain(|c| !c.statements.is_empty());
     outside_transaction &= changes
         .iter()
@@ -846,7 +848,7 @@ fn replace_type_in_place(
 /// the same order, so the output is always complete and deterministic.
 fn order(
     changes: Vec<Change>,
-    edges: &BTreeSet<(ObjKey, ObjKey)>,
+    edges: &Dependencies,
     catalog: &Catalog,
     reverse: bool,
 ) -> Vec<Change> {
@@ -866,7 +868,7 @@ fn order(
     };
     let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n]; // after[x] = nodes that must wait for x
     let mut indegree = vec![0usize; n];
-    for (dep, referenced) in edges {
+    for (dep, referenced) in edges.iter() {
         let (Some(ds), Some(rs)) = (lift(dep), lift(referenced)) else {
             continue;
         };

@@ -50,9 +50,11 @@ pub(crate) fn load(
                   || CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END \
                   || ')' \
                 ELSE pg_get_functiondef(p.oid) END, \
-                obj_description(p.oid, 'pg_proc'), p.prokind = 'a', {acl}, pg_get_userbyid(p.proowner)::text \
+                cm.description, p.prokind = 'a', {acl}, pg_get_userbyid(p.proowner)::text \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid \
+         LEFT JOIN pg_description cm ON cm.objoid = p.oid AND cm.classoid = 'pg_proc'::regclass \
+              AND cm.objsubid = 0 \
          WHERE (p.prokind IN ('f', 'p', 'w') OR (p.prokind = 'a' AND ag.aggkind = 'n' AND ag.aggmtransfn = 0 \
                 AND ag.aggserialfn = 0)) \
            AND {filter} AND {ext} \

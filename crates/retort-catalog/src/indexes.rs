@@ -24,10 +24,12 @@ pub(crate) fn load(
 ) -> Result<Vec<Index>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, ic.relname::text, tn.nspname::text, tc.relname::text, \
-                pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class') \
+                pg_get_indexdef(i.indexrelid), cm.description \
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
          JOIN pg_namespace n ON n.oid = ic.relnamespace \
          JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
+         LEFT JOIN pg_description cm ON cm.objoid = i.indexrelid AND cm.classoid = 'pg_class'::regclass \
+              AND cm.objsubid = 0 \
          WHERE tc.relkind IN ('r', 'p', 'm') AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
                            AND con.contype IN ('p', 'u', 'x')) \

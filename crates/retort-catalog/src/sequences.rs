@@ -43,7 +43,7 @@ pub(crate) fn load(
         "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
                 s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
                 own.nspname::text, own.relname::text, own.attname::text, \
-                obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text, \
+                cm.description, {acl}, pg_get_userbyid(c.relowner)::text, \
                 c.relpersistence = 'u' \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_sequence s ON s.seqrelid = c.oid \
@@ -52,6 +52,8 @@ pub(crate) fn load(
              JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' \
                AND d.refclassid = 'pg_class'::regclass LIMIT 1) own ON true \
+         LEFT JOIN pg_description cm ON cm.objoid = c.oid AND cm.classoid = 'pg_class'::regclass \
+              AND cm.objsubid = 0 \
          WHERE c.relkind = 'S' AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
                            AND d.objid = c.oid AND d.deptype = 'i') \

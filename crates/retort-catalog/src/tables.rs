@@ -194,9 +194,11 @@ pub(crate) fn load(
               JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
               WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
            c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
-           obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text, \
+           cm.description, {acl}, pg_get_userbyid(c.relowner)::text, \
            CASE WHEN c.relreplident IN ('n', 'f') THEN c.relreplident::text END \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_description cm ON cm.objoid = c.oid AND cm.classoid = 'pg_class'::regclass \
+              AND cm.objsubid = 0 \
          WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
         filter = ns_filter("n"),
@@ -204,20 +206,17 @@ pub(crate) fn load(
     );
     let columns_sql = format!(
         "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-           a.attnotnull, CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
+           a.attnotnull, CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, 0) END, \
            CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            nullif(a.attidentity, '')::text, \
            CASE WHEN a.attcollation <> t.typcollation THEN \
              CASE WHEN cn.nspname = 'pg_catalog' THEN quote_ident(co.collname) \
                   ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END END, \
-           col_description(c.oid, a.attnum), \
-           CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence( \
-             quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) END, \
-           {column_acl}, \
+           cm.description, \
+           idseq.name, \
+           CASE WHEN a.attacl IS NULL THEN '{{}}'::text[] ELSE {column_acl} END, \
            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
-           (SELECT ARRAY[s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle::int] \
-              FROM pg_sequence s WHERE a.attidentity <> '' AND s.seqrelid = pg_get_serial_sequence( \
-                quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)::regclass), \
+           idseq.params, \
            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
            {compression} \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
@@ -225,6 +224,15 @@ pub(crate) fn load(
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          LEFT JOIN pg_collation co ON co.oid = a.attcollation \
          LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
+         LEFT JOIN LATERAL (SELECT quote_ident(sn.nspname) || '.' || quote_ident(sc.relname) AS name, \
+             ARRAY[s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle::int] AS params \
+             FROM pg_depend sd JOIN pg_class sc ON sc.oid = sd.objid AND sc.relkind = 'S' \
+             JOIN pg_namespace sn ON sn.oid = sc.relnamespace JOIN pg_sequence s ON s.seqrelid = sc.oid \
+             WHERE a.attidentity <> '' AND sd.classid = 'pg_class'::regclass \
+               AND sd.refclassid = 'pg_class'::regclass AND sd.refobjid = a.attrelid \
+               AND sd.refobjsubid = a.attnum AND sd.deptype = 'i' LIMIT 1) idseq ON true \
+         LEFT JOIN pg_description cm ON cm.objoid = a.attrelid AND cm.classoid = 'pg_class'::regclass \
+              AND cm.objsubid = a.attnum \
          WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal \
            AND {filter} AND {ext} \
          ORDER BY 1, 2, a.attnum",

@@ -27,8 +27,10 @@ pub(crate) fn load(
 ) -> Result<Vec<Trigger>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid), \
-                t.tgenabled::text, obj_description(t.oid, 'pg_trigger') \
+                t.tgenabled::text, cm.description \
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_description cm ON cm.objoid = t.oid AND cm.classoid = 'pg_trigger'::regclass \
+              AND cm.objsubid = 0 \
          WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {filter} AND {ext} ORDER BY 1, 2, 3",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),

@@ -55,7 +55,7 @@ pub(crate) fn load(
     params: &crate::Params,
 ) -> Result<Vec<TypeDef>, CatalogError> {
     let sql = format!(
-        "SELECT n.nspname::text, t.typname::text, t.typtype::text, obj_description(t.oid, 'pg_type'), \
+        "SELECT n.nspname::text, t.typname::text, t.typtype::text, cm.description, \
            ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder), \
            CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END, \
            (SELECT quote_ident(co.collname) FROM pg_collation co WHERE co.oid = t.typcollation \
@@ -70,6 +70,8 @@ pub(crate) fn load(
            {acl}, pg_get_userbyid(t.typowner)::text \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
          LEFT JOIN pg_range r ON r.rngtypid = t.oid \
+         LEFT JOIN pg_description cm ON cm.objoid = t.oid AND cm.classoid = 'pg_type'::regclass \
+              AND cm.objsubid = 0 \
          WHERE {filter} AND {ext} \
            AND (t.typtype IN ('e', 'd', 'r') \
                 OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \

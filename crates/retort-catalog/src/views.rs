@@ -29,8 +29,10 @@ pub(crate) fn load(
 ) -> Result<Vec<View>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid), \
-                c.reloptions::text[], obj_description(c.oid, 'pg_class'), {acl}, pg_get_userbyid(c.relowner)::text \
+                c.reloptions::text[], cm.description, {acl}, pg_get_userbyid(c.relowner)::text \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_description cm ON cm.objoid = c.oid AND cm.classoid = 'pg_class'::regclass \
+              AND cm.objsubid = 0 \
          WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
         filter = ns_filter("n"),
