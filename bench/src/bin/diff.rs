@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use retort_bench::{median, ms, retort_binary};
+
 use retort_catalog::{diff, introspect, Filter};
 use retort_cluster::Cluster;
 use retort_pg::ConnConfig;
@@ -71,6 +72,58 @@ fn timed(cmd: &mut Command) -> (Duration, f64) {
         "{cmd:?} failed: {status}"
     );
     (elapsed, usage.ru_maxrss as f64 / 1024.0)
+}
+
+/// Tables in the one migration of the `retort check` rows.
+const CHECK_TABLES: usize = 1000;
+
+/// `retort check` of a database at the head of one migration holding the generated schema (and
+/// the same schema as schema.sql): building both catalogs in throwaway databases (--no-cache)
+/// against reading them from the catalog cache.
+fn check_cache(cluster: &Cluster, bin: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let project = tempfile::tempdir()?;
+    let cache = tempfile::tempdir()?;
+    let url = cluster.create_database(&format!("bench_check_{n}"))?;
+    let dev = cluster.primary_url();
+    let sql = schema(n, false);
+    std::fs::create_dir_all(project.path().join("migrations"))?;
+    std::fs::write(
+        project.path().join("migrations/000000000001_schema.sql"),
+        format!(
+            "-- retort:revision 000000000001\n-- retort:message schema\n\n-- retort:up\n{sql}\n"
+        ),
+    )?;
+    std::fs::write(project.path().join("schema.sql"), &sql)?;
+    let run = |args: &[&str]| {
+        let out = Command::new(bin)
+            .current_dir(project.path())
+            .env("DATABASE_URL", &url)
+            .env("RETORT_CACHE_DIR", cache.path())
+            .args(args)
+            .output()
+            .expect("run retort");
+        assert!(
+            out.status.success(),
+            "retort {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["upgrade", "--lock-timeout", "0"]);
+    let cold = retort_bench::sample(3, || run(&["check", "--dev-url", &dev, "--no-cache"]));
+    run(&["check", "--dev-url", &dev]); // fills the cache
+    let warm = retort_bench::sample(3, || run(&["check", "--dev-url", &dev]));
+    println!();
+    println!("retort check, {n} tables in one migration and in schema.sql, median of 3:");
+    println!(
+        "  --no-cache (head and schema.sql built in throwaway databases): {}",
+        ms(median(&cold))
+    );
+    println!(
+        "  cached (only the live database read):                         {}  ({:.2}x)",
+        ms(median(&warm)),
+        median(&warm).as_secs_f64() / median(&cold).as_secs_f64()
+    );
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -192,5 +245,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "queries: both sides read one after the other in this process (the CLI reads them at once)"
     );
     println!("targets: retort diff (both sides) <= 0.5x pg_dump of one side at 5,000 tables, <= 150 MB, linear to 20,000");
+    check_cache(&cluster, &bin, CHECK_TABLES)?;
     Ok(())
 }

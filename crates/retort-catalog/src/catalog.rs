@@ -24,40 +24,52 @@ use crate::types::TypeDef;
 use crate::views::View;
 
 /// Every object retort models, keyed and sorted so two catalogs compare with `==`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Catalog {
     /// Schemas.
     pub schemas: BTreeMap<String, Schema>,
     /// Extensions.
     pub extensions: BTreeMap<String, Extension>,
     /// Enum, domain, composite and range types.
+    #[serde(with = "crate::common::pairs")]
     pub types: BTreeMap<QName, TypeDef>,
     /// Sequences (not identity sequences).
+    #[serde(with = "crate::common::pairs")]
     pub sequences: BTreeMap<QName, Sequence>,
     /// Tables.
+    #[serde(with = "crate::common::pairs")]
     pub tables: BTreeMap<QName, Table>,
     /// Table constraints by (table, name).
+    #[serde(with = "crate::common::pairs")]
     pub constraints: BTreeMap<(QName, String), Constraint>,
     /// Indexes not backing constraints.
+    #[serde(with = "crate::common::pairs")]
     pub indexes: BTreeMap<QName, Index>,
     /// Views and materialized views.
+    #[serde(with = "crate::common::pairs")]
     pub views: BTreeMap<QName, View>,
     /// Functions and procedures by (name, identity arguments).
+    #[serde(with = "crate::common::pairs")]
     pub functions: BTreeMap<(QName, String), Function>,
     /// Triggers by (table, name).
+    #[serde(with = "crate::common::pairs")]
     pub triggers: BTreeMap<(QName, String), Trigger>,
     /// Policies by (table, name).
+    #[serde(with = "crate::common::pairs")]
     pub policies: BTreeMap<(QName, String), Policy>,
     /// Rules on tables by (table, name).
+    #[serde(with = "crate::common::pairs")]
     pub rules: BTreeMap<(QName, String), Rule>,
     /// Extended statistics objects.
+    #[serde(with = "crate::common::pairs")]
     pub statistics: BTreeMap<QName, Statistics>,
     /// Default privileges by (role, schema or "", object type).
+    #[serde(with = "crate::common::pairs")]
     pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
 }
 
 /// A catalog plus what the diff needs besides the model: the dependency graph.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// The model.
     pub catalog: Catalog,
@@ -86,11 +98,24 @@ impl Params {
     }
 }
 
-/// Reads the schema of `client`'s database: 17 bulk queries in one REPEATABLE READ snapshot,
-/// whatever the number of objects.
+/// Reads the schema of `client`'s database: a fixed number of bulk queries in one REPEATABLE
+/// READ snapshot, whatever the number of objects.
 ///
 /// Errors: a server older than PostgreSQL 13, a failing query (named by object kind).
 pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, CatalogError> {
+    introspect_parallel(client, None, filter)
+}
+
+/// Like [`introspect`], with the queries shared between `client` and, when given, `helper`
+/// (a second connection to the same database), which reads in the same snapshot
+/// (`pg_export_snapshot()` and `SET TRANSACTION SNAPSHOT`, as `pg_dump -j` does). The result is
+/// the same; on a large catalog it comes sooner, since the server works on two queries at once
+/// and each connection's rows are decoded while the other's are computed.
+pub fn introspect_parallel(
+    client: &mut Client,
+    helper: Option<&mut Client>,
+    filter: &Filter,
+) -> Result<Snapshot, CatalogError> {
     let version: String = client
         .query_one("SHOW server_version_num", &[])
         .map_err(query("the server version"))?
@@ -105,6 +130,88 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         owners: filter.owners,
         version: server_version_num,
     };
+    let mut tx = snapshot_transaction(client)?;
+    let mut cat = Catalog::default();
+    // The helper joins this snapshot, or (a pooler, a server that refuses) is not used.
+    let other = match helper {
+        Some(helper) => share_snapshot(&mut tx, helper),
+        None => None,
+    };
+    let (deps, not_compared) = match other {
+        None => {
+            let deps = read_first(&mut tx, &params, &mut cat)?;
+            let not_compared = read_second(&mut tx, &params, &mut cat)?;
+            (deps, not_compared)
+        }
+        Some(mut other) => {
+            let mut second = Catalog::default();
+            let (first, rest) = std::thread::scope(|s| {
+                let handle = s.spawn(|| {
+                    let r = read_second(&mut other, &params, &mut second);
+                    (r, other)
+                });
+                let first = read_first(&mut tx, &params, &mut cat);
+                let rest = handle.join().expect("catalog reader panicked");
+                (first, rest)
+            });
+            let (not_compared, other) = rest;
+            let deps = first?;
+            let not_compared = not_compared?;
+            other.commit().map_err(query("a snapshot"))?;
+            cat.types = second.types;
+            cat.sequences = second.sequences;
+            cat.constraints = second.constraints;
+            cat.indexes = second.indexes;
+            cat.views = second.views;
+            cat.functions = second.functions;
+            cat.triggers = second.triggers;
+            cat.policies = second.policies;
+            cat.rules = second.rules;
+            cat.statistics = second.statistics;
+            cat.default_privileges = second.default_privileges;
+            (deps, not_compared)
+        }
+    };
+    tx.commit().map_err(query("a snapshot"))?;
+    Ok(Snapshot {
+        catalog: cat,
+        deps,
+        server_version_num,
+        not_compared,
+    })
+}
+
+/// Exports `tx`'s snapshot and opens a transaction on `helper` that reads it; None (and `tx`
+/// still usable) when either step is refused.
+fn share_snapshot<'h>(
+    tx: &mut postgres::Transaction<'_>,
+    helper: &'h mut Client,
+) -> Option<postgres::Transaction<'h>> {
+    tx.batch_execute("SAVEPOINT retort_export").ok()?;
+    let id: String = match tx.query_one("SELECT pg_export_snapshot()", &[]) {
+        Ok(row) => row.get(0),
+        Err(e) => {
+            tracing::debug!("no shared snapshot, reading on one connection: {e}");
+            tx.batch_execute("ROLLBACK TO SAVEPOINT retort_export")
+                .ok()?;
+            return None;
+        }
+    };
+    let mut other = snapshot_transaction(helper).ok()?;
+    match other.batch_execute(&format!(
+        "SET TRANSACTION SNAPSHOT {}",
+        retort_pg::quote_literal(&id)
+    )) {
+        Ok(()) => Some(other),
+        Err(e) => {
+            tracing::debug!("no shared snapshot, reading on one connection: {e}");
+            None
+        }
+    }
+}
+
+/// A read-only REPEATABLE READ transaction with the session settings catalog queries want.
+fn snapshot_transaction(client: &mut Client) -> Result<postgres::Transaction<'_>, CatalogError> {
     let mut tx = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -116,72 +223,101 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
         "SET LOCAL search_path = pg_catalog; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'",
     )
     .map_err(query("a snapshot"))?;
-    let c = &mut tx;
-    let mut cat = Catalog::default();
-    let mut t = std::time::Instant::now();
-    // `-vv` / RETORT_LOG=retort_catalog=debug shows where introspection time goes.
-    let mut lap = |what: &str| {
+    Ok(tx)
+}
+
+/// `-vv` / RETORT_LOG=retort_catalog=debug shows where introspection time goes.
+struct Lap(std::time::Instant);
+
+impl Lap {
+    fn new() -> Lap {
+        Lap(std::time::Instant::now())
+    }
+
+    fn done(&mut self, what: &str) {
         tracing::debug!(
             query = what,
-            ms = t.elapsed().as_secs_f64() * 1000.0,
+            ms = self.0.elapsed().as_secs_f64() * 1000.0,
             "catalog query"
         );
-        t = std::time::Instant::now();
-    };
-    for s in crate::schemas::load(c, &params)? {
+        self.0 = std::time::Instant::now();
+    }
+}
+
+/// Schemas, extensions, tables with their columns, and the dependency graph: about half the
+/// work on a large catalog.
+fn read_first(
+    c: &mut postgres::Transaction<'_>,
+    params: &Params,
+    cat: &mut Catalog,
+) -> Result<Dependencies, CatalogError> {
+    let mut lap = Lap::new();
+    for s in crate::schemas::load(c, params)? {
         cat.schemas.insert(s.name.clone(), s);
     }
-    lap("schemas");
-    for e in crate::extensions::load(c, &params)? {
+    lap.done("schemas");
+    for e in crate::extensions::load(c, params)? {
         cat.extensions.insert(e.name.clone(), e);
     }
-    lap("extensions");
-    for t in crate::types::load(c, &params)? {
-        cat.types.insert(t.name.clone(), t);
-    }
-    lap("types");
-    for s in crate::sequences::load(c, &params)? {
-        cat.sequences.insert(s.name.clone(), s);
-    }
-    lap("sequences");
-    for t in crate::tables::load(c, &params)? {
+    lap.done("extensions");
+    for t in crate::tables::load(c, params)? {
         cat.tables.insert(t.name.clone(), t);
     }
-    lap("tables");
-    for k in crate::constraints::load(c, &params)? {
+    lap.done("tables");
+    let deps = crate::depends::load(c, params)?;
+    lap.done("dependencies");
+    Ok(deps)
+}
+
+/// Everything else; returns what is present but not compared.
+fn read_second(
+    c: &mut postgres::Transaction<'_>,
+    params: &Params,
+    cat: &mut Catalog,
+) -> Result<Vec<String>, CatalogError> {
+    let mut lap = Lap::new();
+    for t in crate::types::load(c, params)? {
+        cat.types.insert(t.name.clone(), t);
+    }
+    lap.done("types");
+    for s in crate::sequences::load(c, params)? {
+        cat.sequences.insert(s.name.clone(), s);
+    }
+    lap.done("sequences");
+    for k in crate::constraints::load(c, params)? {
         cat.constraints.insert((k.table.clone(), k.name.clone()), k);
     }
-    lap("constraints");
-    for i in crate::indexes::load(c, &params)? {
+    lap.done("constraints");
+    for i in crate::indexes::load(c, params)? {
         cat.indexes.insert(i.name.clone(), i);
     }
-    lap("indexes");
-    for v in crate::views::load(c, &params)? {
+    lap.done("indexes");
+    for v in crate::views::load(c, params)? {
         cat.views.insert(v.name.clone(), v);
     }
-    lap("views");
-    for f in crate::functions::load(c, &params)? {
+    lap.done("views");
+    for f in crate::functions::load(c, params)? {
         cat.functions
             .insert((f.name.clone(), f.identity.clone()), f);
     }
-    lap("functions");
-    for t in crate::triggers::load(c, &params)? {
+    lap.done("functions");
+    for t in crate::triggers::load(c, params)? {
         cat.triggers.insert((t.table.clone(), t.name.clone()), t);
     }
-    lap("triggers");
-    for p in crate::policies::load(c, &params)? {
+    lap.done("triggers");
+    for p in crate::policies::load(c, params)? {
         cat.policies.insert((p.table.clone(), p.name.clone()), p);
     }
-    lap("policies");
-    for r in crate::rules::load(c, &params)? {
+    lap.done("policies");
+    for r in crate::rules::load(c, params)? {
         cat.rules.insert((r.table.clone(), r.name.clone()), r);
     }
-    lap("rules");
-    for st in crate::statistics::load(c, &params)? {
+    lap.done("rules");
+    for st in crate::statistics::load(c, params)? {
         cat.statistics.insert(st.name.clone(), st);
     }
-    lap("statistics");
-    for d in crate::defaults::load(c, &params)? {
+    lap.done("statistics");
+    for d in crate::defaults::load(c, params)? {
         cat.default_privileges.insert(
             (
                 d.role.clone(),
@@ -191,15 +327,8 @@ pub fn introspect(client: &mut Client, filter: &Filter) -> Result<Snapshot, Cata
             d,
         );
     }
-    lap("default privileges");
-    let not_compared = crate::unsupported::load(c, &params)?;
-    let deps = crate::depends::load(c, &params)?;
-    lap("dependencies");
-    tx.commit().map_err(query("a snapshot"))?;
-    Ok(Snapshot {
-        catalog: cat,
-        deps,
-        server_version_num,
-        not_compared,
-    })
+    lap.done("default privileges");
+    let not_compared = crate::unsupported::load(c, params)?;
+    lap.done("not compared");
+    Ok(not_compared)
 }

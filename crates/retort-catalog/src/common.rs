@@ -75,15 +75,13 @@ pub(crate) fn explode_acl(expr: &str, owner: Option<&str>) -> String {
 
 /// Privileges on an object. Two ACLs are equal when their grants are; the default ACL (what a
 /// freshly created object gets) is kept to render GRANTs after a CREATE.
-#[derive(Debug, Clone, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Acl {
     /// Current grants, `grantee|PRIVILEGE|grantable` (the owner as `OWNER`), sorted.
     pub grants: Vec<String>,
     /// What a new object of this kind gets.
-    #[serde(skip)]
     pub default: Vec<String>,
     /// The object's owner in this database (for GRANT/REVOKE to the owner).
-    #[serde(skip)]
     pub owner: String,
 }
 
@@ -292,6 +290,30 @@ pub(crate) fn each_row(
         if rows.len() < CHUNK as usize {
             return Ok(());
         }
+    }
+}
+
+/// Serde for maps whose keys are not strings (tuples): a list of `[key, value]` pairs, so
+/// the catalog round-trips through JSON.
+pub(crate) mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
 

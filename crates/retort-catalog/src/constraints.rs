@@ -8,7 +8,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A table constraint, as pg_get_constraintdef renders it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Constraint {
     /// The table.
     pub table: QName,

@@ -6,7 +6,7 @@ use crate::common::{acl_change, explode_acl, ns_filter, text_array};
 use crate::error::{query, CatalogError};
 
 /// One pg_default_acl entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DefaultPrivileges {
     /// The role whose future objects this applies to.
     pub role: String,
@@ -18,7 +18,6 @@ pub struct DefaultPrivileges {
     pub grants: Vec<String>,
     /// What applies without this entry (the built-in default for a global entry, nothing for
     /// a per-schema one).
-    #[serde(skip)]
     pub base: Vec<String>,
 }
 

@@ -9,11 +9,12 @@ use crate::name::{ObjKey, QName};
 /// Edges "dependent needs referenced", from one database. Keys are stored once; an edge is
 /// a pair of indexes into them. The order of edges follows the database's catalog, not the
 /// keys: nothing that reads them may depend on it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dependencies {
-    /// Every object that takes part in an edge, once.
+    /// Every object that takes part in an edge.
     keys: Vec<ObjKey>,
-    /// (dependent, referenced) as indexes into `keys`, unique.
+    /// (dependent, referenced) as indexes into `keys`, unique as pairs of indexes (a key may
+    /// be stored twice, so a pair of keys may repeat).
     edges: Vec<(u32, u32)>,
 }
 
@@ -21,8 +22,17 @@ impl Dependencies {
     /// Builds the graph from (dependent, referenced) pairs; self-edges are dropped.
     pub fn from_edges(pairs: impl IntoIterator<Item = (ObjKey, ObjKey)>) -> Dependencies {
         let mut b = Builder::default();
+        let mut ids: HashMap<ObjKey, u32> = HashMap::default();
+        let mut id = |b: &mut Builder, k: ObjKey| match ids.get(&k) {
+            Some(&i) => i,
+            None => {
+                let i = b.intern(k.clone());
+                ids.insert(k, i);
+                i
+            }
+        };
         for (d, r) in pairs {
-            let (d, r) = (b.intern(d), b.intern(r));
+            let (d, r) = (id(&mut b, d), id(&mut b, r));
             b.edges.push((d, r));
         }
         b.finish()
@@ -35,7 +45,8 @@ impl Dependencies {
             .map(|&(d, r)| (&self.keys[d as usize], &self.keys[r as usize]))
     }
 
-    /// The number of edges.
+    /// The number of edges (the same pair of keys may be counted twice when two catalog
+    /// entries name one object).
     pub fn len(&self) -> usize {
         self.edges.len()
     }
@@ -45,43 +56,37 @@ impl Dependencies {
         self.edges.is_empty()
     }
 
-    /// Objects that directly depend on `key`, sorted.
+    /// Objects that directly depend on `key`, sorted and unique.
     pub fn dependents_of(&self, key: &ObjKey) -> Vec<&ObjKey> {
-        let Some(id) = self.keys.iter().position(|k| k == key) else {
-            return Vec::new();
-        };
         let mut out: Vec<&ObjKey> = self
-            .edges
             .iter()
-            .filter(|&&(_, r)| r as usize == id)
-            .map(|&(d, _)| &self.keys[d as usize])
+            .filter(|(_, r)| *r == key)
+            .map(|(d, _)| d)
             .collect();
         out.sort();
+        out.dedup();
         out
     }
 }
 
-/// Interns keys while edges are collected, then sorts both.
+/// Collects keys and edges. Two addresses may name the same key (an index that backs a
+/// constraint and the constraint): such keys are stored twice, and readers compare keys.
 #[derive(Default)]
 struct Builder {
-    ids: HashMap<ObjKey, u32>,
     keys: Vec<ObjKey>,
     edges: Vec<(u32, u32)>,
 }
 
 impl Builder {
     fn intern(&mut self, key: ObjKey) -> u32 {
-        if let Some(&id) = self.ids.get(&key) {
-            return id;
-        }
-        let id = self.keys.len() as u32;
-        self.keys.push(key.clone());
-        self.ids.insert(key, id);
-        id
+        self.keys.push(key);
+        (self.keys.len() - 1) as u32
     }
 
     fn finish(mut self) -> Dependencies {
-        self.edges.retain(|(d, r)| d != r);
+        let keys = &self.keys;
+        self.edges
+            .retain(|&(d, r)| d != r && keys[d as usize] != keys[r as usize]);
         self.edges.sort_unstable();
         self.edges.dedup();
         // Keep the keys that take part in an edge, and renumber.

@@ -220,6 +220,27 @@ enum Alteration {
 }
 
 impl<'a> Obj<'a> {
+    /// Whether two objects are equal as models (and so need no change).
+    fn same_as(&self, other: &Obj) -> bool {
+        match (self, other) {
+            (Obj::Schema(a), Obj::Schema(b)) => a == b,
+            (Obj::Extension(a), Obj::Extension(b)) => a == b,
+            (Obj::Type(a), Obj::Type(b)) => a == b,
+            (Obj::Sequence(a), Obj::Sequence(b)) => a == b,
+            (Obj::Table(a), Obj::Table(b)) => a == b,
+            (Obj::Constraint(a), Obj::Constraint(b)) => a == b,
+            (Obj::Index(a), Obj::Index(b)) => a == b,
+            (Obj::View(a), Obj::View(b)) => a == b,
+            (Obj::Function(a), Obj::Function(b)) => a == b,
+            (Obj::Trigger(a), Obj::Trigger(b)) => a == b,
+            (Obj::Policy(a), Obj::Policy(b)) => a == b,
+            (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
+            (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
+            (Obj::Rule(a), Obj::Rule(b)) => a == b,
+            _ => false,
+        }
+    }
+
     fn create(&self) -> Vec<String> {
         match self {
             Obj::Schema(x) => x.create(),
@@ -397,6 +418,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         let s = match (olds.get(key), news.get(key)) {
             (None, Some(_)) => Status::Create,
             (Some(_), None) => Status::Drop,
+            // Equal models need no statement: skip rendering what would come out empty.
+            (Some(o), Some(n)) if o.same_as(n) => Status::Same,
             (Some(o), Some(n)) => match n.alter(o) {
                 Alteration::Same => Status::Same,
                 Alteration::Replace => Status::Recreate,

@@ -6,7 +6,7 @@ use crate::common::comment_change;
 use crate::error::{query, CatalogError};
 
 /// An installed extension.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Extension {
     /// Name.
     pub name: String,

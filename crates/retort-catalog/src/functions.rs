@@ -7,7 +7,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A function or procedure.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Function {
     /// Name.
     pub name: QName,

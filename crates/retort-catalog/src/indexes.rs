@@ -6,7 +6,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// An index, as pg_get_indexdef renders it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Index {
     /// Name.
     pub name: QName,

@@ -39,7 +39,7 @@ mod views;
 
 pub(crate) use catalog::Params;
 
-pub use catalog::{introspect, Catalog, Snapshot};
+pub use catalog::{introspect, introspect_parallel, Catalog, Snapshot};
 pub use common::{Acl, Filter};
 pub use constraints::Constraint;
 pub use defaults::DefaultPrivileges;

@@ -5,7 +5,9 @@ use std::fmt;
 use retort_pg::quote_ident;
 
 /// A schema-qualified name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct QName {
     /// Schema.
     pub schema: String,
@@ -36,7 +38,9 @@ impl fmt::Display for QName {
 }
 
 /// The identity of an object, the same in every database that has it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ObjKey {
     /// A schema.
     Schema(String),

@@ -7,7 +7,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A policy on a table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// The table.
     pub table: QName,

@@ -8,7 +8,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A rule.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rule {
     /// The table.
     pub table: QName,

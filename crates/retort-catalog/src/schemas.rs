@@ -6,7 +6,7 @@ use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 
 /// A schema.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Schema {
     /// Name.
     pub name: String,

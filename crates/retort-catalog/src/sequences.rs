@@ -5,7 +5,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A sequence.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sequence {
     /// Name.
     pub name: QName,

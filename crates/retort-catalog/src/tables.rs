@@ -13,7 +13,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A column.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     /// Name.
     pub name: String,
@@ -48,7 +48,7 @@ pub struct Column {
 }
 
 /// An identity column's sequence parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdentityParams {
     /// START WITH.
     pub start: i64,
@@ -123,7 +123,7 @@ impl IdentityParams {
 }
 
 /// A table.
-#[derive(Debug, Clone, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     /// Name.
     pub name: QName,
@@ -169,13 +169,14 @@ impl PartialEq for Table {
             && self.partition_by == other.partition_by
             && self.partition_of == other.partition_of
             && self.inherits == other.inherits
-            && cols(self) == cols(other)
+            && (self.columns == other.columns || cols(self) == cols(other))
             && self.row_security == other.row_security
             && self.force_row_security == other.force_row_security
             && self.options == other.options
             && self.replica_identity == other.replica_identity
             && self.comment == other.comment
             && self.acl == other.acl
+            && self.owner == other.owner
     }
 }
 

@@ -7,7 +7,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A trigger on a table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Trigger {
     /// The table.
     pub table: QName,

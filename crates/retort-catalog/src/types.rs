@@ -7,7 +7,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// What kind of type, with its definition.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TypeKind {
     /// `CREATE TYPE .. AS ENUM`: labels in sort order.
     Enum(Vec<String>),
@@ -36,7 +36,7 @@ pub enum TypeKind {
 }
 
 /// A user-defined type.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TypeDef {
     /// Name.
     pub name: QName,

@@ -5,7 +5,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 
 /// A view or materialized view.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct View {
     /// Name.
     pub name: QName,

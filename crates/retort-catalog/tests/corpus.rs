@@ -145,6 +145,14 @@ fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
     if diff(&a, &b) != d {
         return Err("the diff is not deterministic".into());
     }
+    // A snapshot that went through JSON (retort's catalog cache) diffs the same.
+    let cached = |s: &retort_catalog::Snapshot| -> Result<retort_catalog::Snapshot, String> {
+        serde_json::from_str(&serde_json::to_string(s).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("a snapshot does not read back from JSON: {e}"))
+    };
+    if diff(&cached(&a)?, &cached(&b)?) != d {
+        return Err("the diff of snapshots read back from JSON differs".into());
+    }
     apply(&mut from, &d)
         .map_err(|e| format!("applying the diff failed: {e}\n--- diff ---\n{sql}"))?;
     let a2 = introspect(&mut from, &filter).map_err(|e| e.to_string())?;

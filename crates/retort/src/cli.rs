@@ -637,6 +637,11 @@ pub struct SchemaArgs {
     /// retort starts from its cached template and removes afterwards.
     #[arg(long, value_name = "URL")]
     pub dev_url: Option<String>,
+    /// Build the migrations head and schema files afresh instead of reading retort's catalog
+    /// cache (kept under the cache directory, keyed by the migrations' checksums, the dev
+    /// server's version and retort's version, so an entry is never stale).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]

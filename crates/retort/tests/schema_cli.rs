@@ -422,3 +422,84 @@ fn many_destructive_changes_get_one_summary_line() {
         "{stderr}"
     );
 }
+
+/// `retort check` caches the migrations head and schema.sql catalogs: the second run reads them
+/// from the cache (and starts no server for them), an edited migration or schema file is a
+/// miss, and what the cache returns gives the same verdict as a fresh build.
+#[test]
+fn check_caches_what_it_builds_and_an_edit_invalidates_it() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, _) = database(&c, "app");
+    let cache = tempfile::tempdir().unwrap();
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    let dev = c.primary_url();
+    let check = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.env("RETORT_CACHE_DIR", cache.path())
+            .args(["check", "--dev-url", &dev, "--format", "json"])
+            .args(extra);
+        let (code, out, err) = run(&mut cmd);
+        (code, project::json(&out), err)
+    };
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE notes (id bigint PRIMARY KEY, body text);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("migrations/000000000001_notes.sql"),
+        "-- retort:revision 000000000001\n-- retort:message notes\n\n-- retort:up\nCREATE TABLE notes (id bigint PRIMARY KEY, body text);\n\n-- retort:down\nDROP TABLE notes;\n",
+    )
+    .unwrap();
+    assert_eq!(run(retort(p, &url).arg("upgrade")).0, 0);
+
+    let (code, first, err) = check(&[]);
+    assert_eq!(code, 0, "{first}{err}");
+    assert_eq!(first["cache"]["migrations_head"], "miss", "{first}");
+    assert_eq!(first["cache"]["schema_file"], "miss", "{first}");
+    let (code, second, err) = check(&[]);
+    assert_eq!(code, 0, "{second}{err}");
+    assert_eq!(second["cache"]["migrations_head"], "hit", "{second}");
+    assert_eq!(second["cache"]["schema_file"], "hit", "{second}");
+    let (code, _, err) = run(retort(p, &url).env("RETORT_CACHE_DIR", cache.path()).args([
+        "check",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("catalog cache"), "{err}");
+    let (_, off, _) = check(&["--no-cache"]);
+    assert_eq!(off["cache"]["migrations_head"], "off", "{off}");
+
+    // The migration is edited (and applied by hand so the database matches): a miss, and the
+    // head now has the new column, so the stale entry would have reported drift.
+    std::fs::write(
+        p.join("migrations/000000000001_notes.sql"),
+        "-- retort:revision 000000000001\n-- retort:message notes\n\n-- retort:up\nCREATE TABLE notes (id bigint PRIMARY KEY, body text, pinned boolean);\n\n-- retort:down\nDROP TABLE notes;\n",
+    )
+    .unwrap();
+    retort_pg::connect(&ConnConfig::parse(&url).unwrap())
+        .unwrap()
+        .batch_execute("ALTER TABLE notes ADD COLUMN pinned boolean")
+        .unwrap();
+    let (code, edited, err) = check(&[]);
+    assert_eq!(edited["cache"]["migrations_head"], "miss", "{edited}");
+    assert_eq!(edited["live"]["differs"], false, "{edited}");
+    assert_eq!(
+        code, 3,
+        "schema.sql lags and the migration was edited: {edited}{err}"
+    );
+    assert_eq!(edited["edited_migrations"].as_array().unwrap().len(), 1);
+    // schema.sql catches up: that entry misses, the head's hits.
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE notes (id bigint PRIMARY KEY, body text, pinned boolean);\n",
+    )
+    .unwrap();
+    let (_, after, _) = check(&[]);
+    assert_eq!(after["cache"]["schema_file"], "miss", "{after}");
+    assert_eq!(after["cache"]["migrations_head"], "hit", "{after}");
+    assert_eq!(after["schema_file"]["differs"], false, "{after}");
+}

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use retort_catalog::{diff, introspect, load_sql, sql_files, Filter, SchemaDiff, Snapshot};
+use retort_catalog::{
+    diff, introspect, introspect_parallel, load_sql, sql_files, Filter, SchemaDiff, Snapshot,
+};
 use retort_cluster::{Cluster, ScratchDatabase};
 use retort_migrate::{MigrationRunner, RevisionGraph, RunnerOptions, Silent, Target};
 use retort_pg::ConnConfig;
 use serde_json::json;
 
+use super::catalog_cache;
 use super::project::Project;
 use crate::cli::{GlobalArgs, SchemaArgs};
 use crate::output::Output;
@@ -56,6 +59,23 @@ impl<'a> DevServer<'a> {
         Ok(config)
     }
 
+    /// The dev server's version, without starting a local server: what catalogs built on it
+    /// are cached under.
+    pub fn server_version(&mut self) -> Result<String> {
+        if self.dev_url.is_some() {
+            let config = self.config()?;
+            let mut client = retort_pg::connect(&config)?;
+            let v: String = client.query_one("SHOW server_version_num", &[])?.get(0);
+            return Ok(v);
+        }
+        if let Some(c) = &self.cluster {
+            return Ok(c.binaries().version.clone());
+        }
+        Ok(retort_cluster::ServerBinaries::find()
+            .context("finding the PostgreSQL server programs")?
+            .version)
+    }
+
     /// A new empty database on the dev server.
     pub fn scratch(&mut self) -> Result<ScratchDatabase> {
         let config = self.config()?;
@@ -72,26 +92,75 @@ pub fn is_url(side: &str) -> bool {
 }
 
 /// The catalog of one side.
-pub fn snapshot(side: &str, dev: &mut DevServer, filter: &Filter) -> Result<Snapshot> {
+pub fn snapshot(side: &str, dev: &mut DevServer, filter: &Filter, cache: bool) -> Result<Snapshot> {
     if is_url(side) {
         let cfg = ConnConfig::parse(side)?;
         let mut client = retort_pg::connect(&cfg)?;
-        return Ok(introspect(&mut client, filter)?);
+        // A second connection shares the work (and the snapshot); without one, one reads all.
+        let mut helper = retort_pg::connect(&cfg).ok();
+        return Ok(introspect_parallel(&mut client, helper.as_mut(), filter)?);
     }
     let path = PathBuf::from(side);
     if !path.exists() {
         bail!("{side}: no such file or directory (FROM and TO are postgres:// URLs, .sql files or directories of .sql files)");
     }
-    snapshot_of_sql(&path, dev, filter)
+    Ok(snapshot_of_sql(&path, dev, filter, cache)?.0)
 }
 
-/// Loads `path` (a file or directory) into a throwaway database and reads its catalog.
-pub fn snapshot_of_sql(path: &Path, dev: &mut DevServer, filter: &Filter) -> Result<Snapshot> {
+/// Loads `path` (a file or directory) into a throwaway database and reads its catalog, or
+/// reads it from the catalog cache when `cache` is on and the files are unchanged.
+pub fn snapshot_of_sql(
+    path: &Path,
+    dev: &mut DevServer,
+    filter: &Filter,
+    cache: bool,
+) -> Result<(Snapshot, catalog_cache::Source)> {
     let files = sql_files(path)?;
+    let key = if cache {
+        let key = catalog_cache::files_key(&files, &dev.server_version()?, filter)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if let Some(s) = catalog_cache::load(&key) {
+            return Ok((s, catalog_cache::Source::Hit));
+        }
+        Some(key)
+    } else {
+        None
+    };
     let scratch = dev.scratch()?;
     let mut client = scratch.connect()?;
     load_sql(&mut client, &files)?;
-    Ok(introspect(&mut client, filter)?)
+    let snapshot = introspect(&mut client, filter)?;
+    Ok(match key {
+        Some(key) => {
+            catalog_cache::store(&key, &snapshot);
+            (snapshot, catalog_cache::Source::Miss)
+        }
+        None => (snapshot, catalog_cache::Source::Off),
+    })
+}
+
+/// The schema all migrations produce, from the catalog cache when `cache` is on and nothing
+/// it depends on changed, else applied to a throwaway database and read (and cached).
+pub fn migrations_head_cached(
+    graph: &RevisionGraph,
+    options: &RunnerOptions,
+    dev: &mut DevServer,
+    filter: &Filter,
+    cache: bool,
+) -> Result<(Snapshot, catalog_cache::Source)> {
+    if !cache {
+        return Ok((
+            migrations_head(graph, options, dev, filter)?,
+            catalog_cache::Source::Off,
+        ));
+    }
+    let key = catalog_cache::head_key(graph, &dev.server_version()?, filter);
+    if let Some(s) = catalog_cache::load(&key) {
+        return Ok((s, catalog_cache::Source::Hit));
+    }
+    let s = migrations_head(graph, options, dev, filter)?;
+    catalog_cache::store(&key, &s);
+    Ok((s, catalog_cache::Source::Miss))
 }
 
 /// The schema all migrations produce: applied to a throwaway database, then read.
@@ -187,7 +256,7 @@ pub fn run_diff(
     let filter = filter_for(&project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
     let read = |side: &str, label: &str, dev: &mut DevServer| {
-        snapshot(side, dev, &filter)
+        snapshot(side, dev, &filter, !args.no_cache)
             .with_context(|| format!("reading {label} ({})", retort_pg::redact_conn_string(side)))
     };
     let (a, b) = if is_url(from) && is_url(to) {
@@ -203,7 +272,12 @@ pub fn run_diff(
     } else {
         (read(from, "FROM", &mut dev), read(to, "TO", &mut dev))
     };
-    let (a, b) = (a?, b?);
+    // The process ends after printing: freeing two large catalogs object by object would only
+    // add to the run time.
+    let (a, b) = (
+        std::mem::ManuallyDrop::new(a?),
+        std::mem::ManuallyDrop::new(b?),
+    );
     let d = diff(&a, &b);
     if out.json() {
         out.print_json(&diff_json(&d))?;
@@ -227,7 +301,11 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
     let options = project.options(None, None, None)?;
     let filter = filter_for(&project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
-    let head = migrations_head(&graph, &options, &mut dev, &filter)?;
+    let (head, head_source) =
+        migrations_head_cached(&graph, &options, &mut dev, &filter, !args.no_cache)?;
+    if head_source == catalog_cache::Source::Hit {
+        out.note("note: the migrations head is unchanged: read from retort's catalog cache (--no-cache rebuilds it)");
+    }
 
     let cfg = super::database_config(global)?;
     let mut client = retort_pg::connect(&cfg)?;
@@ -240,8 +318,10 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
     let live_diff = diff(&live, &head);
 
     let schema_path = project.schema_path();
+    let mut schema_source = None;
     let schema_diff = if schema_path.exists() {
-        let desired = snapshot_of_sql(&schema_path, &mut dev, &filter)?;
+        let (desired, source) = snapshot_of_sql(&schema_path, &mut dev, &filter, !args.no_cache)?;
+        schema_source = Some(source);
         Some(diff(&head, &desired))
     } else {
         None
@@ -255,6 +335,7 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
             "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
             "edited_migrations": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
             "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_path.display().to_string(), "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
+            "cache": {"migrations_head": head_source, "schema_file": schema_source},
         }))?;
     } else {
         if live_diff.is_empty() {
@@ -317,9 +398,10 @@ pub fn autogenerate(
     let options = project.options(None, None, None)?;
     let filter = filter_for(project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
-    let head = migrations_head(graph, &options, &mut dev, &filter)?;
+    let cache = !args.no_cache;
+    let (head, _) = migrations_head_cached(graph, &options, &mut dev, &filter, cache)?;
     let desired = match to {
-        Some(url) => snapshot(url, &mut dev, &filter)?,
+        Some(url) => snapshot(url, &mut dev, &filter, cache)?,
         None => {
             let path = project.schema_path();
             if !path.exists() {
@@ -328,7 +410,7 @@ pub fn autogenerate(
                     path.display()
                 );
             }
-            snapshot_of_sql(&path, &mut dev, &filter)?
+            snapshot_of_sql(&path, &mut dev, &filter, cache)?.0
         }
     };
     let up = diff(&head, &desired);
