@@ -164,7 +164,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let file = std::env::temp_dir().join(format!("retort-bench-{name}.sql"));
             std::fs::write(&file, schema(n, changed))?;
             let out = Command::new(&psql)
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f"])
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
                 .arg(&file)
                 .arg(&url)
                 .output()?;

@@ -16,6 +16,7 @@ use retort_pg::quote_ident;
 use crate::catalog::{Catalog, Snapshot};
 use crate::depends::Dependencies;
 use crate::name::{ObjKey, QName};
+use crate::typechange::{rewrite_free, TypeSpec};
 use crate::types::TypeDef;
 
 /// What a change does to its object.
@@ -413,13 +414,65 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     let mut outside_transaction = false;
     // Columns dropped or changing type: whatever depends on them must be re-created.
     let mut disturbed: BTreeSet<ObjKey> = BTreeSet::new();
+    // Columns whose type changes in place (no rewrite): views, rules, triggers, policies and
+    // functions that use them are re-created (PostgreSQL refuses the change while they
+    // exist); indexes, constraints and statistics are kept as they are.
+    let mut in_place: BTreeSet<ObjKey> = BTreeSet::new();
+    // Per table, the in-place columns that move between varchar and text: around such a
+    // column PostgreSQL's deparsed expressions gain or lose a `::text` cast, which it
+    // reconciles itself when it rebuilds the constraints and indexes after the change.
+    let mut text_casts: BTreeMap<&QName, Vec<&str>> = BTreeMap::new();
+    for (name, n) in &b.tables {
+        let Some(o) = a.tables.get(name) else {
+            continue;
+        };
+        for c in &o.columns {
+            let Some(x) = n.columns.iter().find(|x| x.name == c.name) else {
+                continue;
+            };
+            if x.generated == c.generated
+                && x.collation == c.collation
+                && x.data_type != c.data_type
+                && rewrite_free(&c.data_type, &x.data_type)
+            {
+                in_place.insert(ObjKey::Column(o.name.clone(), c.name.clone()));
+                let text = |t: &str| TypeSpec::parse(t).base == "text";
+                if text(&c.data_type) != text(&x.data_type) {
+                    text_casts.entry(name).or_default().push(&c.name);
+                }
+            }
+        }
+    }
+    let same_but_casts = |o: &Obj, n: &Obj| -> bool {
+        let (table, od, nd) = match (o, n) {
+            (Obj::Constraint(x), Obj::Constraint(y))
+                if x.kind == y.kind && x.comment == y.comment =>
+            {
+                (&x.table, &x.definition, &y.definition)
+            }
+            (Obj::Index(x), Obj::Index(y)) if x.table == y.table && x.comment == y.comment => {
+                (&x.table, &x.definition, &y.definition)
+            }
+            _ => return false,
+        };
+        let Some(cols) = text_casts.get(table) else {
+            return false;
+        };
+        let strip = |def: &str| {
+            cols.iter().fold(def.to_owned(), |d, c| {
+                let q = quote_ident(c);
+                d.replace(&format!("({q})::text"), &q)
+            })
+        };
+        strip(od) == strip(nd)
+    };
 
     for key in keys {
         let s = match (olds.get(key), news.get(key)) {
             (None, Some(_)) => Status::Create,
             (Some(_), None) => Status::Drop,
             // Equal models need no statement: skip rendering what would come out empty.
-            (Some(o), Some(n)) if o.same_as(n) => Status::Same,
+            (Some(o), Some(n)) if o.same_as(n) || same_but_casts(o, n) => Status::Same,
             (Some(o), Some(n)) => match n.alter(o) {
                 Alteration::Same => Status::Same,
                 Alteration::Replace => Status::Recreate,
@@ -442,6 +495,10 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                     None => {
                         disturbed.insert(ObjKey::Column(o.name.clone(), c.name.clone()));
                     }
+                    // A widening PostgreSQL does in place keeps indexes and constraints;
+                    // only what it refuses to keep across a type change is re-created.
+                    Some(_)
+                        if in_place.contains(&ObjKey::Column(o.name.clone(), c.name.clone())) => {}
                     Some(x)
                         if x.data_type != c.data_type
                             || x.collation != c.collation
@@ -456,28 +513,30 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     }
 
     // A column changed on a parent changes in its partitions and inheritance children too.
-    loop {
-        let mut more = Vec::new();
-        for child in a.tables.values() {
-            let parents: Vec<&String> = child
-                .partition_of
-                .iter()
-                .map(|(p, _)| p)
-                .chain(&child.inherits)
-                .collect();
-            for d in &disturbed {
-                if let ObjKey::Column(t, c) = d {
-                    let key = ObjKey::Column(child.name.clone(), c.clone());
-                    if parents.iter().any(|p| **p == t.to_string()) && !disturbed.contains(&key) {
-                        more.push(key);
+    for set in [&mut disturbed, &mut in_place] {
+        loop {
+            let mut more = Vec::new();
+            for child in a.tables.values() {
+                let parents: Vec<&String> = child
+                    .partition_of
+                    .iter()
+                    .map(|(p, _)| p)
+                    .chain(&child.inherits)
+                    .collect();
+                for d in set.iter() {
+                    if let ObjKey::Column(t, c) = d {
+                        let key = ObjKey::Column(child.name.clone(), c.clone());
+                        if parents.iter().any(|p| **p == t.to_string()) && !set.contains(&key) {
+                            more.push(key);
+                        }
                     }
                 }
             }
+            if more.is_empty() {
+                break;
+            }
+            set.extend(more);
         }
-        if more.is_empty() {
-            break;
-        }
-        disturbed.extend(more);
     }
 
     // Types that must be replaced while columns use them are replaced in place.
@@ -517,7 +576,16 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         };
         let mut changed = false;
         for (dep, referenced) in from.deps.iter() {
-            if !gone(referenced, &status) {
+            let refused = in_place.contains(referenced)
+                && matches!(
+                    dep,
+                    ObjKey::View(_)
+                        | ObjKey::Rule(..)
+                        | ObjKey::Trigger(..)
+                        | ObjKey::Policy(..)
+                        | ObjKey::Function(..)
+                );
+            if !refused && !gone(referenced, &status) {
                 continue;
             }
             match dep {

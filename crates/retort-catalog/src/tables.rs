@@ -552,6 +552,19 @@ impl Table {
             })
         });
         let regenerate = |c: &Column| retypes && c.generated.is_some();
+        // PostgreSQL cannot change the type of a partition key column in any way: the
+        // partitioned table is re-created.
+        if let Some(key) = &self.partition_by {
+            let retyped_key = self.columns.iter().any(|n| {
+                old_cols.get(n.name.as_str()).is_some_and(|o| {
+                    (o.data_type != n.data_type || o.collation != n.collation)
+                        && mentions_identifier(key, &n.name)
+                })
+            });
+            if retyped_key {
+                return None;
+            }
+        }
         for c in &old.columns {
             let replaced = new_cols
                 .get(c.name.as_str())
@@ -589,7 +602,13 @@ impl Table {
             if o.default.is_some() && (n.default.is_none() || (retype && o.default != n.default)) {
                 out.push(format!("{col} DROP DEFAULT"));
             }
-            if retype {
+            if retype
+                && o.collation == n.collation
+                && crate::typechange::rewrite_free(&o.data_type, &n.data_type)
+            {
+                // In place: no rewrite, indexes kept, no data at risk.
+                out.push(format!("{col} TYPE {}", n.data_type));
+            } else if retype {
                 let collate = n
                     .collation
                     .as_ref()
@@ -728,4 +747,13 @@ impl Table {
             retyped_columns,
         })
     }
+}
+
+/// Whether the SQL text `expr` names the identifier `name` (as a word or a quoted name).
+fn mentions_identifier(expr: &str, name: &str) -> bool {
+    if expr.contains(&format!("\"{}\"", name.replace('"', "\"\""))) {
+        return true;
+    }
+    expr.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .any(|word| word == name)
 }

@@ -1,6 +1,7 @@
 //! The corpus: `tests/corpus/<case>/{a.sql,b.sql}`. For every case and in both directions (and
-//! from an empty database to b), load FROM and TO into two databases, apply diff(FROM, TO) to
-//! FROM, then require (1) equal catalogs, (2) equal normalised `pg_dump --schema-only`, and
+//! from an empty database to b), load FROM and TO into two databases, pipe the script `retort diff`
+//! prints into `psql -v ON_ERROR_STOP=1` on FROM, then require (1) equal catalogs, (2) equal normalised
+//! `pg_dump --schema-only`, and
 //! (3) an empty diff. Adding a case needs no Rust code.
 //!
 //! `RETORT_CORPUS=name,name` runs only those cases.
@@ -113,24 +114,28 @@ fn normalise_dump(dump: &str) -> String {
     out.join("\n")
 }
 
-fn apply(client: &mut Client, d: &SchemaDiff) -> Result<(), String> {
-    let statements = d.statements();
-    if d.outside_transaction {
-        for s in &statements {
-            client
-                .batch_execute(s)
-                .map_err(|e| format!("{}\n  in: {s}", retort_pg::PgError::from(e)))?;
-        }
-        return Ok(());
+/// Applies the script exactly as `retort diff` prints it, the way users apply it:
+/// `psql -X -v ON_ERROR_STOP=1` reading it on stdin.
+fn apply(h: &Harness, url: &str, d: &SchemaDiff) -> Result<(), String> {
+    use std::io::Write;
+    let mut psql = Command::new(h.cluster.binaries().program("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("psql: {e}"))?;
+    psql.stdin
+        .take()
+        .expect("stdin")
+        .write_all(d.to_script().as_bytes())
+        .map_err(|e| format!("psql: {e}"))?;
+    let out = psql.wait_with_output().map_err(|e| format!("psql: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
-    client.batch_execute("BEGIN").map_err(|e| e.to_string())?;
-    for s in &statements {
-        if let Err(e) = client.batch_execute(s) {
-            let _ = client.batch_execute("ROLLBACK");
-            return Err(format!("{}\n  in: {s}", retort_pg::PgError::from(e)));
-        }
-    }
-    client.batch_execute("COMMIT").map_err(|e| e.to_string())
 }
 
 /// One direction: FROM -> TO. Returns the generated SQL on success.
@@ -153,8 +158,12 @@ fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
     if diff(&cached(&a)?, &cached(&b)?) != d {
         return Err("the diff of snapshots read back from JSON differs".into());
     }
-    apply(&mut from, &d)
-        .map_err(|e| format!("applying the diff failed: {e}\n--- diff ---\n{sql}"))?;
+    apply(h, &from_url, &d).map_err(|e| {
+        format!(
+            "applying the script with psql failed: {e}\n--- script ---\n{}",
+            d.to_script()
+        )
+    })?;
     let a2 = introspect(&mut from, &filter).map_err(|e| e.to_string())?;
     if a2.catalog != b.catalog {
         return Err(format!(

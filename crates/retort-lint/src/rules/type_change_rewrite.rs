@@ -1,62 +1,14 @@
-//! ALTER COLUMN TYPE rewrites the table under ACCESS EXCLUSIVE unless the change is
-//! binary-coercible (varchar widening, varchar -> text, numeric precision increase).
+//! ALTER COLUMN TYPE rewrites the table under ACCESS EXCLUSIVE unless PostgreSQL makes the
+//! change in place (varchar widening, varchar -> text, numeric precision widening, ...): the
+//! same knowledge the diff uses, `retort_catalog::rewrite_free`.
 
 use pg_query::protobuf::{a_const::Val, node::Node as N, AlterTableType};
 
 use super::{column_def, Draft, Rule, Severity, Target};
 use crate::statement::type_name_of;
+use retort_catalog::rewrite_free;
 
 pub struct TypeChangeRewrite;
-
-/// `(base, first typmod)` of a type as format_type prints it: `character varying(20)` -> (`varchar`, 20).
-fn parse_format_type(t: &str) -> (String, Option<i64>) {
-    let (base, modpart) = match t.split_once('(') {
-        Some((b, m)) => (
-            b.trim(),
-            m.trim_end_matches(')')
-                .split(',')
-                .next()
-                .and_then(|v| v.trim().parse().ok()),
-        ),
-        None => (t.trim(), None),
-    };
-    let base = match base {
-        "character varying" => "varchar",
-        "character" => "bpchar",
-        "integer" => "int4",
-        "bigint" => "int8",
-        "smallint" => "int2",
-        other => other,
-    };
-    (base.to_owned(), modpart)
-}
-
-fn canonical(name: &str) -> &str {
-    match name {
-        "int" | "integer" => "int4",
-        "bigint" => "int8",
-        "smallint" => "int2",
-        "character varying" => "varchar",
-        other => other,
-    }
-}
-
-/// Whether `old` -> `new` (base, typmod) needs no rewrite.
-pub fn binary_coercible(old: &(String, Option<i64>), new: &(String, Option<i64>)) -> bool {
-    let (ob, om) = (canonical(&old.0), old.1);
-    let (nb, nm) = (canonical(&new.0), new.1);
-    match (ob, nb) {
-        ("varchar", "varchar") => match (om, nm) {
-            (_, None) => true,
-            (Some(o), Some(n)) => n >= o,
-            (None, Some(_)) => false,
-        },
-        ("varchar", "text") => true,
-        ("text", "varchar") => nm.is_none(),
-        ("numeric", "numeric") => nm.is_none() || om.is_some_and(|o| nm.is_some_and(|n| n >= o)),
-        (a, b) => a == b && om == nm,
-    }
-}
 
 impl Rule for TypeChangeRewrite {
     fn id(&self) -> &'static str {
@@ -72,40 +24,46 @@ impl Rule for TypeChangeRewrite {
                     continue;
                 };
                 let new_base = type_name_of(col.type_name.as_ref());
-                let new_mod = col.type_name.as_ref().and_then(|tn| {
-                    tn.typmods.iter().find_map(|m| match m.node.as_ref()? {
-                        N::AConst(a) => match a.val.as_ref()? {
-                            Val::Ival(v) => Some(v.ival as i64),
-                            _ => None,
-                        },
-                        _ => None,
-                    })
-                });
-                let old = existing
-                    .facts
-                    .and_then(|f| f.columns.get(&c.name))
-                    .map(|t| parse_format_type(t));
-                if let Some(old) = &old {
-                    if binary_coercible(old, &(new_base.clone(), new_mod)) {
-                        continue;
-                    }
-                }
-                let from = old
+                let mods: Vec<String> = col
+                    .type_name
                     .as_ref()
-                    .map(|(b, m)| {
-                        format!(
-                            " from {b}{}",
-                            m.map(|m| format!("({m})")).unwrap_or_default()
-                        )
+                    .map(|tn| {
+                        tn.typmods
+                            .iter()
+                            .filter_map(|m| match m.node.as_ref()? {
+                                N::AConst(a) => match a.val.as_ref()? {
+                                    Val::Ival(v) => Some(v.ival.to_string()),
+                                    _ => None,
+                                },
+                                _ => None,
+                            })
+                            .collect()
                     })
                     .unwrap_or_default();
+                let array = col
+                    .type_name
+                    .as_ref()
+                    .is_some_and(|tn| !tn.array_bounds.is_empty());
+                let new = format!(
+                    "{new_base}{}{}",
+                    if mods.is_empty() {
+                        String::new()
+                    } else {
+                        format!("({})", mods.join(","))
+                    },
+                    if array { "[]" } else { "" }
+                );
+                let old = existing.facts.and_then(|f| f.columns.get(&c.name));
+                if old.is_some_and(|old| rewrite_free(old, &new)) {
+                    continue;
+                }
+                let from = old.map(|o| format!(" from {o}")).unwrap_or_default();
                 out.push(Draft {
                     at: i,
                     relation: Some(table.clone()),
                     message: format!(
-                        "changing {table}.{}{from} to {new_base}{} rewrites the table and its indexes under ACCESS EXCLUSIVE{}",
+                        "changing {table}.{}{from} to {new} rewrites the table and its indexes under ACCESS EXCLUSIVE{}",
                         c.name,
-                        new_mod.map(|m| format!("({m})")).unwrap_or_default(),
                         if old.is_none() { " (unless the change is binary-coercible, e.g. varchar widening; lint with a database URL to know)" } else { "" }
                     ),
                     fix: "expand and contract: add a new column of the new type, write both from the app, backfill in \
@@ -120,7 +78,6 @@ impl Rule for TypeChangeRewrite {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::rules::test_support::ids;
 
     #[test]
@@ -133,27 +90,50 @@ mod tests {
     }
 
     #[test]
-    fn binary_coercible_changes() {
-        let v = |b: &str, m: Option<i64>| (b.to_owned(), m);
-        assert!(binary_coercible(
-            &parse_format_type("character varying(10)"),
-            &v("varchar", Some(20))
-        ));
-        assert!(!binary_coercible(
-            &parse_format_type("character varying(10)"),
-            &v("varchar", Some(5))
-        ));
-        assert!(binary_coercible(
-            &parse_format_type("character varying(10)"),
-            &v("text", None)
-        ));
-        assert!(!binary_coercible(
-            &parse_format_type("integer"),
-            &v("int8", None)
-        ));
-        assert!(binary_coercible(
-            &parse_format_type("numeric(10,2)"),
-            &v("numeric", Some(12))
-        ));
+    fn in_place_changes_on_known_columns_pass() {
+        use crate::context::{LintContext, LiveCatalog, TableFacts};
+        use crate::rules::test_support::lint_with;
+        let facts = TableFacts {
+            name: "t".into(),
+            bytes: 1 << 30,
+            rows: 1e7,
+            columns: [
+                ("v", "character varying(512)"),
+                ("n", "numeric(10,2)"),
+                ("i", "integer"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect(),
+            dependents: Default::default(),
+        };
+        let ctx = LintContext {
+            catalog: Some(LiveCatalog {
+                tables: [("t".to_owned(), facts)].into_iter().collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let found = |sql: &str| {
+            lint_with(sql, true, &ctx)
+                .iter()
+                .any(|f| f.rule == "type-change-rewrite")
+        };
+        for sql in [
+            "ALTER TABLE t ALTER COLUMN v TYPE varchar(2000);",
+            "ALTER TABLE t ALTER COLUMN v TYPE text;",
+            "ALTER TABLE t ALTER COLUMN n TYPE numeric(12,2);",
+            "ALTER TABLE t ALTER COLUMN n TYPE numeric;",
+        ] {
+            assert!(!found(sql), "{sql}");
+        }
+        for sql in [
+            "ALTER TABLE t ALTER COLUMN v TYPE varchar(100);",
+            "ALTER TABLE t ALTER COLUMN n TYPE numeric(12,3);",
+            "ALTER TABLE t ALTER COLUMN i TYPE bigint;",
+            "ALTER TABLE t ALTER COLUMN v TYPE varchar(2000)[];",
+        ] {
+            assert!(found(sql), "{sql}");
+        }
     }
 }

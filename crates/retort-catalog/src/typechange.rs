@@ -1,0 +1,173 @@
+//! Which column type changes PostgreSQL makes in place: no table rewrite, no index rebuild.
+//!
+//! `ALTER TABLE ... ALTER COLUMN ... TYPE` rewrites the table unless the conversion reduces to
+//! the column itself (PostgreSQL's `ATColumnChangeRequiresRewrite`): a binary-coercible cast,
+//! or a length/precision coercion that the type's support function proves a no-op because the
+//! new limit is at least the old one. Indexes whose operator class stays the same are kept
+//! as they are then. This module is that knowledge, shared by the diff (which alters such
+//! columns without dropping and re-creating what depends on them) and the lints (which do not
+//! flag them).
+
+/// A type as `format_type` or SQL spells it, reduced to a canonical base name, its modifiers
+/// and whether it is an array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeSpec {
+    /// Canonical base name: `varchar`, `text`, `numeric`, `timestamp`, `int4`, ...
+    pub base: String,
+    /// Type modifiers (length, precision and scale), empty when unconstrained.
+    pub mods: Vec<i64>,
+    /// An array of the base type.
+    pub array: bool,
+}
+
+impl TypeSpec {
+    /// Reads `character varying(20)`, `varchar(20)`, `numeric(10,2)`, `timestamp(3) with time
+    /// zone`, `timestamptz`, `integer[]` and the like.
+    pub fn parse(t: &str) -> TypeSpec {
+        let t = t.trim();
+        let (t, array) = match t.strip_suffix("[]") {
+            Some(inner) => (inner.trim_end(), true),
+            None => (t, false),
+        };
+        let (name, mods) = match (t.find('('), t.find(')')) {
+            (Some(open), Some(close)) if close > open => {
+                let mods = t[open + 1..close]
+                    .split(',')
+                    .filter_map(|m| m.trim().parse().ok())
+                    .collect();
+                let name = format!("{} {}", t[..open].trim(), t[close + 1..].trim());
+                (name, mods)
+            }
+            _ => (t.to_owned(), Vec::new()),
+        };
+        let name = name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let base = match name.as_str() {
+            "character varying" | "varchar" => "varchar",
+            "character" | "char" | "bpchar" => "bpchar",
+            "integer" | "int" | "int4" => "int4",
+            "bigint" | "int8" => "int8",
+            "smallint" | "int2" => "int2",
+            "numeric" | "decimal" => "numeric",
+            "timestamp" | "timestamp without time zone" => "timestamp",
+            "timestamptz" | "timestamp with time zone" => "timestamptz",
+            "time" | "time without time zone" => "time",
+            "timetz" | "time with time zone" => "timetz",
+            "bit varying" | "varbit" => "varbit",
+            "double precision" | "float8" => "float8",
+            "real" | "float4" => "float4",
+            "boolean" | "bool" => "bool",
+            other => other,
+        }
+        .to_owned();
+        let mut mods: Vec<i64> = mods;
+        if base == "numeric" && mods.len() == 1 {
+            mods.push(0); // numeric(p) is numeric(p,0)
+        }
+        TypeSpec { base, mods, array }
+    }
+}
+
+/// Whether changing a column from `old` to `new` (both as `format_type` or SQL spells them)
+/// is done in place: no rewrite of the table and no rebuild of its indexes. True for the
+/// same type, varchar widening and varchar <-> text (unconstrained), numeric precision
+/// widening at the same scale, bit varying widening, timestamp/time precision widening, and
+/// cidr -> inet. Arrays and everything else: false (a rewrite, or at least a check of every row).
+pub fn rewrite_free(old: &str, new: &str) -> bool {
+    let (o, n) = (TypeSpec::parse(old), TypeSpec::parse(new));
+    if o.array || n.array {
+        return o == n;
+    }
+    // A limit `m` of the new type covers `o` when it is absent or not smaller.
+    let widens = |o: &[i64], n: &[i64]| match (o.first(), n.first()) {
+        (_, None) => n.is_empty(),
+        (Some(a), Some(b)) => b >= a,
+        (None, Some(_)) => false,
+    };
+    match (o.base.as_str(), n.base.as_str()) {
+        ("varchar", "varchar") | ("varbit", "varbit") => widens(&o.mods, &n.mods),
+        ("varchar", "text") => true,
+        ("text", "varchar") => n.mods.is_empty(),
+        ("numeric", "numeric") => {
+            n.mods.is_empty()
+                || (o.mods.len() == 2
+                    && n.mods.len() == 2
+                    && n.mods[0] >= o.mods[0]
+                    && n.mods[1] == o.mods[1])
+        }
+        ("timestamp", "timestamp") | ("timestamptz", "timestamptz") | ("time", "time") => {
+            widens(&o.mods, &n.mods)
+        }
+        ("cidr", "inet") => true,
+        (a, b) => a == b && o.mods == n.mods,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_agree() {
+        assert_eq!(
+            TypeSpec::parse("character varying(512)"),
+            TypeSpec::parse("varchar(512)")
+        );
+        assert_eq!(
+            TypeSpec::parse("timestamp(3) with time zone"),
+            TypeSpec {
+                base: "timestamptz".into(),
+                mods: vec![3],
+                array: false
+            }
+        );
+        assert_eq!(TypeSpec::parse("numeric(10, 2)").mods, vec![10, 2]);
+        assert!(TypeSpec::parse("integer[]").array);
+    }
+
+    #[test]
+    fn widening_is_in_place_and_narrowing_is_not() {
+        for (old, new) in [
+            ("character varying(512)", "character varying(2000)"),
+            ("character varying(512)", "character varying"),
+            ("character varying(512)", "text"),
+            ("character varying", "text"),
+            ("text", "character varying"),
+            ("numeric(10,2)", "numeric(12,2)"),
+            ("numeric(10,2)", "numeric"),
+            ("numeric(10,0)", "numeric(12)"),
+            ("bit varying(8)", "bit varying(16)"),
+            (
+                "timestamp(3) without time zone",
+                "timestamp without time zone",
+            ),
+            ("timestamp(0) with time zone", "timestamp(3) with time zone"),
+            ("cidr", "inet"),
+            ("integer", "integer"),
+        ] {
+            assert!(rewrite_free(old, new), "{old} -> {new}");
+        }
+        for (old, new) in [
+            ("character varying(2000)", "character varying(512)"),
+            ("text", "character varying(100)"),
+            ("character varying", "character varying(10)"),
+            ("numeric(12,2)", "numeric(10,2)"),
+            ("numeric(10,2)", "numeric(12,3)"),
+            ("numeric", "numeric(10,2)"),
+            ("character(10)", "character(20)"),
+            ("integer", "bigint"),
+            ("timestamp without time zone", "timestamp with time zone"),
+            (
+                "timestamp without time zone",
+                "timestamp(3) without time zone",
+            ),
+            ("inet", "cidr"),
+            ("character varying(10)[]", "character varying(20)[]"),
+        ] {
+            assert!(!rewrite_free(old, new), "{old} -> {new}");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+CREATE TABLE events (tenant varchar(64) NOT NULL, at date NOT NULL, body text) PARTITION BY LIST (tenant);
+CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a');
+CREATE TABLE events_b PARTITION OF events FOR VALUES IN ('b');
+CREATE INDEX events_tenant_at ON events (tenant, at);
