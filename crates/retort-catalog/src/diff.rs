@@ -640,6 +640,26 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
 
     let mut early: Vec<Change> = Vec::new();
     let mut late: Vec<Change> = Vec::new();
+    let dropped_relations: BTreeSet<&ObjKey> = status
+        .iter()
+        .filter(|(k, s)| {
+            matches!(s, Status::Drop | Status::Recreate)
+                && matches!(k, ObjKey::Table(_) | ObjKey::View(_))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let reads_dropped_relation = |k: &ObjKey| {
+        matches!(k, ObjKey::Function(..))
+            && from.deps.iter().any(|(d, r)| {
+                d == k
+                    && match r {
+                        ObjKey::Column(t, _) => {
+                            dropped_relations.contains(&ObjKey::Table(t.clone()))
+                        }
+                        other => dropped_relations.contains(other),
+                    }
+            })
+    };
     let mut creates: Vec<Change> = Vec::new();
     for (key, s) in &status {
         let old = olds.get(key);
@@ -672,7 +692,10 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                     statements,
                     destructive,
                 };
-                if *s == Status::Drop && late_kind(key) {
+                // Types, sequences, functions, extensions and schemas go after the tables that
+                // use them; a function that itself reads a dropped relation (a SQL-standard
+                // body, parsed at creation) goes before it, in the dependency-ordered part.
+                if *s == Status::Drop && late_kind(key) && !reads_dropped_relation(key) {
                     late.push(change);
                 } else {
                     early.push(change);
@@ -709,13 +732,15 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                 let (Some(Obj::Type(o)), Some(Obj::Type(n))) = (old, new) else {
                     continue;
                 };
-                creates.push(replace_type_in_place(
+                let (change, drop_old) = replace_type_in_place(
                     o,
                     n,
                     a,
                     b,
                     replaced_columns.get(key).map(Vec::as_slice).unwrap_or(&[]),
-                ));
+                );
+                creates.push(change);
+                late.extend(drop_old);
             }
         }
     }
@@ -861,13 +886,16 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
 }
 
 /// ALTER TYPE .. RENAME, CREATE the new type, convert each column through text, DROP the old.
+/// When a column of the old type is itself going away (dropped later in the script), the old
+/// type is dropped at the end instead: the second change.
 fn replace_type_in_place(
     old: &TypeDef,
     new: &TypeDef,
     a: &Catalog,
     b: &Catalog,
     columns: &[(QName, String)],
-) -> Change {
+) -> (Change, Option<Change>) {
+    let mut column_goes = false;
     let temp = QName::new(
         old.name.schema.clone(),
         format!("{}__retort_old", old.name.name),
@@ -884,6 +912,7 @@ fn replace_type_in_place(
             .get(t)
             .and_then(|x| x.columns.iter().find(|x| &x.name == c))
         else {
+            column_goes = true;
             continue;
         };
         let alter = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
@@ -905,7 +934,16 @@ fn replace_type_in_place(
             statements.push(format!("{alter} SET DEFAULT {d}"));
         }
     }
-    statements.push(format!("DROP TYPE {temp}"));
+    let drop_old = format!("DROP TYPE {temp}");
+    let late = column_goes.then(|| Change {
+        key: ObjKey::Type(temp.clone()),
+        action: Action::Drop,
+        statements: vec![drop_old.clone()],
+        destructive: None,
+    });
+    if late.is_none() {
+        statements.push(drop_old);
+    }
     let destructive = match (&old.kind, &new.kind) {
         (crate::types::TypeKind::Enum(x), crate::types::TypeKind::Enum(y)) => {
             let removed: Vec<&String> = x.iter().filter(|l| !y.contains(l)).collect();
@@ -926,12 +964,15 @@ fn replace_type_in_place(
             new.name
         )),
     };
-    Change {
-        key: ObjKey::Type(new.name.clone()),
-        action: Action::Alter,
-        statements,
-        destructive,
-    }
+    (
+        Change {
+            key: ObjKey::Type(new.name.clone()),
+            action: Action::Alter,
+            statements,
+            destructive,
+        },
+        late,
+    )
 }
 
 /// Kahn's algorithm over the changes; `edges` are (dependent, referenced). Forward: referenced

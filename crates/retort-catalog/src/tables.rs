@@ -615,10 +615,13 @@ impl Table {
                     .map(|c| format!(" COLLATE {c}"))
                     .unwrap_or_default();
                 out.push(format!(
-                    "{col} TYPE {}{collate} USING {}::{}",
+                    "{col} TYPE {}{collate} USING {}",
                     n.data_type,
-                    quote_ident(&n.name),
-                    n.data_type
+                    crate::typechange::conversion(
+                        &quote_ident(&n.name),
+                        &o.data_type,
+                        &n.data_type
+                    )
                 ));
                 retyped_columns.push(n.name.clone());
             }

@@ -106,6 +106,41 @@ pub fn rewrite_free(old: &str, new: &str) -> bool {
     }
 }
 
+/// The `USING` expression that converts column `col` (quoted) from `old` to `new`: a direct
+/// cast where PostgreSQL has one (within the numeric, date/time, JSON and network families,
+/// boolean <-> integer, and to or from the string types, whose I/O casts exist for every type),
+/// else through `text`, which every type can be written to and read from.
+pub fn conversion(col: &str, old: &str, new: &str) -> String {
+    let (o, n) = (TypeSpec::parse(old), TypeSpec::parse(new));
+    let family = |t: &TypeSpec| -> Option<&'static str> {
+        if t.array {
+            return None;
+        }
+        Some(match t.base.as_str() {
+            "int2" | "int4" | "int8" | "numeric" | "float4" | "float8" => "number",
+            "date" | "timestamp" | "timestamptz" => "datetime",
+            "time" | "timetz" => "time",
+            "json" | "jsonb" => "json",
+            "inet" | "cidr" => "network",
+            "text" | "varchar" | "bpchar" | "name" => "string",
+            _ => return None,
+        })
+    };
+    let direct = match (family(&o), family(&n)) {
+        (Some("string"), _) | (_, Some("string")) => true,
+        (Some(a), Some(b)) => a == b,
+        _ => o.base == n.base && o.array == n.array,
+    } || matches!(
+        (o.base.as_str(), n.base.as_str(), o.array || n.array),
+        ("bool", "int4", false) | ("int4", "bool", false)
+    );
+    if direct {
+        format!("{col}::{new}")
+    } else {
+        format!("{col}::text::{new}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +161,24 @@ mod tests {
         );
         assert_eq!(TypeSpec::parse("numeric(10, 2)").mods, vec![10, 2]);
         assert!(TypeSpec::parse("integer[]").array);
+    }
+
+    #[test]
+    fn conversions_cast_directly_or_through_text() {
+        assert_eq!(conversion("c", "integer", "bigint"), "c::bigint");
+        assert_eq!(conversion("c", "text", "public.state"), "c::public.state");
+        assert_eq!(conversion("c", "public.state", "text"), "c::text");
+        assert_eq!(
+            conversion("c", "date", "public.state"),
+            "c::text::public.state"
+        );
+        assert_eq!(conversion("c", "date", "integer"), "c::text::integer");
+        assert_eq!(conversion("c", "boolean", "integer"), "c::integer");
+        assert_eq!(
+            conversion("c", "timestamp with time zone", "date"),
+            "c::date"
+        );
+        assert_eq!(conversion("c", "jsonb", "integer[]"), "c::text::integer[]");
     }
 
     #[test]

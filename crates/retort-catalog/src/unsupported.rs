@@ -30,7 +30,78 @@ pub(crate) fn load(
            UNION ALL SELECT 'REPLICA IDENTITY USING INDEX setting' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relreplident = 'i' AND {f} AND {ext_class} \
+           UNION ALL SELECT 'CLUSTER ON setting' FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indisclustered AND {f} AND {ext_class} \
+           UNION ALL SELECT 'typed table (OF type)' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.reloftype <> 0 AND {f} AND {ext_class} \
+           UNION ALL SELECT 'table in a tablespace' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'm', 'i') AND c.reltablespace <> 0 AND {f} AND {ext_class} \
+           UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
+             WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
+           UNION ALL SELECT 'materialized view WITH NO DATA' FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'm' AND NOT c.relispopulated AND {f} AND {ext_class} \
+           UNION ALL SELECT 'comment on a view column' FROM pg_description d JOIN pg_class c ON c.oid = d.objoid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE d.classoid = 'pg_class'::regclass AND d.objsubid > 0 AND c.relkind IN ('v', 'm') AND {f} \
+           UNION ALL SELECT 'column option (SET (n_distinct ...))' FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE a.attoptions IS NOT NULL AND a.attnum > 0 AND c.relkind IN ('r', 'p', 'm') AND {f} \
+           UNION ALL SELECT 'setting on an inherited column of a partition or child' FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT a.attislocal AND a.attnum > 0 AND NOT a.attisdropped AND {f} \
+               AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_attribute pa \
+                     ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
+                   WHERE i.inhrelid = a.attrelid \
+                     AND (a.attstattarget IS DISTINCT FROM pa.attstattarget \
+                          OR a.attoptions IS DISTINCT FROM pa.attoptions \
+                          OR a.attstorage <> pa.attstorage OR (a.attnotnull AND NOT pa.attnotnull))) \
+           UNION ALL SELECT 'statistics target on an index expression' FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('i', 'I') AND {stattarget_set} AND {f} \
+           UNION ALL SELECT 'statistics target on extended statistics' FROM pg_statistic_ext s \
+             JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {stx_target_set} AND {f} \
+           UNION ALL SELECT 'disabled or replica rule' FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE r.rulename <> '_RETURN' AND r.ev_enabled <> 'O' AND {f} \
+           UNION ALL SELECT 'base or shell type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             WHERE t.typtype IN ('b', 'p') AND t.typelem = 0 AND t.oid >= 16384 AND {f} AND {ext_type} \
+           UNION ALL SELECT 'operator class or family' FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace \
+             WHERE o.oid >= 16384 AND {f} AND {ext_opf} \
+           UNION ALL SELECT 'conversion' FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
+             WHERE co.oid >= 16384 AND {f} \
+           UNION ALL SELECT 'text search dictionary, parser or template' FROM ( \
+               SELECT dictnamespace AS ns, oid FROM pg_ts_dict UNION ALL SELECT prsnamespace, oid FROM pg_ts_parser \
+               UNION ALL SELECT tmplnamespace, oid FROM pg_ts_template) ts \
+             JOIN pg_namespace n ON n.oid = ts.ns WHERE ts.oid >= 16384 AND {f} \
+           UNION ALL SELECT 'cast' FROM pg_cast ca WHERE ca.oid >= 16384 AND {ext_cast} \
+           UNION ALL SELECT 'transform' FROM pg_transform tr WHERE tr.oid >= 16384 \
+           UNION ALL SELECT 'access method' FROM pg_am am WHERE am.oid >= 16384 AND {ext_am} \
+           UNION ALL SELECT 'procedural language' FROM pg_language l WHERE l.oid >= 16384 AND {ext_lang} \
+           UNION ALL SELECT 'foreign data wrapper, server or user mapping' FROM ( \
+               SELECT oid FROM pg_foreign_data_wrapper UNION ALL SELECT oid FROM pg_foreign_server \
+               UNION ALL SELECT umid FROM pg_user_mappings) fdw WHERE fdw.oid >= 16384 \
+           UNION ALL SELECT 'publication' FROM pg_publication \
+           UNION ALL SELECT 'subscription' FROM pg_subscription WHERE subdbid = \
+               (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           UNION ALL SELECT 'security label' FROM pg_seclabel \
          ) objects GROUP BY kind ORDER BY kind",
+        stattarget_set = if params.version >= 170000 {
+            "a.attstattarget IS NOT NULL"
+        } else {
+            "a.attstattarget >= 0"
+        },
+        stx_target_set = if params.version >= 170000 {
+            "s.stxstattarget IS NOT NULL"
+        } else {
+            "s.stxstattarget >= 0"
+        },
+        ext_type = not_in_extension("pg_type", "t.oid"),
+        ext_opf = not_in_extension("pg_opfamily", "o.oid"),
+        ext_cast = not_in_extension("pg_cast", "ca.oid"),
+        ext_am = not_in_extension("pg_am", "am.oid"),
+        ext_lang = not_in_extension("pg_language", "l.oid"),
         ext_class = not_in_extension("pg_class", "c.oid"),
         ext_coll = not_in_extension("pg_collation", "co.oid"),
         ext_op = not_in_extension("pg_operator", "o.oid"),

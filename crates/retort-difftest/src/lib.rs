@@ -1,12 +1,12 @@
-//! The corpus: `tests/corpus/<case>/{a.sql,b.sql}`. For every case and in both directions (and
-//! from an empty database to b), load FROM and TO into two databases, pipe the script `retort diff`
-//! prints into `psql -v ON_ERROR_STOP=1` on FROM, then require (1) equal catalogs, (2) equal normalised
-//! `pg_dump --schema-only`, and
-//! (3) an empty diff. Adding a case needs no Rust code.
-//!
-//! `RETORT_CORPUS=name,name` runs only those cases.
+//! Differential testing of retort's schema diff against real PostgreSQL: load two schemas,
+//! diff them, apply the printed script with `psql -v ON_ERROR_STOP=1`, and require equal
+//! catalogs, equal normalised `pg_dump --schema-only` and an empty second diff. The corpus
+//! (`crates/retort-catalog/tests/corpus`) and the fuzzer ([`gen`], [`shrink`]) both run
+//! through [`Harness::check`].
 
-use std::path::{Path, PathBuf};
+pub mod gen;
+pub mod shrink;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -15,7 +15,8 @@ use retort_catalog::{diff, introspect, Filter, SchemaDiff};
 use retort_cluster::Cluster;
 use retort_pg::{Client, ConnConfig};
 
-struct Harness {
+/// A cluster to load schemas into, with the roles cases grant to.
+pub struct Harness {
     cluster: Cluster,
     counter: AtomicUsize,
     /// `STRATEGY FILE_COPY` on PostgreSQL 15+, where it beats copying through the WAL.
@@ -25,10 +26,45 @@ struct Harness {
 }
 
 impl Harness {
+    /// Starts a throwaway cluster and creates the roles `app_user`, `app_reader` and
+    /// `app_admin` (cases may grant to them).
+    pub fn start() -> Harness {
+        let cluster = Cluster::builder().start().expect("start a cluster");
+        let mut admin = cluster.connect_primary().expect("connect");
+        admin
+            .batch_execute("CREATE ROLE app_user; CREATE ROLE app_reader; CREATE ROLE app_admin;")
+            .expect("create roles");
+        let version: String = admin
+            .query_one("SHOW server_version_num", &[])
+            .expect("server version")
+            .get(0);
+        Harness {
+            cluster,
+            counter: AtomicUsize::new(0),
+            dumps: Mutex::new(std::collections::HashMap::new()),
+            create_options: if version.parse::<i32>().unwrap_or(0) >= 150000 {
+                " STRATEGY FILE_COPY"
+            } else {
+                ""
+            },
+        }
+    }
+
+    /// Drops a database made by [`Harness::database`] (long fuzz runs would fill the disk).
+    fn drop_database(&self, url: &str) {
+        // postgresql://user@/NAME?host=...
+        let Some(name) = url.split("@/").nth(1).and_then(|n| n.split('?').next()) else {
+            return;
+        };
+        if let Ok(mut admin) = self.cluster.connect_primary() {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+
     /// A new database holding `sql`, its URL and a connection.
-    fn database(&self, sql: &str) -> Result<(String, Client), String> {
+    pub fn database(&self, sql: &str) -> Result<(String, Client), String> {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
-        let name = format!("corpus{n}");
+        let name = format!("case{n}");
         let mut admin = self.cluster.connect_primary().map_err(|e| e.to_string())?;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}{}", self.create_options))
@@ -47,7 +83,7 @@ impl Harness {
         Ok((url, client))
     }
 
-    fn dump(&self, url: &str) -> Result<String, String> {
+    pub fn dump(&self, url: &str) -> Result<String, String> {
         let out = Command::new(self.cluster.binaries().program("pg_dump"))
             .args([
                 "--schema-only",
@@ -62,6 +98,18 @@ impl Harness {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         Ok(normalise_dump(&String::from_utf8_lossy(&out.stdout)))
+    }
+}
+/// Which run of order-free one-line statements `line` belongs to, if any.
+fn sortable(line: &str) -> Option<u8> {
+    if line.starts_with("GRANT ") || line.starts_with("REVOKE ") {
+        Some(0)
+    } else if (line.starts_with("ALTER TABLE ONLY ") && line.contains(" ALTER COLUMN "))
+        || line.starts_with("COMMENT ON COLUMN ")
+    {
+        Some(1)
+    } else {
+        None
     }
 }
 
@@ -94,11 +142,13 @@ fn normalise_dump(dump: &str) -> String {
             }
             continue;
         }
-        // The order of GRANTs follows the order they were given in; the privileges are what count.
-        if line.starts_with("GRANT ") || line.starts_with("REVOKE ") {
+        // The order of GRANTs follows the order they were given in, and per-column settings and
+        // comments follow column positions (an added column lands last): the statements are
+        // what count, so runs of them are sorted.
+        if let Some(class) = sortable(line) {
             let run_start = out
                 .iter()
-                .rposition(|l| !(l.starts_with("GRANT ") || l.starts_with("REVOKE ")))
+                .rposition(|l| sortable(l) != Some(class))
                 .map_or(0, |p| p + 1);
             out.push(line.to_owned());
             out[run_start..].sort();
@@ -138,11 +188,28 @@ fn apply(h: &Harness, url: &str, d: &SchemaDiff) -> Result<(), String> {
     }
 }
 
-/// One direction: FROM -> TO. Returns the generated SQL on success.
-fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
+/// One direction, FROM -> TO: load both, diff, apply the script through psql, compare.
+/// Returns the generated SQL on success, what went wrong otherwise.
+pub fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
+    let mut urls = Vec::new();
+    let result = check_in(h, from_sql, to_sql, &mut urls);
+    for url in urls {
+        h.drop_database(&url);
+    }
+    result
+}
+
+fn check_in(
+    h: &Harness,
+    from_sql: &str,
+    to_sql: &str,
+    urls: &mut Vec<String>,
+) -> Result<String, String> {
     let filter = Filter::default();
     let (from_url, mut from) = h.database(from_sql)?;
+    urls.push(from_url.clone());
     let (to_url, mut to) = h.database(to_sql)?;
+    urls.push(to_url.clone());
     let a = introspect(&mut from, &filter).map_err(|e| e.to_string())?;
     let b = introspect(&mut to, &filter).map_err(|e| e.to_string())?;
     let d = diff(&a, &b);
@@ -195,86 +262,40 @@ fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
     Ok(sql)
 }
 
-fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let only: Option<Vec<String>> = std::env::var("RETORT_CORPUS")
-        .ok()
-        .map(|s| s.split(',').map(str::to_owned).collect());
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("a.sql").is_file() && p.join("b.sql").is_file())
-        .filter(|p| {
-            only.as_ref()
-                .is_none_or(|o| o.iter().any(|n| p.ends_with(n)))
-        })
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-#[test]
-fn every_corpus_case_round_trips_in_both_directions() {
-    let cluster = Cluster::builder().start().unwrap();
-    let mut admin = cluster.connect_primary().unwrap();
-    // Roles are cluster-wide; cases grant to these.
-    admin
-        .batch_execute("CREATE ROLE app_user; CREATE ROLE app_reader; CREATE ROLE app_admin;")
-        .unwrap();
-    let version: String = admin
-        .query_one("SHOW server_version_num", &[])
-        .unwrap()
-        .get(0);
-    let h = Harness {
-        cluster,
-        counter: AtomicUsize::new(0),
-        dumps: Mutex::new(std::collections::HashMap::new()),
-        create_options: if version.parse::<i32>().unwrap_or(0) >= 150000 {
-            " STRATEGY FILE_COPY"
-        } else {
-            ""
-        },
-    };
-    let cases = cases();
-    let total = cases.len();
-    assert!(
-        only_filter_or_enough(total),
-        "the corpus has only {total} cases"
-    );
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(case) = cases.get(i) else { break };
-                let name = case.file_name().unwrap().to_string_lossy().into_owned();
-                let a = std::fs::read_to_string(case.join("a.sql")).unwrap();
-                let b = std::fs::read_to_string(case.join("b.sql")).unwrap();
-                for (label, from, to) in [
-                    ("a->b", &a, &b),
-                    ("b->a", &b, &a),
-                    ("empty->b", &String::new(), &b),
-                ] {
-                    if let Err(e) = check(&h, from, to) {
-                        failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("{name} {label}: {e}"));
-                    }
-                }
-            });
+/// Runs fuzz seed `seed`: A -> B and B -> A. On failure the report names the seed and the
+/// direction, says what went wrong, and (with `shrink`) holds a minimal case as a.sql/b.sql,
+/// ready to become a corpus case.
+pub fn fuzz_seed(h: &Harness, seed: u64, shrink: bool) -> Result<(), String> {
+    let (a, b) = gen::case(seed);
+    let (a, b) = (a.statements(), b.statements());
+    for forward in [true, false] {
+        let (from, to) = if forward { (&a, &b) } else { (&b, &a) };
+        let script = |s: &[String]| s.iter().map(|x| format!("{x};\n")).collect::<String>();
+        let Err(error) = check(h, &script(from), &script(to)) else {
+            continue;
+        };
+        if error.starts_with("loading the case SQL failed") {
+            // The generator wrote something PostgreSQL refuses: a generator bug, reported as such.
+            return Err(format!(
+                "seed {seed}: the generated schema does not load: {error}"
+            ));
         }
-    });
-    let failures = failures.into_inner().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
-
-fn only_filter_or_enough(total: usize) -> bool {
-    std::env::var("RETORT_CORPUS").is_ok() || total >= 120
+        let (from, to) = if shrink {
+            let mut fails = |x: &[String], y: &[String]| match check(h, &script(x), &script(y)) {
+                Ok(_) => Some(false),
+                Err(e) if e.starts_with("loading the case SQL failed") => None,
+                Err(_) => Some(true),
+            };
+            shrink::shrink(from.clone(), to.clone(), &mut fails)
+        } else {
+            (from.clone(), to.clone())
+        };
+        return Err(format!(
+            "seed {seed} ({}): {error}\n--- a.sql ---\n{}--- b.sql ---\n{}",
+            if forward { "A -> B" } else { "B -> A" },
+            script(&from),
+            script(&to)
+        ));
+    }
+    Ok(())
 }

@@ -1,0 +1,757 @@
+//! Random but valid schemas, deterministic by seed, and random mutations of them.
+//!
+//! A [`Model`] holds enums, a domain, tables (columns with every property retort models,
+//! primary keys, unique and check constraints, foreign keys, indexes, comments, grants, row
+//! level security and policies, partitioning), views on tables and on views, SQL functions that
+//! read tables and trigger functions with triggers. [`Model::sql`] renders it in dependency
+//! order; [`mutate`] changes it the way schemas change between releases (columns added,
+//! dropped, retyped and widened, constraints and indexes changed, views rewritten, enum values
+//! added, tables dropped), dropping whatever depended on what it removes so both sides stay
+//! loadable.
+
+/// splitmix64: small, fast and the same on every platform.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// 0..n (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// A column type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ty {
+    /// integer
+    Int,
+    /// bigint
+    BigInt,
+    /// text, optionally COLLATE "C"
+    Text {
+        /// COLLATE "C".
+        c_collation: bool,
+    },
+    /// varchar(n)
+    Varchar(u32),
+    /// numeric(p, s)
+    Numeric(u32, u32),
+    /// boolean
+    Bool,
+    /// date
+    Date,
+    /// timestamptz
+    Timestamptz,
+    /// jsonb
+    Jsonb,
+    /// integer[]
+    IntArray,
+    /// One of the model's enums.
+    Enum(usize),
+    /// The model's domain (over text).
+    Domain,
+}
+
+impl Ty {
+    fn sql(&self, m: &Model) -> String {
+        match self {
+            Ty::Int => "integer".into(),
+            Ty::BigInt => "bigint".into(),
+            Ty::Text { c_collation: false } => "text".into(),
+            Ty::Text { c_collation: true } => "text COLLATE \"C\"".into(),
+            Ty::Varchar(n) => format!("varchar({n})"),
+            Ty::Numeric(p, s) => format!("numeric({p},{s})"),
+            Ty::Bool => "boolean".into(),
+            Ty::Date => "date".into(),
+            Ty::Timestamptz => "timestamptz".into(),
+            Ty::Jsonb => "jsonb".into(),
+            Ty::IntArray => "integer[]".into(),
+            Ty::Enum(i) => m.enums[*i].name.clone(),
+            Ty::Domain => "short_text".into(),
+        }
+    }
+
+    /// A constant of this type, for defaults and checks.
+    fn value(&self, m: &Model, rng: &mut Rng) -> String {
+        match self {
+            Ty::Int | Ty::BigInt => format!("{}", rng.below(100)),
+            Ty::Text { .. } | Ty::Varchar(_) | Ty::Domain => {
+                format!(
+                    "'{}'",
+                    rng.pick(&["a", "x", "it's", "ünï"]).replace('\'', "''")
+                )
+            }
+            Ty::Numeric(..) => format!("{}.5", rng.below(100)),
+            Ty::Bool => rng.pick(&["true", "false"]).to_string(),
+            Ty::Date => "'2024-01-01'".into(),
+            Ty::Timestamptz => rng.pick(&["now()", "'2024-01-01 00:00:00+00'"]).to_string(),
+            Ty::Jsonb => "'{}'::jsonb".into(),
+            Ty::IntArray => "'{}'::integer[]".into(),
+            Ty::Enum(i) => format!("'{}'", m.enums[*i].labels[0]),
+        }
+    }
+
+    fn random(m: &Model, rng: &mut Rng) -> Ty {
+        match rng.below(12) {
+            0 => Ty::Int,
+            1 => Ty::BigInt,
+            2 => Ty::Text {
+                c_collation: rng.chance(20),
+            },
+            3 => Ty::Varchar(*rng.pick(&[10, 40, 255])),
+            4 => Ty::Numeric(*rng.pick(&[8, 10, 12]), 2),
+            5 => Ty::Bool,
+            6 => Ty::Date,
+            7 => Ty::Timestamptz,
+            8 => Ty::Jsonb,
+            9 => Ty::IntArray,
+            10 if !m.enums.is_empty() => Ty::Enum(rng.below(m.enums.len())),
+            11 if m.domain => Ty::Domain,
+            _ => Ty::Text { c_collation: false },
+        }
+    }
+
+    /// Has a default btree operator class (can be indexed and made unique).
+    fn btree(&self) -> bool {
+        !matches!(self, Ty::Jsonb | Ty::IntArray)
+    }
+
+    fn texty(&self) -> bool {
+        matches!(self, Ty::Text { .. } | Ty::Varchar(_) | Ty::Domain)
+    }
+
+    fn numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::BigInt | Ty::Numeric(..))
+    }
+}
+
+/// An enum type.
+#[derive(Debug, Clone)]
+pub struct Enum {
+    /// Name.
+    pub name: String,
+    /// Labels in order.
+    pub labels: Vec<String>,
+}
+
+/// A column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub ty: Ty,
+    /// NOT NULL.
+    pub not_null: bool,
+    /// DEFAULT expression.
+    pub default: Option<String>,
+    /// COMMENT ON COLUMN.
+    pub comment: Option<String>,
+    /// SET STATISTICS.
+    pub statistics: Option<u32>,
+}
+
+/// An index on one column.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// Name.
+    pub name: String,
+    /// Column.
+    pub column: String,
+    /// UNIQUE.
+    pub unique: bool,
+    /// lower(column) (text columns only).
+    pub lower: bool,
+    /// WHERE column IS NOT NULL.
+    pub partial: bool,
+}
+
+/// A table.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Name.
+    pub name: String,
+    /// `id bigint` primary key first, then the rest.
+    pub columns: Vec<Column>,
+    /// id is GENERATED ... AS IDENTITY.
+    pub identity: bool,
+    /// CHECK constraints: (name, column, expression).
+    pub checks: Vec<(String, String, String)>,
+    /// Foreign keys: (name, column, referenced table).
+    pub fks: Vec<(String, String, String)>,
+    /// Indexes.
+    pub indexes: Vec<Index>,
+    /// COMMENT ON TABLE.
+    pub comment: Option<String>,
+    /// GRANT SELECT TO app_reader.
+    pub grant: bool,
+    /// ENABLE ROW LEVEL SECURITY and a policy on id.
+    pub rls: bool,
+    /// PARTITION BY RANGE (id) with two partitions.
+    pub partitioned: bool,
+}
+
+/// A view on a table or on another view.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// Name.
+    pub name: String,
+    /// What it selects from (a table or an earlier view).
+    pub from: String,
+    /// Columns it selects.
+    pub columns: Vec<String>,
+    /// WHERE id > n.
+    pub filter: Option<u32>,
+}
+
+/// The schema.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Enum types.
+    pub enums: Vec<Enum>,
+    /// The domain short_text (text, CHECK length < 100).
+    pub domain: bool,
+    /// Tables.
+    pub tables: Vec<Table>,
+    /// Views.
+    pub views: Vec<View>,
+    /// SQL functions `count_<table>()` reading a table.
+    pub counters: Vec<String>,
+    /// Tables with a BEFORE UPDATE trigger calling `touch()`.
+    pub triggers: Vec<String>,
+}
+
+fn random_column(m: &Model, rng: &mut Rng, name: String) -> Column {
+    let ty = Ty::random(m, rng);
+    let default = rng.chance(30).then(|| ty.value(m, rng));
+    Column {
+        name,
+        not_null: rng.chance(30),
+        default,
+        comment: rng.chance(15).then(|| format!("about {}", rng.below(10))),
+        statistics: rng.chance(10).then(|| *rng.pick(&[0, 200, 1000])),
+        ty,
+    }
+}
+
+/// Settings on a partitioned table's columns reach only the partitions that exist when they
+/// are made: per-partition column settings are not modelled ("not compared"), so the generator
+/// leaves them out.
+fn no_partition_settings(t: &mut Table) {
+    if t.partitioned {
+        for c in &mut t.columns {
+            c.statistics = None;
+        }
+    }
+}
+
+fn random_table(m: &Model, rng: &mut Rng, name: String) -> Table {
+    let mut t = Table {
+        name,
+        columns: vec![Column {
+            name: "id".into(),
+            ty: Ty::BigInt,
+            not_null: true,
+            default: None,
+            comment: None,
+            statistics: None,
+        }],
+        identity: rng.chance(50),
+        checks: Vec::new(),
+        fks: Vec::new(),
+        indexes: Vec::new(),
+        comment: rng.chance(30).then(|| "a table".to_string()),
+        grant: rng.chance(30),
+        rls: rng.chance(15),
+        partitioned: rng.chance(12),
+    };
+    if t.partitioned {
+        t.identity = false;
+    }
+    for i in 0..1 + rng.below(5) {
+        let c = random_column(m, rng, format!("c{i}"));
+        t.columns.push(c);
+    }
+    add_constraints(m, rng, &mut t);
+    no_partition_settings(&mut t);
+    t
+}
+
+fn add_constraints(m: &Model, rng: &mut Rng, t: &mut Table) {
+    let n = t.columns.len();
+    for _ in 0..rng.below(3) {
+        let c = t.columns[1 + rng.below(n - 1)].clone();
+        let k = t.checks.len() + t.indexes.len() + rng.below(1000);
+        if rng.chance(50) && c.ty.btree() {
+            t.indexes.push(Index {
+                name: format!("{}_{}_i{k}", t.name, c.name),
+                column: c.name.clone(),
+                unique: rng.chance(20) && !t.partitioned,
+                lower: c.ty.texty() && !matches!(c.ty, Ty::Domain) && rng.chance(40),
+                partial: rng.chance(30),
+            });
+        } else if c.ty.numeric() {
+            t.checks.push((
+                format!("{}_{}_ck{k}", t.name, c.name),
+                c.name.clone(),
+                format!("{} >= 0", c.name),
+            ));
+        } else if c.ty.texty() {
+            t.checks.push((
+                format!("{}_{}_ck{k}", t.name, c.name),
+                c.name.clone(),
+                format!("{} <> ''", c.name),
+            ));
+        }
+    }
+    let _ = m;
+}
+
+/// A random schema for `seed`.
+pub fn model(seed: u64) -> Model {
+    let mut rng = Rng::new(seed);
+    let mut m = Model::default();
+    for e in 0..rng.below(3) {
+        let labels = ["new", "open", "done", "gone"][..2 + rng.below(3)]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        m.enums.push(Enum {
+            name: format!("state{e}"),
+            labels,
+        });
+    }
+    m.domain = rng.chance(30);
+    for i in 0..1 + rng.below(4) {
+        let t = random_table(&m, &mut rng, format!("t{i}"));
+        m.tables.push(t);
+    }
+    add_links(&mut m, &mut rng);
+    m
+}
+
+/// Foreign keys, views, functions and triggers between the tables.
+fn add_links(m: &mut Model, rng: &mut Rng) {
+    for i in 1..m.tables.len() {
+        if rng.chance(40) {
+            let target = m.tables[rng.below(i)].name.clone();
+            if m.tables.iter().any(|t| t.name == target && t.partitioned) || m.tables[i].partitioned
+            {
+                continue;
+            }
+            let col = format!("{target}_id");
+            if m.tables[i].columns.iter().any(|c| c.name == col) {
+                continue;
+            }
+            let t = &mut m.tables[i];
+            t.columns.push(Column {
+                name: col.clone(),
+                ty: Ty::BigInt,
+                not_null: false,
+                default: None,
+                comment: None,
+                statistics: None,
+            });
+            t.fks.push((format!("{}_{col}_fk", t.name), col, target));
+        }
+    }
+    for _ in 0..rng.below(3) {
+        let n = m.views.len();
+        let from_view = n > 0 && rng.chance(30);
+        let (from, available): (String, Vec<String>) = if from_view {
+            let v = &m.views[rng.below(n)];
+            (v.name.clone(), v.columns.clone())
+        } else {
+            let t = &m.tables[rng.below(m.tables.len())];
+            (
+                t.name.clone(),
+                t.columns.iter().map(|c| c.name.clone()).collect(),
+            )
+        };
+        let mut columns: Vec<String> = available
+            .iter()
+            .filter(|c| *c == "id" || rng.chance(50))
+            .cloned()
+            .collect();
+        columns.dedup();
+        let name = format!("v{}", n + rng.below(1000) * 10);
+        if m.views.iter().any(|v| v.name == name) {
+            continue;
+        }
+        m.views.push(View {
+            name,
+            from,
+            filter: rng.chance(30).then(|| rng.below(50) as u32),
+            columns,
+        });
+    }
+    for t in &m.tables {
+        if rng.chance(20) {
+            m.counters.push(t.name.clone());
+        }
+        if rng.chance(15) && !t.partitioned {
+            m.triggers.push(t.name.clone());
+        }
+    }
+}
+
+impl Model {
+    /// The schema as SQL statements, in an order PostgreSQL accepts.
+    pub fn statements(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in &self.enums {
+            let labels: Vec<String> = e.labels.iter().map(|l| format!("'{l}'")).collect();
+            out.push(format!(
+                "CREATE TYPE {} AS ENUM ({})",
+                e.name,
+                labels.join(", ")
+            ));
+        }
+        if self.domain {
+            out.push("CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100)".into());
+        }
+        if !self.triggers.is_empty() {
+            out.push(
+                "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"
+                    .into(),
+            );
+        }
+        for t in &self.tables {
+            let mut cols: Vec<String> = Vec::new();
+            for c in &t.columns {
+                let mut s = format!("{} {}", c.name, c.ty.sql(self));
+                if c.name == "id" && t.identity {
+                    s.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+                }
+                if c.not_null {
+                    s.push_str(" NOT NULL");
+                }
+                if let Some(d) = &c.default {
+                    s.push_str(&format!(" DEFAULT {d}"));
+                }
+                cols.push(s);
+            }
+            cols.push(format!("CONSTRAINT {}_pkey PRIMARY KEY (id)", t.name));
+            for (name, _, expr) in &t.checks {
+                cols.push(format!("CONSTRAINT {name} CHECK ({expr})"));
+            }
+            let partition = if t.partitioned {
+                " PARTITION BY RANGE (id)"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "CREATE TABLE {} ({}){partition}",
+                t.name,
+                cols.join(", ")
+            ));
+            if t.partitioned {
+                out.push(format!(
+                    "CREATE TABLE {0}_p0 PARTITION OF {0} FOR VALUES FROM (MINVALUE) TO (1000)",
+                    t.name
+                ));
+                out.push(format!(
+                    "CREATE TABLE {0}_p1 PARTITION OF {0} FOR VALUES FROM (1000) TO (MAXVALUE)",
+                    t.name
+                ));
+            }
+            for c in &t.columns {
+                if let Some(s) = c.statistics {
+                    out.push(format!(
+                        "ALTER TABLE {} ALTER COLUMN {} SET STATISTICS {s}",
+                        t.name, c.name
+                    ));
+                }
+                if let Some(text) = &c.comment {
+                    out.push(format!(
+                        "COMMENT ON COLUMN {}.{} IS '{text}'",
+                        t.name, c.name
+                    ));
+                }
+            }
+            for i in &t.indexes {
+                let expr = if i.lower {
+                    format!("lower({})", i.column)
+                } else {
+                    i.column.clone()
+                };
+                let pred = if i.partial {
+                    format!(" WHERE {} IS NOT NULL", i.column)
+                } else {
+                    String::new()
+                };
+                out.push(format!(
+                    "CREATE {}INDEX {} ON {} (({expr})){pred}",
+                    if i.unique { "UNIQUE " } else { "" },
+                    i.name,
+                    t.name
+                ));
+            }
+            if let Some(text) = &t.comment {
+                out.push(format!("COMMENT ON TABLE {} IS '{text}'", t.name));
+            }
+            if t.grant {
+                out.push(format!("GRANT SELECT ON {} TO app_reader", t.name));
+            }
+            if t.rls {
+                out.push(format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t.name));
+                out.push(format!(
+                    "CREATE POLICY {0}_positive ON {0} USING (id > 0)",
+                    t.name
+                ));
+            }
+        }
+        for t in &self.tables {
+            for (name, col, target) in &t.fks {
+                out.push(format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {name} FOREIGN KEY ({col}) REFERENCES {target} (id)",
+                    t.name
+                ));
+            }
+        }
+        for v in &self.views {
+            let filter = v
+                .filter
+                .map(|n| format!(" WHERE id > {n}"))
+                .unwrap_or_default();
+            out.push(format!(
+                "CREATE VIEW {} AS SELECT {} FROM {}{filter}",
+                v.name,
+                v.columns.join(", "),
+                v.from
+            ));
+        }
+        for t in &self.counters {
+            out.push(format!(
+                "CREATE FUNCTION count_{t}() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM {t}; END"
+            ));
+        }
+        for t in &self.triggers {
+            out.push(format!(
+                "CREATE TRIGGER {t}_touch BEFORE UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION touch()"
+            ));
+        }
+        out
+    }
+
+    /// [`Model::statements`] as one script.
+    pub fn sql(&self) -> String {
+        self.statements()
+            .iter()
+            .map(|s| format!("{s};\n"))
+            .collect()
+    }
+
+    /// Removes everything that uses column `col` of `table` (indexes, checks, foreign keys,
+    /// views and views on them).
+    fn forget_column(&mut self, table: &str, col: &str) {
+        if let Some(t) = self.tables.iter_mut().find(|t| t.name == table) {
+            t.indexes.retain(|i| i.column != col);
+            t.checks.retain(|(_, c, _)| c != col);
+            t.fks.retain(|(_, c, _)| c != col);
+        }
+        self.forget_views_using(table, Some(col));
+    }
+
+    fn forget_views_using(&mut self, relation: &str, col: Option<&str>) {
+        let mut gone: Vec<String> = self
+            .views
+            .iter()
+            .filter(|v| v.from == relation && col.is_none_or(|c| v.columns.iter().any(|x| x == c)))
+            .map(|v| v.name.clone())
+            .collect();
+        while let Some(v) = gone.pop() {
+            self.views.retain(|x| x.name != v);
+            gone.extend(
+                self.views
+                    .iter()
+                    .filter(|x| x.from == v)
+                    .map(|x| x.name.clone()),
+            );
+        }
+    }
+}
+
+/// `m` changed the way a schema changes between two releases, deterministically by `seed`.
+pub fn mutate(m: &Model, seed: u64) -> Model {
+    let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
+    let mut m = m.clone();
+    for _ in 0..1 + rng.below(4) {
+        let ti = rng.below(m.tables.len());
+        let tname = m.tables[ti].name.clone();
+        match rng.below(14) {
+            0 => {
+                let name = format!("n{}", rng.below(1000));
+                if !m.tables[ti].columns.iter().any(|c| c.name == name) {
+                    let c = random_column(&m, &mut rng, name);
+                    m.tables[ti].columns.push(c);
+                    no_partition_settings(&mut m.tables[ti]);
+                }
+            }
+            1 if m.tables[ti].columns.len() > 2 => {
+                let ci = 1 + rng.below(m.tables[ti].columns.len() - 1);
+                let col = m.tables[ti].columns[ci].name.clone();
+                m.forget_column(&tname, &col);
+                m.tables[ti].columns.remove(ci);
+            }
+            2 | 3 => {
+                // Retype: widen when there is a wider form, else any type.
+                let ci = 1 + rng
+                    .below(m.tables[ti].columns.len() - 1)
+                    .min(m.tables[ti].columns.len() - 2);
+                if ci >= m.tables[ti].columns.len()
+                    || m.tables[ti].columns[ci].name.ends_with("_id")
+                {
+                    continue;
+                }
+                let col = m.tables[ti].columns[ci].name.clone();
+                let new = match &m.tables[ti].columns[ci].ty {
+                    Ty::Varchar(n) if rng.chance(70) => {
+                        if rng.chance(30) {
+                            Ty::Text { c_collation: false }
+                        } else {
+                            Ty::Varchar(n * 4)
+                        }
+                    }
+                    Ty::Numeric(p, s) if rng.chance(70) => Ty::Numeric(p + 4, *s),
+                    Ty::Int if rng.chance(50) => Ty::BigInt,
+                    _ => Ty::random(&m, &mut rng),
+                };
+                m.forget_column(&tname, &col);
+                let c = &mut m.tables[ti].columns[ci];
+                c.ty = new;
+                c.default = None;
+            }
+            4 => {
+                let ci = 1 + rng
+                    .below(m.tables[ti].columns.len() - 1)
+                    .min(m.tables[ti].columns.len() - 2);
+                if let Some(c) = m.tables[ti].columns.get_mut(ci) {
+                    c.not_null = !c.not_null;
+                }
+            }
+            5 => {
+                let ci = 1 + rng
+                    .below(m.tables[ti].columns.len() - 1)
+                    .min(m.tables[ti].columns.len() - 2);
+                if ci < m.tables[ti].columns.len() {
+                    let ty = m.tables[ti].columns[ci].ty.clone();
+                    let d = rng.chance(70).then(|| ty.value(&m, &mut rng));
+                    m.tables[ti].columns[ci].default = d;
+                }
+            }
+            6 => {
+                let t = &mut m.tables[ti];
+                t.indexes.clear();
+                t.checks.clear();
+                let snapshot = m.clone();
+                add_constraints(&snapshot, &mut rng, &mut m.tables[ti]);
+            }
+            7 => {
+                if let Some(v) = m.views.first_mut() {
+                    v.filter = Some(rng.below(100) as u32);
+                }
+            }
+            8 if !m.enums.is_empty() => {
+                let e = rng.below(m.enums.len());
+                let label = format!("added{}", rng.below(100));
+                if !m.enums[e].labels.contains(&label) {
+                    m.enums[e].labels.push(label);
+                }
+            }
+            9 if m.tables.len() > 1 => {
+                // Drop a table nothing references.
+                let referenced = m
+                    .tables
+                    .iter()
+                    .any(|t| t.fks.iter().any(|(_, _, target)| *target == tname));
+                if !referenced {
+                    m.forget_views_using(&tname, None);
+                    m.counters.retain(|c| *c != tname);
+                    m.triggers.retain(|c| *c != tname);
+                    m.tables.remove(ti);
+                }
+            }
+            10 => {
+                let name = format!("t{}", 10 + rng.below(1000));
+                if !m.tables.iter().any(|t| t.name == name) {
+                    let t = random_table(&m, &mut rng, name);
+                    m.tables.push(t);
+                }
+            }
+            11 => {
+                let t = &mut m.tables[ti];
+                t.comment = if t.comment.is_some() {
+                    None
+                } else {
+                    Some("changed".into())
+                };
+                t.grant = !t.grant;
+            }
+            12 => {
+                let t = &mut m.tables[ti];
+                if !t.partitioned {
+                    t.rls = !t.rls;
+                }
+            }
+            _ => {
+                let snapshot = m.clone();
+                let mut rng2 = rng.clone();
+                let mut links = snapshot;
+                links.views.clear();
+                add_links(&mut links, &mut rng2);
+                // Keep only views whose relation and columns exist in `m` (links may have
+                // added foreign-key columns that `m` does not have).
+                let mut kept: Vec<View> = Vec::new();
+                for v in links.views {
+                    let available: Option<Vec<String>> = m
+                        .tables
+                        .iter()
+                        .find(|t| t.name == v.from)
+                        .map(|t| t.columns.iter().map(|c| c.name.clone()).collect())
+                        .or_else(|| {
+                            kept.iter()
+                                .find(|k| k.name == v.from)
+                                .map(|k| k.columns.clone())
+                        });
+                    if available.is_some_and(|a| v.columns.iter().all(|c| a.contains(c))) {
+                        kept.push(v);
+                    }
+                }
+                m.views = kept;
+                let _ = rng.next_u64();
+            }
+        }
+    }
+    m
+}
+
+/// The A and B schemas of one fuzz seed.
+pub fn case(seed: u64) -> (Model, Model) {
+    let a = model(seed);
+    let b = mutate(&a, seed);
+    (a, b)
+}
