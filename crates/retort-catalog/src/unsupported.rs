@@ -39,12 +39,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'materialized view WITH NO DATA' FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'm' AND NOT c.relispopulated AND {f} AND {ext_class} \
-           UNION ALL SELECT 'comment on a view column' FROM pg_description d JOIN pg_class c ON c.oid = d.objoid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE d.classoid = 'pg_class'::regclass AND d.objsubid > 0 AND c.relkind IN ('v', 'm') AND {f} \
            UNION ALL SELECT 'column option (SET (n_distinct ...))' FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE a.attoptions IS NOT NULL AND a.attnum > 0 AND c.relkind IN ('r', 'p', 'm') AND {f} \

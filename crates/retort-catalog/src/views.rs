@@ -17,6 +17,12 @@ pub struct View {
     pub options: Vec<String>,
     /// COMMENT ON VIEW.
     pub comment: Option<String>,
+    /// COMMENT ON COLUMN, by column name.
+    #[serde(default)]
+    pub column_comments: Vec<(String, String)>,
+    /// A materialized view created `WITH NO DATA` (never refreshed).
+    #[serde(default)]
+    pub unpopulated: bool,
     /// Privileges.
     pub acl: Acl,
     /// Owner role, read only with [`crate::Filter::owners`].
@@ -29,7 +35,15 @@ pub(crate) fn load(
 ) -> Result<Vec<View>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid), \
-                c.reloptions::text[], cm.description, {acl}, pg_get_userbyid(c.relowner)::text \
+                c.reloptions::text[], cm.description, {acl}, pg_get_userbyid(c.relowner)::text, \
+                ARRAY(SELECT a.attname::text FROM pg_description d \
+                      JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid \
+                      WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0 \
+                      ORDER BY a.attnum), \
+                c.relkind = 'm' AND NOT c.relispopulated, \
+                ARRAY(SELECT d.description FROM pg_description d \
+                      WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0 \
+                      ORDER BY d.objsubid) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_description cm ON cm.objoid = c.oid AND cm.classoid = 'pg_class'::regclass \
               AND cm.objsubid = 0 \
@@ -55,6 +69,11 @@ pub(crate) fn load(
             comment: r.get(5),
             acl: Acl::from_row(r, 6),
             owner: params.owners.then(|| r.get(8)),
+            column_comments: text_array(r, 9)
+                .into_iter()
+                .zip(text_array(r, 11))
+                .collect(),
+            unpopulated: r.get(10),
         })
         .collect())
 }
@@ -87,16 +106,22 @@ impl View {
             format!(" WITH ({})", self.options.join(", "))
         };
         let mut out = vec![format!(
-            "CREATE {}{} {with} AS\n{}",
+            "CREATE {}{} {with} AS\n{}{}",
             if self.materialized {
                 "MATERIALIZED VIEW "
             } else {
                 "VIEW "
             },
             self.name,
-            self.definition
+            self.definition,
+            if self.unpopulated {
+                "\nWITH NO DATA"
+            } else {
+                ""
+            }
         )
         .replace("  AS", " AS")];
+        out.extend(self.column_comment_changes(&[]));
         out.extend(
             self.extras()
                 .create(&self.target(), &format!("TABLE {}", self.name)),
@@ -115,11 +140,44 @@ impl View {
         {
             return None;
         }
-        let out = self.extras().change_from(
+        let mut out = Vec::new();
+        match (old.unpopulated, self.unpopulated) {
+            // Data cannot be taken away again: only a re-creation empties it.
+            (false, true) => return None,
+            (true, false) => out.push(format!("REFRESH MATERIALIZED VIEW {}", self.name)),
+            _ => {}
+        }
+        out.extend(self.extras().change_from(
             &old.extras(),
             &self.target(),
             &format!("TABLE {}", self.name),
-        );
+        ));
+        out.extend(self.column_comment_changes(&old.column_comments));
         Some(out)
+    }
+
+    /// COMMENT ON COLUMN statements that turn `old` comments into this view's.
+    fn column_comment_changes(&self, old: &[(String, String)]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (col, text) in &self.column_comments {
+            if !old.iter().any(|(c, t)| c == col && t == text) {
+                out.push(format!(
+                    "COMMENT ON COLUMN {}.{} IS {}",
+                    self.name,
+                    retort_pg::quote_ident(col),
+                    retort_pg::quote_literal(text)
+                ));
+            }
+        }
+        for (col, _) in old {
+            if !self.column_comments.iter().any(|(c, _)| c == col) {
+                out.push(format!(
+                    "COMMENT ON COLUMN {}.{} IS NULL",
+                    self.name,
+                    retort_pg::quote_ident(col)
+                ));
+            }
+        }
+        out
     }
 }
