@@ -5,7 +5,8 @@
 //! two databases, measured in the same run, with the peak RSS of each process; then splits
 //! retort's time into catalog reads, diff and render.
 //!
-//! It also times `retort check` with and without its cache of the migrations-head catalog.
+//! It also times `retort check` with and without its cache of the migrations-head catalog, and
+//! prints the migrate-latency rows (1,000 migrations through a 1 ms proxy and on the socket).
 //!
 //! cargo build --release -p retort && cargo run --release -p retort-bench --bin diff [-- 1000,5000,20000]
 
@@ -246,5 +247,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("targets: retort diff (both sides) <= 0.5x pg_dump of one side at 5,000 tables, <= 150 MB, linear to 20,000");
     check_cache(&cluster, &bin, CHECK_TABLES)?;
+    println!();
+    retort_bench::migrate_latency_rows(&cluster, &bin, 1000, 1)?;
     Ok(())
 }
