@@ -11,6 +11,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
 use retort_pg::quote_ident;
 
 use crate::catalog::{Catalog, Snapshot};
@@ -563,9 +565,23 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
     }
 
-    // Propagate: dependents of anything dropped, re-created or disturbed are re-created.
+    // Propagate: dependents of anything dropped, re-created or disturbed are re-created. A
+    // worklist over the dependency edges, by referenced object: each object is visited when it
+    // becomes gone (and, for a column changing type in place, once before that for the
+    // dependents PostgreSQL refuses to keep).
     let mut defaults_to_reset: BTreeSet<(QName, String)> = BTreeSet::new();
-    loop {
+    {
+        let mut by_ref: HashMap<&ObjKey, Vec<&ObjKey>> = HashMap::default();
+        let mut columns_of: HashMap<&QName, Vec<&ObjKey>> = HashMap::default();
+        for (dep, referenced) in from.deps.iter() {
+            let list = by_ref.entry(referenced).or_default();
+            if list.is_empty() {
+                if let ObjKey::Column(t, _) = referenced {
+                    columns_of.entry(t).or_default().push(referenced);
+                }
+            }
+            list.push(dep);
+        }
         let gone = |k: &ObjKey, status: &BTreeMap<ObjKey, Status>| {
             disturbed.contains(k)
                 || matches!(
@@ -574,55 +590,67 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                 )
                 || matches!(k, ObjKey::Column(t, _) if matches!(status.get(&ObjKey::Table(t.clone())), Some(Status::Drop | Status::Recreate)))
         };
-        let mut changed = false;
-        for (dep, referenced) in from.deps.iter() {
-            let refused = in_place.contains(referenced)
-                && matches!(
-                    dep,
-                    ObjKey::View(_)
-                        | ObjKey::Rule(..)
-                        | ObjKey::Trigger(..)
-                        | ObjKey::Policy(..)
-                        | ObjKey::Function(..)
-                );
-            if !refused && !gone(referenced, &status) {
+        let mut visited_gone: HashSet<&ObjKey> = HashSet::default();
+        let mut queue: Vec<&ObjKey> = by_ref.keys().copied().collect();
+        while let Some(referenced) = queue.pop() {
+            let is_gone = gone(referenced, &status);
+            if is_gone && !visited_gone.insert(referenced) {
                 continue;
             }
-            match dep {
-                ObjKey::Column(t, c) => {
-                    // A default using a function or sequence that is re-created.
-                    let table_kept = matches!(
-                        status.get(&ObjKey::Table(t.clone())),
-                        Some(Status::Same | Status::Alter)
+            let in_place_column = in_place.contains(referenced);
+            if !is_gone && !in_place_column {
+                continue;
+            }
+            for &dep in by_ref.get(referenced).map(Vec::as_slice).unwrap_or(&[]) {
+                let refused = in_place_column
+                    && matches!(
+                        dep,
+                        ObjKey::View(_)
+                            | ObjKey::Rule(..)
+                            | ObjKey::Trigger(..)
+                            | ObjKey::Policy(..)
+                            | ObjKey::Function(..)
                     );
-                    if table_kept
-                        && matches!(referenced, ObjKey::Function(..) | ObjKey::Sequence(_))
-                        && news.contains_key(referenced)
-                    {
-                        changed |= defaults_to_reset.insert((t.clone(), c.clone()));
-                    }
+                if !refused && !is_gone {
+                    continue;
                 }
-                ObjKey::Schema(_) | ObjKey::Extension(_) => {}
-                _ => {
-                    if matches!(status.get(dep), Some(Status::Same | Status::Alter))
-                        && news.contains_key(dep)
-                    {
-                        // A table is never re-created because a view or function it uses
-                        // changes; only structural dependents follow.
-                        if matches!(dep, ObjKey::Table(_))
-                            && !matches!(referenced, ObjKey::Table(_))
+                match dep {
+                    ObjKey::Column(t, c) => {
+                        // A default using a function or sequence that is re-created.
+                        let table_kept = matches!(
+                            status.get(&ObjKey::Table(t.clone())),
+                            Some(Status::Same | Status::Alter)
+                        );
+                        if table_kept
+                            && matches!(referenced, ObjKey::Function(..) | ObjKey::Sequence(_))
+                            && news.contains_key(referenced)
                         {
-                            continue;
+                            defaults_to_reset.insert((t.clone(), c.clone()));
                         }
-                        status.insert(dep.clone(), Status::Recreate);
-                        alters.remove(dep);
-                        changed = true;
+                    }
+                    ObjKey::Schema(_) | ObjKey::Extension(_) => {}
+                    _ => {
+                        if matches!(status.get(dep), Some(Status::Same | Status::Alter))
+                            && news.contains_key(dep)
+                        {
+                            // A table is never re-created because a view or function it uses
+                            // changes; only structural dependents follow.
+                            if matches!(dep, ObjKey::Table(_))
+                                && !matches!(referenced, ObjKey::Table(_))
+                            {
+                                continue;
+                            }
+                            status.insert(dep.clone(), Status::Recreate);
+                            alters.remove(dep);
+                            // Now gone: what depends on it (and on its columns) follows.
+                            queue.push(dep);
+                            if let ObjKey::Table(t) = dep {
+                                queue.extend(columns_of.get(t).into_iter().flatten().copied());
+                            }
+                        }
                     }
                 }
             }
-        }
-        if !changed {
-            break;
         }
     }
 
