@@ -35,10 +35,16 @@ pub fn ms(d: Duration) -> String {
 
 /// Runs the retort binary in `dir` against `url`, panicking with its stderr when it fails.
 pub fn run_retort(bin: &Path, dir: &Path, url: &str, args: &[&str]) {
+    run_retort_with(bin, dir, url, &[], args)
+}
+
+/// [`run_retort`] with extra environment variables.
+pub fn run_retort_with(bin: &Path, dir: &Path, url: &str, env: &[(&str, &Path)], args: &[&str]) {
     let started = Instant::now();
     let out = Command::new(bin)
         .current_dir(dir)
         .env("DATABASE_URL", url)
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .expect("run retort");

@@ -96,18 +96,13 @@ fn check_cache(cluster: &Cluster, bin: &Path, n: usize) -> Result<(), Box<dyn st
     )?;
     std::fs::write(project.path().join("schema.sql"), &sql)?;
     let run = |args: &[&str]| {
-        let out = Command::new(bin)
-            .current_dir(project.path())
-            .env("DATABASE_URL", &url)
-            .env("RETORT_CACHE_DIR", cache.path())
-            .args(args)
-            .output()
-            .expect("run retort");
-        assert!(
-            out.status.success(),
-            "retort {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        retort_bench::run_retort_with(
+            bin,
+            project.path(),
+            &url,
+            &[("RETORT_CACHE_DIR", cache.path())],
+            args,
+        )
     };
     run(&["upgrade", "--lock-timeout", "0"]);
     let cold = retort_bench::sample(3, || run(&["check", "--dev-url", &dev, "--no-cache"]));

@@ -315,6 +315,8 @@ fn add_constraints(m: &Model, rng: &mut Rng, t: &mut Table) {
                 lower: c.ty.texty() && !matches!(c.ty, Ty::Domain) && rng.chance(40),
                 partial: rng.chance(30),
             });
+        } else if t.checks.iter().any(|(_, col, _)| *col == c.name) {
+            // One check per column, so names (table, column, number) never collide.
         } else if c.ty.numeric() {
             t.checks.push((
                 format!("{}_{}_ck{k}", t.name, c.name),

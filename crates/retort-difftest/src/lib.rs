@@ -61,6 +61,29 @@ impl Harness {
         }
     }
 
+    /// Pipes `script` into `psql -X -q -v ON_ERROR_STOP=1` on `url`; psql's stderr on failure.
+    pub fn psql(&self, url: &str, script: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut psql = Command::new(self.cluster.binaries().program("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("psql: {e}"))?;
+        psql.stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .map_err(|e| format!("psql: {e}"))?;
+        let out = psql.wait_with_output().map_err(|e| format!("psql: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// A new database holding `sql`, its URL and a connection.
     pub fn database(&self, sql: &str) -> Result<(String, Client), String> {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
@@ -165,27 +188,9 @@ fn normalise_dump(dump: &str) -> String {
 }
 
 /// Applies the script exactly as `retort diff` prints it, the way users apply it:
-/// `psql -X -v ON_ERROR_STOP=1` reading it on stdin.
+/// `psql -v ON_ERROR_STOP=1` reading it on stdin.
 fn apply(h: &Harness, url: &str, d: &SchemaDiff) -> Result<(), String> {
-    use std::io::Write;
-    let mut psql = Command::new(h.cluster.binaries().program("psql"))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("psql: {e}"))?;
-    psql.stdin
-        .take()
-        .expect("stdin")
-        .write_all(d.to_script().as_bytes())
-        .map_err(|e| format!("psql: {e}"))?;
-    let out = psql.wait_with_output().map_err(|e| format!("psql: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    h.psql(url, &d.to_script())
 }
 
 /// One direction, FROM -> TO: load both, diff, apply the script through psql, compare.

@@ -3,12 +3,9 @@
 //! carries no destructive mark, and after applying it (through psql, as printed) the table and
 //! its indexes keep their files (`pg_class.relfilenode`) and their rows.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use retort_catalog::{diff, introspect, Filter};
-use retort_cluster::Cluster;
-use retort_pg::{Client, ConnConfig};
+use retort_difftest::Harness;
+use retort_pg::Client;
 
 /// Files of the tables and of their plain indexes. (PostgreSQL itself rebuilds an index with
 /// an expression or a predicate on a retyped column, even when the change is in place: it does
@@ -30,7 +27,7 @@ fn relfilenodes(c: &mut Client) -> Vec<(String, u32)> {
 
 #[test]
 fn widening_keeps_indexes_constraints_and_files() {
-    let cluster = Cluster::builder().start().unwrap();
+    let h = Harness::start();
     let table = |email: &str, note: &str, amount: &str, at: &str| {
         format!(
             "CREATE TABLE refs (code varchar(40) PRIMARY KEY); \
@@ -50,18 +47,14 @@ fn widening_keeps_indexes_constraints_and_files() {
         "timestamp(0)",
     );
     let new = table("varchar(2000)", "text", "numeric(14,2)", "timestamp(3)");
-    let url_a = cluster.create_database("a").unwrap();
-    let url_b = cluster.create_database("b").unwrap();
-    let mut a = retort_pg::connect(&ConnConfig::parse(&url_a).unwrap()).unwrap();
-    let mut b = retort_pg::connect(&ConnConfig::parse(&url_b).unwrap()).unwrap();
-    a.batch_execute(&old).unwrap();
+    let (url_a, mut a) = h.database(&old).unwrap();
+    let (_, mut b) = h.database(&new).unwrap();
     a.batch_execute(
         "INSERT INTO refs VALUES ('r'); \
          INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'n' || g, g, now(), 'r' \
          FROM generate_series(1, 1000) g",
     )
     .unwrap();
-    b.batch_execute(&new).unwrap();
     let before = relfilenodes(&mut a);
     assert_eq!(before.len(), 6, "{before:?}"); // 2 tables, 2 keys, 1 unique, 1 plain index
 
@@ -81,24 +74,8 @@ fn widening_keeps_indexes_constraints_and_files() {
         "{sql}"
     );
 
-    let mut psql = Command::new(cluster.binaries().program("psql"))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url_a])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    psql.stdin
-        .take()
-        .unwrap()
-        .write_all(d.to_script().as_bytes())
-        .unwrap();
-    let out = psql.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{sql}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    h.psql(&url_a, &d.to_script())
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
 
     assert_eq!(
         relfilenodes(&mut a),
