@@ -1,0 +1,41 @@
+//! Reading one database over two connections that share a snapshot gives exactly what one
+//! connection reads: the same catalog, dependencies and not-compared list.
+
+use retort_catalog::{introspect, introspect_parallel, Filter};
+use retort_difftest::Harness;
+
+#[test]
+fn two_connections_read_what_one_reads() {
+    let h = Harness::start();
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../retort-catalog/tests/corpus");
+    let mut sql = String::new();
+    for case in ["table_with_everything", "app_schema_evolution"] {
+        sql.push_str(&std::fs::read_to_string(corpus.join(case).join("b.sql")).unwrap());
+        sql.push('\n');
+    }
+    sql.push_str("CREATE PUBLICATION everything FOR ALL TABLES;");
+    let (url, mut one) = h.database(&sql).unwrap();
+    let config = retort_pg::ConnConfig::parse(&url).unwrap();
+    let mut helper = retort_pg::connect(&config).unwrap();
+    let filter = Filter::default();
+    let alone = introspect(&mut one, &filter).unwrap();
+    let shared = introspect_parallel(&mut one, Some(&mut helper), &filter).unwrap();
+    assert!(!alone.catalog.tables.is_empty() && !alone.deps.is_empty());
+    assert_eq!(alone.catalog, shared.catalog);
+    assert_eq!(alone.deps, shared.deps);
+    assert_eq!(alone.not_compared, shared.not_compared);
+    assert!(
+        alone.not_compared.iter().any(|n| n.contains("publication")),
+        "{:?}",
+        alone.not_compared
+    );
+    // The helper is in a transaction that refuses another snapshot: one connection reads all.
+    helper
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+        .unwrap();
+    let fallback = introspect_parallel(&mut one, Some(&mut helper), &filter);
+    helper.batch_execute("ROLLBACK").unwrap();
+    let fallback = fallback.unwrap();
+    assert_eq!(alone.catalog, fallback.catalog);
+}
