@@ -4,7 +4,8 @@
 //!
 //! A cached catalog is found by a key: SHA-256 over everything the catalog depends on (the
 //! migrations' revisions, parents, dependencies, transaction mode and up-section checksums, or
-//! the schema files' contents; the dev server's version; retort's version; the schema filter).
+//! the schema files' contents; the dev server's version; retort's version and build; the schema
+//! filter).
 //! Anything else changing gives a new key, so an entry is never stale, only unused. Entries
 //! live in `<cache dir>/catalog/<key>.json`; the newest 32 are kept.
 
@@ -30,12 +31,30 @@ pub enum Source {
 /// The text a key is the hash of, common part: retort, server and filter.
 fn preamble(server_version: &str, filter: &Filter) -> String {
     format!(
-        "retort {}\nserver {server_version}\nexclude {:?}\ninclude {:?}\nowners {}\n",
+        "retort {} {}\nserver {server_version}\nexclude {:?}\ninclude {:?}\nowners {}\n",
         env!("CARGO_PKG_VERSION"),
+        build_identity(),
         filter.exclude_schemas,
         filter.include_schemas,
         filter.owners
     )
+}
+
+/// The size and modification time of the running binary: a rebuilt retort (whose catalog
+/// model may differ under the same version number) never reads an older build's entries.
+fn build_identity() -> String {
+    std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default()
 }
 
 /// The key of the catalog all migrations produce.
