@@ -45,6 +45,10 @@ pub struct Column {
     pub type_storage: char,
     /// SET COMPRESSION (p = pglz, l = lz4), when set (PostgreSQL 14+).
     pub compression: Option<char>,
+    /// Attribute options (`n_distinct=100`, `n_distinct_inherited=-0.5`), in the order
+    /// PostgreSQL stores them (the order they were set in, which pg_dump shows).
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// An identity column's sequence parameters.
@@ -219,7 +223,7 @@ pub(crate) fn load(
            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
            idseq.params, \
            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
-           {compression} \
+           {compression}, coalesce(a.attoptions::text[], '{{}}') \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -289,6 +293,7 @@ pub(crate) fn load(
                 compression: r
                     .get::<_, Option<String>>(16)
                     .and_then(|s| s.chars().next()),
+                options: text_array(r, 17),
             });
     }
     Ok(rows
@@ -369,6 +374,20 @@ impl Column {
                 None => "DEFAULT",
             };
             out.push(format!("{col} SET COMPRESSION {how}"));
+        }
+        // Options are replaced as a whole, so they end up stored in the wanted order.
+        let old_options = old.map(|o| o.options.as_slice()).unwrap_or(&[]);
+        if old_options != self.options.as_slice() {
+            if !old_options.is_empty() {
+                let keys: Vec<&str> = old_options
+                    .iter()
+                    .map(|o| o.split('=').next().unwrap_or(o))
+                    .collect();
+                out.push(format!("{col} RESET ({})", keys.join(", ")));
+            }
+            if !self.options.is_empty() {
+                out.push(format!("{col} SET ({})", self.options.join(", ")));
+            }
         }
         out
     }

@@ -39,9 +39,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'column option (SET (n_distinct ...))' FROM pg_attribute a \
-             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE a.attoptions IS NOT NULL AND a.attnum > 0 AND c.relkind IN ('r', 'p', 'm') AND {f} \
            UNION ALL SELECT 'setting on an inherited column of a partition or child' FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE NOT a.attislocal AND a.attnum > 0 AND NOT a.attisdropped AND {f} \
