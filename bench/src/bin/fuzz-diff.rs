@@ -6,10 +6,10 @@
 //!
 //! cargo run --release -p retort-bench --bin fuzz-diff -- --seeds 10000 [--start 0] [--jobs 4]
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use retort_difftest::{fuzz_seed, Harness};
+use retort_difftest::{fuzz_seeds, Harness};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -27,32 +27,23 @@ fn main() {
     let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fuzz-diff");
     std::fs::create_dir_all(&out_dir).expect("create target/fuzz-diff");
     let h = Harness::start();
-    let next = AtomicU64::new(start);
     let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
     let t = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::SeqCst);
-                if seed >= start + seeds {
-                    break;
-                }
-                if let Err(report) = fuzz_seed(&h, seed, true) {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                    let path = out_dir.join(format!("seed-{seed}.txt"));
-                    std::fs::write(&path, &report).expect("write the failure");
-                    eprintln!("seed {seed} FAILED: {}", path.display());
-                }
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                if n % 250 == 0 {
-                    eprintln!(
-                        "{n}/{seeds} seeds, {} failed, {:.0} s",
-                        failed.load(Ordering::SeqCst),
-                        t.elapsed().as_secs_f64()
-                    );
-                }
-            });
+    fuzz_seeds(&h, start, seeds, jobs, &|seed, result| {
+        if let Err(report) = result {
+            failed.fetch_add(1, Ordering::SeqCst);
+            let path = out_dir.join(format!("seed-{seed}.txt"));
+            std::fs::write(&path, &report).expect("write the failure");
+            eprintln!("seed {seed} FAILED: {}", path.display());
+        }
+        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+        if n % 250 == 0 {
+            eprintln!(
+                "{n}/{seeds} seeds, {} failed, {:.0} s",
+                failed.load(Ordering::SeqCst),
+                t.elapsed().as_secs_f64()
+            );
         }
     });
     let failed = failed.load(Ordering::SeqCst);

@@ -304,3 +304,26 @@ pub fn fuzz_seed(h: &Harness, seed: u64, shrink: bool) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Runs seeds `start..start + seeds` on `jobs` threads, calling `done(seed, result)` for each
+/// as it finishes (in no particular order).
+pub fn fuzz_seeds(
+    h: &Harness,
+    start: u64,
+    seeds: u64,
+    jobs: usize,
+    done: &(dyn Fn(u64, Result<(), String>) + Sync),
+) {
+    let next = std::sync::atomic::AtomicU64::new(start);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::SeqCst);
+                if seed >= start + seeds {
+                    break;
+                }
+                done(seed, fuzz_seed(h, seed, true));
+            });
+        }
+    });
+}

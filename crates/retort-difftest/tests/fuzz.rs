@@ -4,7 +4,7 @@
 //! `RETORT_FUZZ_START=S` starts at seed S. A failure is shrunk and printed as a corpus case.
 //! Long runs: `cargo run --release -p retort-bench --bin fuzz-diff -- --seeds 10000`.
 
-use retort_difftest::{fuzz_seed, Harness};
+use retort_difftest::{fuzz_seeds, Harness};
 
 #[test]
 fn random_schemas_round_trip() {
@@ -18,18 +18,9 @@ fn random_schemas_round_trip() {
         .unwrap_or(0);
     let h = Harness::start();
     let failures: std::sync::Mutex<Vec<String>> = Default::default();
-    let next = std::sync::atomic::AtomicU64::new(start);
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| loop {
-                let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if seed >= start + seeds {
-                    break;
-                }
-                if let Err(report) = fuzz_seed(&h, seed, true) {
-                    failures.lock().unwrap().push(report);
-                }
-            });
+    fuzz_seeds(&h, start, seeds, 4, &|_, result| {
+        if let Err(report) = result {
+            failures.lock().unwrap().push(report);
         }
     });
     let failures = failures.into_inner().unwrap();
