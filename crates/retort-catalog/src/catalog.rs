@@ -80,6 +80,10 @@ pub struct Snapshot {
     /// Objects present that retort does not model (and so does not compare), e.g.
     /// "2 foreign tables".
     pub not_compared: Vec<String>,
+    /// How many connections read it: 2 when a helper joined the snapshot, else 1 (0 for a
+    /// snapshot read back from the catalog cache).
+    #[serde(skip)]
+    pub readers: u8,
 }
 
 /// Query parameters shared by every catalog query: $1 excluded schemas, $2 included or NULL.
@@ -132,13 +136,31 @@ pub fn introspect_parallel(
         owners: filter.owners,
         version: server_version_num,
     };
+    // The snapshot is exported before anything else runs in the transaction (PostgreSQL refuses
+    // to export one from a subtransaction). When the export is refused, the aborted transaction
+    // is replaced by a fresh one and this connection reads alone.
     let mut tx = snapshot_transaction(client)?;
+    let exported = match helper {
+        None => None,
+        Some(_) => match tx.query_one("SELECT pg_catalog.pg_export_snapshot()", &[]) {
+            Ok(row) => Some(row.get::<_, String>(0)),
+            Err(e) => {
+                tracing::debug!("no shared snapshot, reading on one connection: {e}");
+                None
+            }
+        },
+    };
+    if helper.is_some() && exported.is_none() {
+        drop(tx);
+        tx = snapshot_transaction(client)?;
+    }
     let mut cat = Catalog::default();
     // The helper joins this snapshot, or (a pooler, a server that refuses) is not used.
-    let other = match helper {
-        Some(helper) => share_snapshot(&mut tx, helper),
-        None => None,
+    let other = match (helper, exported) {
+        (Some(helper), Some(id)) => join_snapshot(helper, &id),
+        _ => None,
     };
+    let readers = if other.is_some() { 2 } else { 1 };
     let (deps, not_compared) = match other {
         None => {
             let deps = read_first(&mut tx, &params, &mut cat)?;
@@ -180,29 +202,16 @@ pub fn introspect_parallel(
         deps,
         server_version_num,
         not_compared,
+        readers,
     })
 }
 
-/// Exports `tx`'s snapshot and opens a transaction on `helper` that reads it; None (and `tx`
-/// still usable) when either step is refused.
-fn share_snapshot<'h>(
-    tx: &mut postgres::Transaction<'_>,
-    helper: &'h mut Client,
-) -> Option<postgres::Transaction<'h>> {
-    tx.batch_execute("SAVEPOINT retort_export").ok()?;
-    let id: String = match tx.query_one("SELECT pg_export_snapshot()", &[]) {
-        Ok(row) => row.get(0),
-        Err(e) => {
-            tracing::debug!("no shared snapshot, reading on one connection: {e}");
-            tx.batch_execute("ROLLBACK TO SAVEPOINT retort_export")
-                .ok()?;
-            return None;
-        }
-    };
+/// A transaction on `helper` that reads the exported snapshot `id`; None when refused.
+fn join_snapshot<'h>(helper: &'h mut Client, id: &str) -> Option<postgres::Transaction<'h>> {
     let mut other = snapshot_transaction(helper).ok()?;
     match other.batch_execute(&format!(
         "SET TRANSACTION SNAPSHOT {}",
-        retort_pg::quote_literal(&id)
+        retort_pg::quote_literal(id)
     )) {
         Ok(()) => Some(other),
         Err(e) => {

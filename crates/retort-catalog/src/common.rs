@@ -317,6 +317,43 @@ pub(crate) mod pairs {
     }
 }
 
+/// The comments on one system catalog's objects, read in one scan and matched on the client by
+/// oid. As a `LEFT JOIN pg_description` in each loader's query, the planner's row estimates for
+/// the join (unanalyzed catalogs in a freshly loaded database, or very few comments) picked
+/// nested loops that turned quadratic: 15 s instead of 0.3 s for 5,000 tables.
+pub(crate) struct Comments(rustc_hash::FxHashMap<(u32, i32), String>);
+
+impl Comments {
+    /// Comments whose `classoid` is `catalog` (a system catalog's name, such as `pg_class`).
+    pub(crate) fn load(
+        client: &mut impl postgres::GenericClient,
+        catalog: &str,
+    ) -> Result<Comments, crate::error::CatalogError> {
+        let rows = client
+            .query(
+                "SELECT objoid, objsubid, description FROM pg_catalog.pg_description \
+                 WHERE classoid = $1::text::pg_catalog.regclass",
+                &[&catalog],
+            )
+            .map_err(crate::error::query("comments"))?;
+        Ok(Comments(
+            rows.iter()
+                .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+                .collect(),
+        ))
+    }
+
+    /// The comment on the object itself (sub-id 0), handed out once.
+    pub(crate) fn take(&mut self, oid: u32) -> Option<String> {
+        self.0.remove(&(oid, 0))
+    }
+
+    /// The comment on a column (sub-id = attnum), handed out once.
+    pub(crate) fn take_column(&mut self, oid: u32, attnum: i16) -> Option<String> {
+        self.0.remove(&(oid, i32::from(attnum)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_change, not_in_extension, ns_filter};
+use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -28,16 +28,15 @@ pub(crate) fn load(
 ) -> Result<Vec<Constraint>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
-                pg_get_constraintdef(con.oid), cm.description \
+                pg_get_constraintdef(con.oid), con.oid \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         LEFT JOIN pg_description cm ON cm.objoid = con.oid AND cm.classoid = 'pg_constraint'::regclass \
-              AND cm.objsubid = 0 \
          WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0 \
            AND {filter} AND {ext} ORDER BY 1, 2, 3",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );
+    let mut comments = Comments::load(client, "pg_constraint")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("constraints"))?;
@@ -48,7 +47,7 @@ pub(crate) fn load(
             name: r.get(2),
             kind: r.get::<_, String>(3).chars().next().unwrap_or('c'),
             definition: r.get(4),
-            comment: r.get(5),
+            comment: comments.take(r.get(5)),
         })
         .collect())
 }

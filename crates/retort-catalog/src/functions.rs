@@ -2,7 +2,7 @@
 //! strictness, SECURITY DEFINER, SET search_path, language, body), and plain aggregates
 //! (SFUNC, STYPE, FINALFUNC, COMBINEFUNC, INITCOND, PARALLEL; not ordered-set or moving-mode).
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
+use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Comments, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -50,11 +50,9 @@ pub(crate) fn load(
                   || CASE p.proparallel WHEN 's' THEN ', PARALLEL = SAFE' WHEN 'r' THEN ', PARALLEL = RESTRICTED' ELSE '' END \
                   || ')' \
                 ELSE pg_get_functiondef(p.oid) END, \
-                cm.description, p.prokind = 'a', {acl}, pg_get_userbyid(p.proowner)::text \
+                p.oid, p.prokind = 'a', {acl}, pg_get_userbyid(p.proowner)::text \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid \
-         LEFT JOIN pg_description cm ON cm.objoid = p.oid AND cm.classoid = 'pg_proc'::regclass \
-              AND cm.objsubid = 0 \
          WHERE (p.prokind IN ('f', 'p', 'w') OR (p.prokind = 'a' AND ag.aggkind = 'n' AND ag.aggmtransfn = 0 \
                 AND ag.aggserialfn = 0)) \
            AND {filter} AND {ext} \
@@ -65,6 +63,7 @@ pub(crate) fn load(
         filter = ns_filter("n"),
         ext = not_in_extension("pg_proc", "p.oid"),
     );
+    let mut comments = Comments::load(client, "pg_proc")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("functions"))?;
@@ -77,7 +76,7 @@ pub(crate) fn load(
             result: r.get(4),
             procedure: r.get(5),
             definition: r.get::<_, String>(6).trim_end().to_owned(),
-            comment: r.get(7),
+            comment: comments.take(r.get(7)),
             aggregate: r.get(8),
             acl: Acl::from_row(r, 9),
             owner: params.owners.then(|| r.get(11)),

@@ -1,7 +1,7 @@
 //! Indexes that do not back a constraint: unique, partial, expression, INCLUDE, method,
 //! opclass, collation, order; on tables and materialized views.
 
-use crate::common::{comment_change, not_in_extension, ns_filter};
+use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -24,12 +24,10 @@ pub(crate) fn load(
 ) -> Result<Vec<Index>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, ic.relname::text, tn.nspname::text, tc.relname::text, \
-                pg_get_indexdef(i.indexrelid), cm.description \
+                pg_get_indexdef(i.indexrelid), i.indexrelid \
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
          JOIN pg_namespace n ON n.oid = ic.relnamespace \
          JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
-         LEFT JOIN pg_description cm ON cm.objoid = i.indexrelid AND cm.classoid = 'pg_class'::regclass \
-              AND cm.objsubid = 0 \
          WHERE tc.relkind IN ('r', 'p', 'm') AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
                            AND con.contype IN ('p', 'u', 'x')) \
@@ -38,6 +36,7 @@ pub(crate) fn load(
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "tc.oid"),
     );
+    let mut comments = Comments::load(client, "pg_class")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("indexes"))?;
@@ -49,7 +48,7 @@ pub(crate) fn load(
             // ON ONLY (how the server shows a partitioned table's index) would leave the
             // partitions without theirs.
             definition: r.get::<_, String>(4).replacen(" ON ONLY ", " ON ", 1),
-            comment: r.get(5),
+            comment: comments.take(r.get(5)),
         })
         .collect())
 }

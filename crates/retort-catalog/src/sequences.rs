@@ -1,6 +1,6 @@
 //! Sequences (identity sequences belong to their column and are not listed here).
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
+use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Comments, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -43,7 +43,7 @@ pub(crate) fn load(
         "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
                 s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
                 own.nspname::text, own.relname::text, own.attname::text, \
-                cm.description, {acl}, pg_get_userbyid(c.relowner)::text, \
+                c.oid, {acl}, pg_get_userbyid(c.relowner)::text, \
                 c.relpersistence = 'u' \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_sequence s ON s.seqrelid = c.oid \
@@ -52,8 +52,6 @@ pub(crate) fn load(
              JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' \
                AND d.refclassid = 'pg_class'::regclass LIMIT 1) own ON true \
-         LEFT JOIN pg_description cm ON cm.objoid = c.oid AND cm.classoid = 'pg_class'::regclass \
-              AND cm.objsubid = 0 \
          WHERE c.relkind = 'S' AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
                            AND d.objid = c.oid AND d.deptype = 'i') \
@@ -62,6 +60,7 @@ pub(crate) fn load(
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );
+    let mut comments = Comments::load(client, "pg_class")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("sequences"))?;
@@ -86,7 +85,7 @@ pub(crate) fn load(
                 cache: r.get(7),
                 cycle: r.get(8),
                 owned_by,
-                comment: r.get(12),
+                comment: comments.take(r.get(12)),
                 acl: Acl::from_row(r, 13),
                 owner: params.owners.then(|| r.get(15)),
                 unlogged: r.get(16),

@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_change, not_in_extension, ns_filter};
+use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -27,14 +27,13 @@ pub(crate) fn load(
 ) -> Result<Vec<Trigger>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid), \
-                t.tgenabled::text, cm.description \
+                t.tgenabled::text, t.oid \
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         LEFT JOIN pg_description cm ON cm.objoid = t.oid AND cm.classoid = 'pg_trigger'::regclass \
-              AND cm.objsubid = 0 \
          WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {filter} AND {ext} ORDER BY 1, 2, 3",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );
+    let mut comments = Comments::load(client, "pg_trigger")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("triggers"))?;
@@ -45,7 +44,7 @@ pub(crate) fn load(
             name: r.get(2),
             definition: r.get(3),
             enabled: r.get::<_, String>(4).chars().next().unwrap_or('O'),
-            comment: r.get(5),
+            comment: comments.take(r.get(5)),
         })
         .collect())
 }

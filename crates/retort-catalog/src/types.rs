@@ -2,7 +2,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Extras};
+use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Comments, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -55,14 +55,13 @@ pub(crate) fn load(
     params: &crate::Params,
 ) -> Result<Vec<TypeDef>, CatalogError> {
     let sql = format!(
-        "SELECT n.nspname::text, t.typname::text, t.typtype::text, cm.description, \
+        "SELECT n.nspname::text, t.typname::text, t.typtype::text, t.oid, \
            ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder), \
            CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END, \
            (SELECT quote_ident(co.collname) FROM pg_collation co WHERE co.oid = t.typcollation \
               AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype)), \
            t.typdefault, t.typnotnull, \
-           ARRAY(SELECT c.conname::text || '|' || pg_get_constraintdef(c.oid) FROM pg_constraint c \
-                 WHERE c.contypid = t.oid ORDER BY c.conname), \
+           coalesce(dc.checks, '{{}}'), \
            ARRAY(SELECT a.attname::text || '|' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum), \
            CASE WHEN r.rngtypid IS NOT NULL THEN format_type(r.rngsubtype, NULL) END, \
@@ -70,8 +69,9 @@ pub(crate) fn load(
            {acl}, pg_get_userbyid(t.typowner)::text \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
          LEFT JOIN pg_range r ON r.rngtypid = t.oid \
-         LEFT JOIN pg_description cm ON cm.objoid = t.oid AND cm.classoid = 'pg_type'::regclass \
-              AND cm.objsubid = 0 \
+         LEFT JOIN (SELECT c.contypid, \
+                      array_agg(c.conname::text || '|' || pg_get_constraintdef(c.oid) ORDER BY c.conname) AS checks \
+                    FROM pg_constraint c WHERE c.contypid <> 0 GROUP BY c.contypid) dc ON dc.contypid = t.oid \
          WHERE {filter} AND {ext} \
            AND (t.typtype IN ('e', 'd', 'r') \
                 OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
@@ -80,6 +80,7 @@ pub(crate) fn load(
         filter = ns_filter("n"),
         ext = not_in_extension("pg_type", "t.oid"),
     );
+    let mut comments = Comments::load(client, "pg_type")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("types"))?;
@@ -113,7 +114,7 @@ pub(crate) fn load(
             TypeDef {
                 name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
                 kind,
-                comment: r.get(3),
+                comment: comments.take(r.get(3)),
                 acl: Acl::from_row(r, 13),
                 owner: params.owners.then(|| r.get(15)),
             }

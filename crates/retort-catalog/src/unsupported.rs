@@ -39,15 +39,15 @@ pub(crate) fn load(
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'setting on an inherited column of a partition or child' FROM pg_attribute a \
+           UNION ALL SELECT DISTINCT ON (a.attrelid, a.attnum) \
+               'setting on an inherited column of a partition or child' FROM pg_inherits i \
+             JOIN pg_attribute a ON a.attrelid = i.inhrelid \
+             JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE NOT a.attislocal AND a.attnum > 0 AND NOT a.attisdropped AND {f} \
-               AND EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_attribute pa \
-                     ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
-                   WHERE i.inhrelid = a.attrelid \
-                     AND (a.attstattarget IS DISTINCT FROM pa.attstattarget \
-                          OR a.attoptions IS DISTINCT FROM pa.attoptions \
-                          OR a.attstorage <> pa.attstorage OR (a.attnotnull AND NOT pa.attnotnull))) \
+               AND (a.attstattarget IS DISTINCT FROM pa.attstattarget \
+                    OR a.attoptions IS DISTINCT FROM pa.attoptions \
+                    OR a.attstorage <> pa.attstorage OR (a.attnotnull AND NOT pa.attnotnull)) \
            UNION ALL SELECT 'statistics target on an index expression' FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('i', 'I') AND {stattarget_set} AND {f} \

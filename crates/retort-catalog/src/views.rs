@@ -1,6 +1,6 @@
 //! Views (with security_barrier, security_invoker, check option) and materialized views.
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Extras};
+use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Comments, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -35,7 +35,7 @@ pub(crate) fn load(
 ) -> Result<Vec<View>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind = 'm', pg_get_viewdef(c.oid), \
-                c.reloptions::text[], cm.description, {acl}, pg_get_userbyid(c.relowner)::text, \
+                c.reloptions::text[], c.oid, {acl}, pg_get_userbyid(c.relowner)::text, \
                 ARRAY(SELECT a.attname::text FROM pg_description d \
                       JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid \
                       WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0 \
@@ -45,13 +45,12 @@ pub(crate) fn load(
                       WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0 \
                       ORDER BY d.objsubid) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         LEFT JOIN pg_description cm ON cm.objoid = c.oid AND cm.classoid = 'pg_class'::regclass \
-              AND cm.objsubid = 0 \
          WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );
+    let mut comments = Comments::load(client, "pg_class")?;
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("views"))?;
@@ -66,7 +65,7 @@ pub(crate) fn load(
                 .trim_end_matches(';')
                 .to_owned(),
             options: text_array(r, 4),
-            comment: r.get(5),
+            comment: comments.take(r.get(5)),
             acl: Acl::from_row(r, 6),
             owner: params.owners.then(|| r.get(8)),
             column_comments: text_array(r, 9)

@@ -22,6 +22,9 @@ fn two_connections_read_what_one_reads() {
     let alone = introspect(&mut one, &filter).unwrap();
     let shared = introspect_parallel(&mut one, Some(&mut helper), &filter).unwrap();
     assert!(!alone.catalog.tables.is_empty() && !alone.deps.is_empty());
+    // The helper did join the snapshot (an export refused inside a subtransaction once left
+    // every read on one connection without anyone noticing).
+    assert_eq!((alone.readers, shared.readers), (1, 2));
     assert_eq!(alone.catalog, shared.catalog);
     assert_eq!(alone.deps, shared.deps);
     assert_eq!(alone.not_compared, shared.not_compared);
@@ -37,5 +40,6 @@ fn two_connections_read_what_one_reads() {
     let fallback = introspect_parallel(&mut one, Some(&mut helper), &filter);
     helper.batch_execute("ROLLBACK").unwrap();
     let fallback = fallback.unwrap();
+    assert_eq!(fallback.readers, 1);
     assert_eq!(alone.catalog, fallback.catalog);
 }
