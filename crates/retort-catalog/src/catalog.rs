@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use retort_pg::Client;
 
+use crate::collations::Collation;
 use crate::common::Filter;
 use crate::constraints::Constraint;
 use crate::defaults::DefaultPrivileges;
@@ -30,6 +31,9 @@ pub struct Catalog {
     pub schemas: BTreeMap<String, Schema>,
     /// Extensions.
     pub extensions: BTreeMap<String, Extension>,
+    /// User-defined collations.
+    #[serde(with = "crate::common::pairs", default)]
+    pub collations: BTreeMap<QName, Collation>,
     /// Enum, domain, composite and range types.
     #[serde(with = "crate::common::pairs")]
     pub types: BTreeMap<QName, TypeDef>,
@@ -192,6 +196,7 @@ pub fn introspect_parallel(
             cat.policies = second.policies;
             cat.rules = second.rules;
             cat.statistics = second.statistics;
+            cat.collations = second.collations;
             cat.default_privileges = second.default_privileges;
             (deps, not_compared)
         }
@@ -324,6 +329,10 @@ fn read_second(
         cat.rules.insert((r.table.clone(), r.name.clone()), r);
     }
     lap.done("rules");
+    for co in crate::collations::load(c, params)? {
+        cat.collations.insert(co.name.clone(), co);
+    }
+    lap.done("collations");
     for st in crate::statistics::load(c, params)? {
         cat.statistics.insert(st.name.clone(), st);
     }

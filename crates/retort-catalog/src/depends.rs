@@ -158,6 +158,12 @@ pub(crate) fn load(
                  FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {f}"
             ),
             format!(
+                "SELECT 'pg_collation'::regclass::oid, co.oid, 0, 'collation', n.nspname::text, \
+                    co.collname::text, '', 0::oid \
+                 FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace \
+                 WHERE co.oid >= 16384 AND {f}"
+            ),
+            format!(
                 "SELECT 'pg_namespace'::regclass::oid, n.oid, 0, 'schema', n.nspname::text, n.nspname::text, '', 0::oid \
                  FROM pg_namespace n WHERE {f}"
             ),
@@ -276,6 +282,7 @@ impl Names {
             "view" => Some(ObjKey::View(q())),
             "function" => Some(ObjKey::Function(q(), sub)),
             "statistics" => Some(ObjKey::Statistics(q())),
+            "collation" => Some(ObjKey::Collation(q())),
             "constraint" if on == 0 => Some(ObjKey::Constraint(q(), sub)),
             // A table's or view's row type is the relation; a composite type's is the type.
             // Names that are another object's: no new key.

@@ -158,6 +158,7 @@ enum Obj<'a> {
     Policy(&'a crate::policies::Policy),
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
     Statistics(&'a crate::statistics::Statistics),
+    Collation(&'a crate::collations::Collation),
     Rule(&'a crate::rules::Rule),
 }
 
@@ -202,6 +203,9 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for (k, v) in &c.statistics {
         m.insert(ObjKey::Statistics(k.clone()), Obj::Statistics(v));
     }
+    for (k, v) in &c.collations {
+        m.insert(ObjKey::Collation(k.clone()), Obj::Collation(v));
+    }
     for ((r, s, k), v) in &c.default_privileges {
         m.insert(
             ObjKey::DefaultPrivileges(r.clone(), s.clone(), *k),
@@ -239,6 +243,7 @@ impl<'a> Obj<'a> {
             (Obj::Policy(a), Obj::Policy(b)) => a == b,
             (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
             (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
+            (Obj::Collation(a), Obj::Collation(b)) => a == b,
             (Obj::Rule(a), Obj::Rule(b)) => a == b,
             _ => false,
         }
@@ -259,6 +264,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(x) => x.create(),
             Obj::DefaultPrivileges(x) => x.create(),
             Obj::Statistics(x) => x.create(),
+            Obj::Collation(x) => x.create(),
             Obj::Rule(x) => x.create(),
         }
     }
@@ -278,6 +284,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(x) => x.drop(),
             Obj::DefaultPrivileges(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
+            Obj::Collation(x) => x.drop(),
             Obj::Rule(x) => x.drop(),
         }
     }
@@ -338,6 +345,7 @@ impl<'a> Obj<'a> {
             (Obj::Trigger(n), Obj::Trigger(o)) => plain(n.alter(o)),
             (Obj::Policy(n), Obj::Policy(o)) => plain(n.alter(o)),
             (Obj::Statistics(n), Obj::Statistics(o)) => plain(n.alter(o)),
+            (Obj::Collation(n), Obj::Collation(o)) => plain(n.alter(o)),
             (Obj::Rule(n), Obj::Rule(o)) => plain(n.alter(o)),
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             _ => Alteration::Replace,
@@ -372,7 +380,7 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
     match key {
         ObjKey::Schema(_) => 0,
         ObjKey::Extension(_) => 1,
-        ObjKey::Type(_) => 2,
+        ObjKey::Collation(_) | ObjKey::Type(_) => 2,
         ObjKey::Function(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
@@ -541,10 +549,10 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
     }
 
-    // Types that must be replaced while columns use them are replaced in place.
+    // Types and collations that must be replaced while columns use them are replaced in place.
     let mut replaced_columns: BTreeMap<ObjKey, Vec<(QName, String)>> = BTreeMap::new();
     for (key, s) in status.iter_mut() {
-        if *s != Status::Recreate || !matches!(key, ObjKey::Type(_)) {
+        if *s != Status::Recreate || !matches!(key, ObjKey::Type(_) | ObjKey::Collation(_)) {
             continue;
         }
         let cols: Vec<(QName, String)> = from
@@ -659,6 +667,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         matches!(
             k,
             ObjKey::Type(_)
+                | ObjKey::Collation(_)
                 | ObjKey::Sequence(_)
                 | ObjKey::Function(..)
                 | ObjKey::Extension(_)
@@ -757,6 +766,17 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                 });
             }
             Status::ReplaceInPlace => {
+                if let (Some(Obj::Collation(o)), Some(Obj::Collation(n))) = (old, new) {
+                    let (change, drop_old) = replace_collation_in_place(
+                        o,
+                        n,
+                        b,
+                        replaced_columns.get(key).map(Vec::as_slice).unwrap_or(&[]),
+                    );
+                    creates.push(change);
+                    late.extend(drop_old);
+                    continue;
+                }
                 let (Some(Obj::Type(o)), Some(Obj::Type(n))) = (old, new) else {
                     continue;
                 };
@@ -916,6 +936,64 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
 /// ALTER TYPE .. RENAME, CREATE the new type, convert each column through text, DROP the old.
 /// When a column of the old type is itself going away (dropped later in the script), the old
 /// type is dropped at the end instead: the second change.
+/// A collation whose definition changes while columns use it (PostgreSQL cannot alter one, nor
+/// drop it while in use): the old one is renamed, the new one created, the columns moved to
+/// it (PostgreSQL rebuilds their indexes), and the old one dropped.
+fn replace_collation_in_place(
+    old: &crate::collations::Collation,
+    new: &crate::collations::Collation,
+    b: &Catalog,
+    columns: &[(QName, String)],
+) -> (Change, Option<Change>) {
+    let temp = QName::new(
+        old.name.schema.clone(),
+        format!("{}__retort_old", old.name.name),
+    );
+    let mut statements = vec![old.rename_sql(&temp.name)];
+    statements.extend(new.create());
+    let mut column_goes = false;
+    for (t, c) in columns {
+        let Some(col) = b
+            .tables
+            .get(t)
+            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
+        else {
+            column_goes = true;
+            continue;
+        };
+        let collate = col
+            .collation
+            .as_ref()
+            .map(|k| format!(" COLLATE {k}"))
+            .unwrap_or_default();
+        statements.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {} TYPE {}{collate}",
+            quote_ident(c),
+            col.data_type
+        ));
+    }
+    let drop_old = format!("DROP COLLATION {temp}");
+    let late = column_goes.then(|| Change {
+        key: ObjKey::Collation(temp.clone()),
+        action: Action::Drop,
+        statements: vec![drop_old.clone()],
+        destructive: None,
+    });
+    if late.is_none() {
+        statements.push(drop_old);
+    }
+    (
+        Change {
+            key: ObjKey::Collation(new.name.clone()),
+            action: Action::Alter,
+            statements,
+            // The values are kept; PostgreSQL rebuilds the indexes on the columns.
+            destructive: None,
+        },
+        late,
+    )
+}
+
 fn replace_type_in_place(
     old: &TypeDef,
     new: &TypeDef,

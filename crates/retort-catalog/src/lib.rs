@@ -15,6 +15,7 @@
 //! ```
 
 mod catalog;
+mod collations;
 mod common;
 mod constraints;
 mod defaults;
@@ -41,6 +42,7 @@ mod views;
 pub(crate) use catalog::Params;
 
 pub use catalog::{introspect, introspect_parallel, Catalog, Snapshot};
+pub use collations::Collation;
 pub use common::{Acl, Filter};
 pub use constraints::Constraint;
 pub use defaults::DefaultPrivileges;

@@ -46,6 +46,8 @@ pub enum ObjKey {
     Schema(String),
     /// An extension.
     Extension(String),
+    /// A user-defined collation.
+    Collation(QName),
     /// An enum, domain, composite or range type.
     Type(QName),
     /// A sequence.
@@ -82,6 +84,7 @@ impl ObjKey {
             ObjKey::Extension(_) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
+            | ObjKey::Collation(q)
             | ObjKey::Sequence(q)
             | ObjKey::Table(q)
             | ObjKey::Column(q, _)
@@ -103,6 +106,7 @@ impl fmt::Display for ObjKey {
             ObjKey::Schema(s) => write!(f, "schema {}", quote_ident(s)),
             ObjKey::Extension(e) => write!(f, "extension {}", quote_ident(e)),
             ObjKey::Type(q) => write!(f, "type {q}"),
+            ObjKey::Collation(q) => write!(f, "collation {q}"),
             ObjKey::Sequence(q) => write!(f, "sequence {q}"),
             ObjKey::Table(q) => write!(f, "table {q}"),
             ObjKey::Column(q, c) => write!(f, "column {q}.{}", quote_ident(c)),

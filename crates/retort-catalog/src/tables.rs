@@ -649,6 +649,11 @@ impl Table {
             {
                 // In place: no rewrite, indexes kept, no data at risk.
                 out.push(format!("{col} TYPE {}", n.data_type));
+            } else if retype && o.data_type == n.data_type {
+                // Only the collation changes: the values stay as they are (PostgreSQL rebuilds
+                // the column's indexes); nothing to convert, nothing lost.
+                let collate = n.collation.as_deref().unwrap_or("pg_catalog.\"default\"");
+                out.push(format!("{col} TYPE {} COLLATE {collate}", n.data_type));
             } else if retype {
                 let collate = n
                     .collation

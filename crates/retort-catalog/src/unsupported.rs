@@ -14,8 +14,6 @@ pub(crate) fn load(
         "SELECT kind, count(*) FROM ( \
            SELECT 'foreign table' AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'f' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'collation' FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace \
-             WHERE {f} AND {ext_coll} \
            UNION ALL SELECT 'operator' FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
              WHERE {f} AND {ext_op} \
            UNION ALL SELECT 'text search configuration' FROM pg_ts_config t JOIN pg_namespace n ON n.oid = t.cfgnamespace \
@@ -94,7 +92,6 @@ pub(crate) fn load(
         ext_am = not_in_extension("pg_am", "am.oid"),
         ext_lang = not_in_extension("pg_language", "l.oid"),
         ext_class = not_in_extension("pg_class", "c.oid"),
-        ext_coll = not_in_extension("pg_collation", "co.oid"),
         ext_op = not_in_extension("pg_operator", "o.oid"),
         ext_proc = not_in_extension("pg_proc", "p.oid"),
         ext_evt = not_in_extension("pg_event_trigger", "e.oid"),
