@@ -5,6 +5,7 @@ use retort_pg::quote_ident;
 
 use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
 use crate::error::{query, CatalogError};
+use crate::indexes::index_settings;
 use crate::name::QName;
 
 /// A table constraint, as pg_get_constraintdef renders it.
@@ -20,6 +21,12 @@ pub struct Constraint {
     pub definition: String,
     /// COMMENT ON CONSTRAINT.
     pub comment: Option<String>,
+    /// `ALTER TABLE ... CLUSTER ON` the constraint's index.
+    #[serde(default)]
+    pub clustered: bool,
+    /// `ALTER TABLE ... REPLICA IDENTITY USING INDEX` the constraint's index.
+    #[serde(default)]
+    pub replica_identity: bool,
 }
 
 pub(crate) fn load(
@@ -28,8 +35,10 @@ pub(crate) fn load(
 ) -> Result<Vec<Constraint>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
-                pg_get_constraintdef(con.oid), con.oid \
+                pg_get_constraintdef(con.oid), con.oid, \
+                coalesce(ix.indisclustered, false), coalesce(ix.indisreplident, false) \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+         LEFT JOIN pg_index ix ON ix.indexrelid = con.conindid AND con.contype IN ('p', 'u', 'x') \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0 \
            AND {filter} AND {ext} ORDER BY 1, 2, 3",
@@ -48,6 +57,8 @@ pub(crate) fn load(
             kind: r.get::<_, String>(3).chars().next().unwrap_or('c'),
             definition: r.get(4),
             comment: comments.take(r.get(5)),
+            clustered: r.get(6),
+            replica_identity: r.get(7),
         })
         .collect())
 }
@@ -68,6 +79,12 @@ impl Constraint {
             &self.target(),
             None,
             self.comment.as_deref(),
+        ));
+        out.extend(index_settings(
+            &self.table,
+            &self.name,
+            (self.clustered, self.replica_identity),
+            (false, false),
         ));
         out
     }
@@ -98,6 +115,12 @@ impl Constraint {
             &self.target(),
             old.comment.as_deref(),
             self.comment.as_deref(),
+        ));
+        out.extend(index_settings(
+            &self.table,
+            &self.name,
+            (self.clustered, self.replica_identity),
+            (old.clustered, old.replica_identity),
         ));
         Some(out)
     }

@@ -16,6 +16,35 @@ pub struct Index {
     pub definition: String,
     /// COMMENT ON INDEX.
     pub comment: Option<String>,
+    /// `ALTER TABLE ... CLUSTER ON` this index.
+    #[serde(default)]
+    pub clustered: bool,
+    /// `ALTER TABLE ... REPLICA IDENTITY USING INDEX` this index.
+    #[serde(default)]
+    pub replica_identity: bool,
+}
+
+/// The table settings that name an index (or a constraint's index), for an index whose flags
+/// become set: the statements that set them. Unsetting is the table's business (its
+/// replica identity and its "clustered" flag), so a move from one index to another is one
+/// statement.
+pub(crate) fn index_settings(
+    table: &QName,
+    index: &str,
+    (clustered, replica_identity): (bool, bool),
+    (was_clustered, was_replica_identity): (bool, bool),
+) -> Vec<String> {
+    let index = retort_pg::quote_ident(index);
+    let mut out = Vec::new();
+    if clustered && !was_clustered {
+        out.push(format!("ALTER TABLE {table} CLUSTER ON {index}"));
+    }
+    if replica_identity && !was_replica_identity {
+        out.push(format!(
+            "ALTER TABLE {table} REPLICA IDENTITY USING INDEX {index}"
+        ));
+    }
+    out
 }
 
 pub(crate) fn load(
@@ -24,7 +53,7 @@ pub(crate) fn load(
 ) -> Result<Vec<Index>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, ic.relname::text, tn.nspname::text, tc.relname::text, \
-                pg_get_indexdef(i.indexrelid), i.indexrelid \
+                pg_get_indexdef(i.indexrelid), i.indexrelid, i.indisclustered, i.indisreplident \
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
          JOIN pg_namespace n ON n.oid = ic.relnamespace \
          JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
@@ -49,17 +78,29 @@ pub(crate) fn load(
             // partitions without theirs.
             definition: r.get::<_, String>(4).replacen(" ON ONLY ", " ON ", 1),
             comment: comments.take(r.get(5)),
+            clustered: r.get(6),
+            replica_identity: r.get(7),
         })
         .collect())
 }
 
 impl Index {
+    fn flags(&self) -> (bool, bool) {
+        (self.clustered, self.replica_identity)
+    }
+
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![self.definition.clone()];
         out.extend(comment_change(
             &format!("INDEX {}", self.name),
             None,
             self.comment.as_deref(),
+        ));
+        out.extend(index_settings(
+            &self.table,
+            &self.name.name,
+            self.flags(),
+            (false, false),
         ));
         out
     }
@@ -72,14 +113,19 @@ impl Index {
         if old.definition != self.definition || old.table != self.table {
             return None;
         }
-        Some(
-            comment_change(
-                &format!("INDEX {}", self.name),
-                old.comment.as_deref(),
-                self.comment.as_deref(),
-            )
-            .into_iter()
-            .collect(),
+        let mut out: Vec<String> = comment_change(
+            &format!("INDEX {}", self.name),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
         )
+        .into_iter()
+        .collect();
+        out.extend(index_settings(
+            &self.table,
+            &self.name.name,
+            self.flags(),
+            old.flags(),
+        ));
+        Some(out)
     }
 }

@@ -164,9 +164,12 @@ pub struct Table {
     pub force_row_security: bool,
     /// Storage parameters (`fillfactor=70`).
     pub options: Vec<String>,
-    /// REPLICA IDENTITY NOTHING (`n`) or FULL (`f`); None for DEFAULT (and, not yet compared,
-    /// USING INDEX).
+    /// REPLICA IDENTITY NOTHING (`n`), FULL (`f`) or USING INDEX (`i`: the index carries
+    /// which one, [`crate::Index::replica_identity`]); None for DEFAULT.
     pub replica_identity: Option<char>,
+    /// Whether one of its indexes is marked for CLUSTER (the index carries which one).
+    #[serde(default)]
+    pub clustered: bool,
     /// COMMENT ON TABLE.
     pub comment: Option<String>,
     /// Privileges.
@@ -195,6 +198,7 @@ impl PartialEq for Table {
             && self.force_row_security == other.force_row_security
             && self.options == other.options
             && self.replica_identity == other.replica_identity
+            && self.clustered == other.clustered
             && self.comment == other.comment
             && self.acl == other.acl
             && self.owner == other.owner
@@ -217,8 +221,9 @@ pub(crate) fn load(
               WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
            c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
            c.oid, {acl}, pg_get_userbyid(c.relowner)::text, \
-           CASE WHEN c.relreplident IN ('n', 'f') THEN c.relreplident::text END \
+           CASE WHEN c.relreplident <> 'd' THEN c.relreplident::text END, cl.indrelid IS NOT NULL \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN (SELECT DISTINCT indrelid FROM pg_index WHERE indisclustered) cl ON cl.indrelid = c.oid \
          WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
         filter = ns_filter("n"),
@@ -341,18 +346,22 @@ pub(crate) fn load(
                 replica_identity: r
                     .get::<_, Option<String>>(14)
                     .and_then(|s| s.chars().next()),
+                clustered: r.get(15),
             }
         })
         .collect())
 }
 
-fn replica_identity_sql(table: &QName, r: Option<char>) -> String {
+/// REPLICA IDENTITY for `r`; nothing for USING INDEX, which the index's own statements set
+/// once it exists.
+fn replica_identity_sql(table: &QName, r: Option<char>) -> Option<String> {
     let how = match r {
         Some('n') => "NOTHING",
         Some('f') => "FULL",
-        _ => "DEFAULT",
+        Some(_) => return None,
+        None => "DEFAULT",
     };
-    format!("ALTER TABLE {table} REPLICA IDENTITY {how}")
+    Some(format!("ALTER TABLE {table} REPLICA IDENTITY {how}"))
 }
 
 fn storage_name(c: char) -> &'static str {
@@ -513,7 +522,7 @@ impl Table {
             out.extend(c.setting_changes(&self.name, None));
         }
         if let Some(r) = self.replica_identity {
-            out.push(replica_identity_sql(&self.name, Some(r)));
+            out.extend(replica_identity_sql(&self.name, Some(r)));
         }
         if self.row_security {
             out.push(format!(
@@ -734,7 +743,12 @@ impl Table {
             ));
         }
         if old.replica_identity != self.replica_identity {
-            out.push(replica_identity_sql(t, self.replica_identity));
+            out.extend(replica_identity_sql(t, self.replica_identity));
+        }
+        // Marking another index for CLUSTER is that index's statement; only "none" is the
+        // table's.
+        if old.clustered && !self.clustered {
+            out.push(format!("ALTER TABLE {t} SET WITHOUT CLUSTER"));
         }
         if old.row_security != self.row_security {
             out.push(format!(
