@@ -15,6 +15,7 @@ use crate::functions::Function;
 use crate::indexes::Index;
 use crate::name::QName;
 use crate::policies::Policy;
+use crate::publications::Publication;
 use crate::rules::Rule;
 use crate::schemas::Schema;
 use crate::sequences::Sequence;
@@ -67,6 +68,9 @@ pub struct Catalog {
     /// Extended statistics objects.
     #[serde(with = "crate::common::pairs")]
     pub statistics: BTreeMap<QName, Statistics>,
+    /// Publications.
+    #[serde(default)]
+    pub publications: BTreeMap<String, Publication>,
     /// Default privileges by (role, schema or "", object type).
     #[serde(with = "crate::common::pairs")]
     pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
@@ -197,6 +201,7 @@ pub fn introspect_parallel(
             cat.rules = second.rules;
             cat.statistics = second.statistics;
             cat.collations = second.collations;
+            cat.publications = second.publications;
             cat.default_privileges = second.default_privileges;
             (deps, not_compared)
         }
@@ -348,6 +353,10 @@ fn read_second(
         );
     }
     lap.done("default privileges");
+    for p in crate::publications::load(c, params)? {
+        cat.publications.insert(p.name.clone(), p);
+    }
+    lap.done("publications");
     let not_compared = crate::unsupported::load(c, params)?;
     lap.done("not compared");
     Ok(not_compared)

@@ -170,6 +170,9 @@ pub(crate) fn load(
             "SELECT 'pg_extension'::regclass::oid, e.oid, 0, 'extension', '', e.extname::text, '', 0::oid \
              FROM pg_extension e"
                 .to_string(),
+            "SELECT 'pg_publication'::regclass::oid, p.oid, 0, 'publication', '', p.pubname::text, '', 0::oid \
+             FROM pg_publication p"
+                .to_string(),
         ],
         vec![
             "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'rowtype', '', '', '', t.typrelid \
@@ -193,6 +196,10 @@ pub(crate) fn load(
                 .to_string(),
             "SELECT 'pg_policy'::regclass::oid, p.oid, 0, 'policy', '', '', p.polname::text, p.polrelid \
              FROM pg_policy p"
+                .to_string(),
+            // A table's membership in a publication stands for the publication.
+            "SELECT 'pg_publication_rel'::regclass::oid, pr.oid, 0, 'publication member', '', '', '', pr.prpubid \
+             FROM pg_publication_rel pr"
                 .to_string(),
         ],
         vec![
@@ -252,6 +259,7 @@ struct Names {
 
 const PG_CLASS: u32 = 1259;
 const PG_TYPE: u32 = 1247;
+const PG_PUBLICATION: u32 = 6104;
 
 impl Names {
     fn get(&self, a: &Address) -> Option<u32> {
@@ -275,6 +283,7 @@ impl Names {
         let key = match kind {
             "schema" => Some(ObjKey::Schema(name)),
             "extension" => Some(ObjKey::Extension(name)),
+            "publication" => Some(ObjKey::Publication(name)),
             "type" => Some(ObjKey::Type(q())),
             "sequence" => Some(ObjKey::Sequence(q())),
             "table" => Some(ObjKey::Table(q())),
@@ -286,7 +295,8 @@ impl Names {
             "constraint" if on == 0 => Some(ObjKey::Constraint(q(), sub)),
             // A table's or view's row type is the relation; a composite type's is the type.
             // Names that are another object's: no new key.
-            "rowtype" | "array" | "domain constraint" | "rewrite" | "attribute" | "default" => {
+            "rowtype" | "array" | "domain constraint" | "rewrite" | "attribute" | "default"
+            | "publication member" => {
                 let same = match kind {
                     "rowtype" => match relation(self) {
                         Some(ObjKey::Table(_) | ObjKey::View(_) | ObjKey::Type(_)) => {
@@ -295,6 +305,7 @@ impl Names {
                         _ => None,
                     },
                     "array" | "domain constraint" => self.get(&(PG_TYPE, on, 0)),
+                    "publication member" => self.get(&(PG_PUBLICATION, on, 0)),
                     "rewrite" if sub == "_RETURN" => match relation(self) {
                         Some(ObjKey::View(_)) => self.get(&(PG_CLASS, on, 0)),
                         _ => None,

@@ -157,6 +157,7 @@ enum Obj<'a> {
     Trigger(&'a crate::triggers::Trigger),
     Policy(&'a crate::policies::Policy),
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
+    Publication(&'a crate::publications::Publication),
     Statistics(&'a crate::statistics::Statistics),
     Collation(&'a crate::collations::Collation),
     Rule(&'a crate::rules::Rule),
@@ -212,6 +213,9 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
             Obj::DefaultPrivileges(v),
         );
     }
+    for (k, v) in &c.publications {
+        m.insert(ObjKey::Publication(k.clone()), Obj::Publication(v));
+    }
     m
 }
 
@@ -242,6 +246,7 @@ impl<'a> Obj<'a> {
             (Obj::Trigger(a), Obj::Trigger(b)) => a == b,
             (Obj::Policy(a), Obj::Policy(b)) => a == b,
             (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
+            (Obj::Publication(a), Obj::Publication(b)) => a == b,
             (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
             (Obj::Collation(a), Obj::Collation(b)) => a == b,
             (Obj::Rule(a), Obj::Rule(b)) => a == b,
@@ -263,6 +268,7 @@ impl<'a> Obj<'a> {
             Obj::Trigger(x) => x.create(),
             Obj::Policy(x) => x.create(),
             Obj::DefaultPrivileges(x) => x.create(),
+            Obj::Publication(x) => x.create(),
             Obj::Statistics(x) => x.create(),
             Obj::Collation(x) => x.create(),
             Obj::Rule(x) => x.create(),
@@ -283,6 +289,7 @@ impl<'a> Obj<'a> {
             Obj::Trigger(x) => x.drop(),
             Obj::Policy(x) => x.drop(),
             Obj::DefaultPrivileges(x) => x.drop(),
+            Obj::Publication(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
             Obj::Collation(x) => x.drop(),
             Obj::Rule(x) => x.drop(),
@@ -348,6 +355,7 @@ impl<'a> Obj<'a> {
             (Obj::Collation(n), Obj::Collation(o)) => plain(n.alter(o)),
             (Obj::Rule(n), Obj::Rule(o)) => plain(n.alter(o)),
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
+            (Obj::Publication(n), Obj::Publication(o)) => plain(n.alter(o)),
             _ => Alteration::Replace,
         }
     }
@@ -397,7 +405,7 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         ObjKey::View(_) => 10,
         ObjKey::Trigger(..) | ObjKey::Rule(..) => 11,
         ObjKey::Policy(..) => 12,
-        ObjKey::DefaultPrivileges(..) => 13,
+        ObjKey::DefaultPrivileges(..) | ObjKey::Publication(_) => 13,
     }
 }
 

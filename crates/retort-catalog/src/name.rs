@@ -74,6 +74,8 @@ pub enum ObjKey {
     Statistics(QName),
     /// Default privileges: role, schema ("" for all), object type.
     DefaultPrivileges(String, String, char),
+    /// A publication (database-wide).
+    Publication(String),
 }
 
 impl ObjKey {
@@ -81,7 +83,7 @@ impl ObjKey {
     pub fn schema(&self) -> &str {
         match self {
             ObjKey::Schema(s) => s,
-            ObjKey::Extension(_) => "",
+            ObjKey::Extension(_) | ObjKey::Publication(_) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
@@ -118,6 +120,7 @@ impl fmt::Display for ObjKey {
             ObjKey::Function(q, args) => write!(f, "function {q}({args})"),
             ObjKey::Trigger(q, t) => write!(f, "trigger {} on {q}", quote_ident(t)),
             ObjKey::Policy(q, p) => write!(f, "policy {} on {q}", quote_ident(p)),
+            ObjKey::Publication(p) => write!(f, "publication {}", quote_ident(p)),
             ObjKey::DefaultPrivileges(r, s, k) => {
                 write!(f, "default privileges of {} on {k}", quote_ident(r))?;
                 if !s.is_empty() {

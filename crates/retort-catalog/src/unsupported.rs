@@ -69,7 +69,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'foreign data wrapper, server or user mapping' FROM ( \
                SELECT oid FROM pg_foreign_data_wrapper UNION ALL SELECT oid FROM pg_foreign_server \
                UNION ALL SELECT umid FROM pg_user_mappings) fdw WHERE fdw.oid >= 16384 \
-           UNION ALL SELECT 'publication' FROM pg_publication \
            UNION ALL SELECT 'subscription' FROM pg_subscription WHERE subdbid = \
                (SELECT oid FROM pg_database WHERE datname = current_database()) \
            UNION ALL SELECT 'security label' FROM pg_seclabel \
