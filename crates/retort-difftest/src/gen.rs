@@ -212,6 +212,10 @@ pub struct Table {
     pub rls: bool,
     /// PARTITION BY RANGE (id) with two partitions.
     pub partitioned: bool,
+    /// CLUSTER ON its primary key (not on partitioned tables).
+    pub cluster: bool,
+    /// REPLICA IDENTITY USING INDEX its primary key (not on partitioned tables).
+    pub replica_pkey: bool,
 }
 
 /// A view on a table or on another view.
@@ -242,6 +246,8 @@ pub struct Model {
     pub counters: Vec<String>,
     /// Tables with a BEFORE UPDATE trigger calling `touch()`.
     pub triggers: Vec<String>,
+    /// The publication `pub` and the tables it lists (those that exist).
+    pub publication: Option<Vec<String>>,
 }
 
 fn random_column(m: &Model, rng: &mut Rng, name: String) -> Column {
@@ -287,6 +293,8 @@ fn random_table(m: &Model, rng: &mut Rng, name: String) -> Table {
         grant: rng.chance(30),
         rls: rng.chance(15),
         partitioned: rng.chance(12),
+        cluster: false,
+        replica_pkey: false,
     };
     if t.partitioned {
         t.identity = false;
@@ -354,7 +362,27 @@ pub fn model(seed: u64) -> Model {
         m.tables.push(t);
     }
     add_links(&mut m, &mut rng);
+    add_replication_settings(&mut m, &mut rng);
     m
+}
+
+/// CLUSTER ON and REPLICA IDENTITY USING INDEX on some tables, and a publication of some.
+fn add_replication_settings(m: &mut Model, rng: &mut Rng) {
+    for t in &mut m.tables {
+        if !t.partitioned {
+            t.cluster = rng.chance(15);
+            t.replica_pkey = rng.chance(15);
+        }
+    }
+    if rng.chance(30) {
+        let names = m
+            .tables
+            .iter()
+            .filter(|_| rng.chance(50))
+            .map(|t| t.name.clone())
+            .collect();
+        m.publication = Some(names);
+    }
 }
 
 /// Foreign keys, views, functions and triggers between the tables.
@@ -536,6 +564,32 @@ impl Model {
                 ));
             }
         }
+        for t in &self.tables {
+            if t.cluster {
+                out.push(format!("ALTER TABLE {0} CLUSTER ON {0}_pkey", t.name));
+            }
+            if t.replica_pkey {
+                out.push(format!(
+                    "ALTER TABLE {0} REPLICA IDENTITY USING INDEX {0}_pkey",
+                    t.name
+                ));
+            }
+        }
+        if let Some(listed) = &self.publication {
+            let present: Vec<&String> = listed
+                .iter()
+                .filter(|n| self.tables.iter().any(|t| &t.name == *n))
+                .collect();
+            if present.is_empty() {
+                out.push("CREATE PUBLICATION pub".into());
+            } else {
+                let names: Vec<&str> = present.iter().map(|n| n.as_str()).collect();
+                out.push(format!(
+                    "CREATE PUBLICATION pub FOR TABLE {}",
+                    names.join(", ")
+                ));
+            }
+        }
         for v in &self.views {
             let filter = v
                 .filter
@@ -606,7 +660,7 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
     for _ in 0..1 + rng.below(4) {
         let ti = rng.below(m.tables.len());
         let tname = m.tables[ti].name.clone();
-        match rng.below(14) {
+        match rng.below(15) {
             0 => {
                 let name = format!("n{}", rng.below(1000));
                 if !m.tables[ti].columns.iter().any(|c| c.name == name) {
@@ -719,6 +773,27 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
                 let t = &mut m.tables[ti];
                 if !t.partitioned {
                     t.rls = !t.rls;
+                }
+            }
+            13 => {
+                // Replication settings: CLUSTER ON, replica identity, publication membership.
+                let t = &mut m.tables[ti];
+                if !t.partitioned {
+                    if rng.chance(50) {
+                        t.cluster = !t.cluster;
+                    } else {
+                        t.replica_pkey = !t.replica_pkey;
+                    }
+                }
+                match &mut m.publication {
+                    None => m.publication = Some(vec![tname.clone()]),
+                    Some(_) if rng.chance(20) => m.publication = None,
+                    Some(list) => match list.iter().position(|n| *n == tname) {
+                        Some(i) => {
+                            list.remove(i);
+                        }
+                        None => list.push(tname.clone()),
+                    },
                 }
             }
             _ => {
