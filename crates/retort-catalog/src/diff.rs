@@ -464,11 +464,17 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     let same_but_casts = |o: &Obj, n: &Obj| -> bool {
         let (table, od, nd) = match (o, n) {
             (Obj::Constraint(x), Obj::Constraint(y))
-                if x.kind == y.kind && x.comment == y.comment =>
+                if x.kind == y.kind
+                    && x.comment == y.comment
+                    && (x.clustered, x.replica_identity) == (y.clustered, y.replica_identity) =>
             {
                 (&x.table, &x.definition, &y.definition)
             }
-            (Obj::Index(x), Obj::Index(y)) if x.table == y.table && x.comment == y.comment => {
+            (Obj::Index(x), Obj::Index(y))
+                if x.table == y.table
+                    && x.comment == y.comment
+                    && (x.clustered, x.replica_identity) == (y.clustered, y.replica_identity) =>
+            {
                 (&x.table, &x.definition, &y.definition)
             }
             _ => return false,

@@ -1,0 +1,2 @@
+CREATE TABLE t0 (id bigint NOT NULL, c0 varchar(10) NOT NULL, CONSTRAINT t0_pkey PRIMARY KEY (id), CONSTRAINT t0_c0_ck678 CHECK (c0 <> ''));
+CREATE UNIQUE INDEX t0_c0_u ON t0 (c0);
