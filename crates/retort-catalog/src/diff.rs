@@ -950,6 +950,26 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
 /// ALTER TYPE .. RENAME, CREATE the new type, convert each column through text, DROP the old.
 /// When a column of the old type is itself going away (dropped later in the script), the old
 /// type is dropped at the end instead: the second change.
+/// The old, renamed type or collation is dropped at the end of its replacement, or, when a
+/// column using it is dropped (later, with its table's changes), in the late group.
+fn drop_renamed(
+    key: ObjKey,
+    drop: String,
+    column_goes: bool,
+    statements: &mut Vec<String>,
+) -> Option<Change> {
+    if column_goes {
+        return Some(Change {
+            key,
+            action: Action::Drop,
+            statements: vec![drop],
+            destructive: None,
+        });
+    }
+    statements.push(drop);
+    None
+}
+
 /// A collation whose definition changes while columns use it (PostgreSQL cannot alter one, nor
 /// drop it while in use): the old one is renamed, the new one created, the columns moved to
 /// it (PostgreSQL rebuilds their indexes), and the old one dropped.
@@ -986,16 +1006,12 @@ fn replace_collation_in_place(
             col.data_type
         ));
     }
-    let drop_old = format!("DROP COLLATION {temp}");
-    let late = column_goes.then(|| Change {
-        key: ObjKey::Collation(temp.clone()),
-        action: Action::Drop,
-        statements: vec![drop_old.clone()],
-        destructive: None,
-    });
-    if late.is_none() {
-        statements.push(drop_old);
-    }
+    let late = drop_renamed(
+        ObjKey::Collation(temp.clone()),
+        format!("DROP COLLATION {temp}"),
+        column_goes,
+        &mut statements,
+    );
     (
         Change {
             key: ObjKey::Collation(new.name.clone()),
@@ -1054,16 +1070,12 @@ fn replace_type_in_place(
             statements.push(format!("{alter} SET DEFAULT {d}"));
         }
     }
-    let drop_old = format!("DROP TYPE {temp}");
-    let late = column_goes.then(|| Change {
-        key: ObjKey::Type(temp.clone()),
-        action: Action::Drop,
-        statements: vec![drop_old.clone()],
-        destructive: None,
-    });
-    if late.is_none() {
-        statements.push(drop_old);
-    }
+    let late = drop_renamed(
+        ObjKey::Type(temp.clone()),
+        format!("DROP TYPE {temp}"),
+        column_goes,
+        &mut statements,
+    );
     let destructive = match (&old.kind, &new.kind) {
         (crate::types::TypeKind::Enum(x), crate::types::TypeKind::Enum(y)) => {
             let removed: Vec<&String> = x.iter().filter(|l| !y.contains(l)).collect();

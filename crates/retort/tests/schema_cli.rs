@@ -229,15 +229,15 @@ fn diff_of_files_and_urls_with_exit_codes() {
     );
     // Objects retort does not model are named, not silently passed over.
     std::fs::write(
-        p.join("collation.sql"),
-        "CREATE TABLE t (id int);\nCREATE COLLATION plain_c (provider = libc, locale = 'C');\n",
+        p.join("unmodelled.sql"),
+        "CREATE TABLE t (id int);\nCREATE TEXT SEARCH CONFIGURATION plain_words (COPY = simple);\n",
     )
     .unwrap();
     let (code, _, err) =
-        run(retort(p, &url).args(["diff", "a.sql", "collation.sql", "--dev-url", &dev]));
+        run(retort(p, &url).args(["diff", "a.sql", "unmodelled.sql", "--dev-url", &dev]));
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("TO has 1 collation that retort does not compare"),
+        err.contains("TO has 1 text search configuration that retort does not compare"),
         "{err}"
     );
 }
