@@ -76,6 +76,15 @@ pub struct Catalog {
     pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
 }
 
+impl Catalog {
+    /// Column `column` of table `table`, when both exist.
+    pub(crate) fn column(&self, table: &QName, column: &str) -> Option<&crate::tables::Column> {
+        self.tables
+            .get(table)
+            .and_then(|t| t.columns.iter().find(|c| c.name == column))
+    }
+}
+
 /// A catalog plus what the diff needs besides the model: the dependency graph.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {

@@ -901,16 +901,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             statements: vec![format!("{col} DROP DEFAULT")],
             destructive: None,
         });
-        let old_default = a
-            .tables
-            .get(t)
-            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
-            .and_then(|x| x.default.clone());
-        let new_default = b
-            .tables
-            .get(t)
-            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
-            .and_then(|x| x.default.clone());
+        let old_default = a.column(t, c).and_then(|x| x.default.clone());
+        let new_default = b.column(t, c).and_then(|x| x.default.clone());
         if let Some(d) = new_default.filter(|d| Some(d) == old_default.as_ref()) {
             creates.push(Change {
                 key,
@@ -950,6 +942,11 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
 /// ALTER TYPE .. RENAME, CREATE the new type, convert each column through text, DROP the old.
 /// When a column of the old type is itself going away (dropped later in the script), the old
 /// type is dropped at the end instead: the second change.
+/// The name a replaced type or collation is renamed to while its replacement takes over.
+fn retired_name(name: &QName) -> QName {
+    QName::new(name.schema.clone(), format!("{}__retort_old", name.name))
+}
+
 /// The old, renamed type or collation is dropped at the end of its replacement, or, when a
 /// column using it is dropped (later, with its table's changes), in the late group.
 fn drop_renamed(
@@ -979,19 +976,12 @@ fn replace_collation_in_place(
     b: &Catalog,
     columns: &[(QName, String)],
 ) -> (Change, Option<Change>) {
-    let temp = QName::new(
-        old.name.schema.clone(),
-        format!("{}__retort_old", old.name.name),
-    );
+    let temp = retired_name(&old.name);
     let mut statements = vec![old.rename_sql(&temp.name)];
     statements.extend(new.create());
     let mut column_goes = false;
     for (t, c) in columns {
-        let Some(col) = b
-            .tables
-            .get(t)
-            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
-        else {
+        let Some(col) = b.column(t, c) else {
             column_goes = true;
             continue;
         };
@@ -1032,10 +1022,7 @@ fn replace_type_in_place(
     columns: &[(QName, String)],
 ) -> (Change, Option<Change>) {
     let mut column_goes = false;
-    let temp = QName::new(
-        old.name.schema.clone(),
-        format!("{}__retort_old", old.name.name),
-    );
+    let temp = retired_name(&old.name);
     let mut statements = vec![format!(
         "ALTER TYPE {} RENAME TO {}",
         old.name,
@@ -1043,20 +1030,12 @@ fn replace_type_in_place(
     )];
     statements.extend(new.create());
     for (t, c) in columns {
-        let Some(col) = b
-            .tables
-            .get(t)
-            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
-        else {
+        let Some(col) = b.column(t, c) else {
             column_goes = true;
             continue;
         };
         let alter = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
-        let old_default = a
-            .tables
-            .get(t)
-            .and_then(|x| x.columns.iter().find(|x| &x.name == c))
-            .and_then(|x| x.default.as_ref());
+        let old_default = a.column(t, c).and_then(|x| x.default.as_ref());
         if old_default.is_some() {
             statements.push(format!("{alter} DROP DEFAULT"));
         }
