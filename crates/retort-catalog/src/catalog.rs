@@ -10,6 +10,7 @@ use crate::constraints::Constraint;
 use crate::defaults::DefaultPrivileges;
 use crate::depends::Dependencies;
 use crate::error::{query, CatalogError};
+use crate::eventtriggers::EventTrigger;
 use crate::extensions::Extension;
 use crate::functions::Function;
 use crate::indexes::Index;
@@ -71,6 +72,9 @@ pub struct Catalog {
     /// Publications.
     #[serde(default)]
     pub publications: BTreeMap<String, Publication>,
+    /// Event triggers.
+    #[serde(default)]
+    pub event_triggers: BTreeMap<String, EventTrigger>,
     /// Default privileges by (role, schema or "", object type).
     #[serde(with = "crate::common::pairs")]
     pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
@@ -211,6 +215,7 @@ pub fn introspect_parallel(
             cat.statistics = second.statistics;
             cat.collations = second.collations;
             cat.publications = second.publications;
+            cat.event_triggers = second.event_triggers;
             cat.default_privileges = second.default_privileges;
             (deps, not_compared)
         }
@@ -248,9 +253,12 @@ fn snapshot_transaction(client: &mut Client) -> Result<postgres::Transaction<'_>
         .read_only(true)
         .start()
         .map_err(query("a snapshot"))?;
-    // JIT compiling these one-off catalog queries costs more than running them.
+    // JIT compiling these one-off catalog queries costs more than running them, and so does
+    // starting parallel workers for them: at 5,000 tables a diff (two sides read at once on
+    // 2 cores) took 1.65 s with workers and 1.35 s without; one side alone, 1.18 s and 1.08 s.
     tx.batch_execute(
-        "SET LOCAL search_path = pg_catalog; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'",
+        "SET LOCAL search_path = pg_catalog; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
+         SET LOCAL max_parallel_workers_per_gather = 0",
     )
     .map_err(query("a snapshot"))?;
     Ok(tx)
@@ -366,6 +374,10 @@ fn read_second(
         cat.publications.insert(p.name.clone(), p);
     }
     lap.done("publications");
+    for e in crate::eventtriggers::load(c, params)? {
+        cat.event_triggers.insert(e.name.clone(), e);
+    }
+    lap.done("event triggers");
     let not_compared = crate::unsupported::load(c, params)?;
     lap.done("not compared");
     Ok(not_compared)

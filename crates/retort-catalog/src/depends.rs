@@ -45,6 +45,12 @@ impl Dependencies {
             .map(|&(d, r)| (&self.keys[d as usize], &self.keys[r as usize]))
     }
 
+    /// The keys, and the edges as (dependent, referenced) indexes into them: for walks that
+    /// look each key up once rather than once per edge.
+    pub(crate) fn indexed(&self) -> (&[ObjKey], &[(u32, u32)]) {
+        (&self.keys, &self.edges)
+    }
+
     /// The number of edges (the same pair of keys may be counted twice when two catalog
     /// entries name one object).
     pub fn len(&self) -> usize {
@@ -173,6 +179,9 @@ pub(crate) fn load(
             "SELECT 'pg_publication'::regclass::oid, p.oid, 0, 'publication', '', p.pubname::text, '', 0::oid \
              FROM pg_publication p"
                 .to_string(),
+            "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0, 'event trigger', '', e.evtname::text, '', 0::oid \
+             FROM pg_event_trigger e"
+                .to_string(),
         ],
         vec![
             "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'rowtype', '', '', '', t.typrelid \
@@ -284,6 +293,7 @@ impl Names {
             "schema" => Some(ObjKey::Schema(name)),
             "extension" => Some(ObjKey::Extension(name)),
             "publication" => Some(ObjKey::Publication(name)),
+            "event trigger" => Some(ObjKey::EventTrigger(name)),
             "type" => Some(ObjKey::Type(q())),
             "sequence" => Some(ObjKey::Sequence(q())),
             "table" => Some(ObjKey::Table(q())),

@@ -158,6 +158,7 @@ enum Obj<'a> {
     Policy(&'a crate::policies::Policy),
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
     Publication(&'a crate::publications::Publication),
+    EventTrigger(&'a crate::eventtriggers::EventTrigger),
     Statistics(&'a crate::statistics::Statistics),
     Collation(&'a crate::collations::Collation),
     Rule(&'a crate::rules::Rule),
@@ -216,7 +217,32 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for (k, v) in &c.publications {
         m.insert(ObjKey::Publication(k.clone()), Obj::Publication(v));
     }
+    for (k, v) in &c.event_triggers {
+        m.insert(ObjKey::EventTrigger(k.clone()), Obj::EventTrigger(v));
+    }
     m
+}
+
+/// The union of two maps' keys in order, with each map's value: one pass over both.
+fn merged<'m, K: Ord, V>(
+    a: &'m BTreeMap<K, V>,
+    b: &'m BTreeMap<K, V>,
+) -> impl Iterator<Item = (&'m K, Option<&'m V>, Option<&'m V>)> {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some((ka, _)), Some((kb, _))) => match ka.cmp(kb) {
+            std::cmp::Ordering::Less => a.next().map(|(k, v)| (k, Some(v), None)),
+            std::cmp::Ordering::Greater => b.next().map(|(k, v)| (k, None, Some(v))),
+            std::cmp::Ordering::Equal => {
+                let (k, v) = a.next()?;
+                let (_, w) = b.next()?;
+                Some((k, Some(v), Some(w)))
+            }
+        },
+        (Some(_), None) => a.next().map(|(k, v)| (k, Some(v), None)),
+        (None, Some(_)) => b.next().map(|(k, v)| (k, None, Some(v))),
+        (None, None) => None,
+    })
 }
 
 /// How an object in both catalogs changes.
@@ -247,6 +273,7 @@ impl<'a> Obj<'a> {
             (Obj::Policy(a), Obj::Policy(b)) => a == b,
             (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
             (Obj::Publication(a), Obj::Publication(b)) => a == b,
+            (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
             (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
             (Obj::Collation(a), Obj::Collation(b)) => a == b,
             (Obj::Rule(a), Obj::Rule(b)) => a == b,
@@ -269,6 +296,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(x) => x.create(),
             Obj::DefaultPrivileges(x) => x.create(),
             Obj::Publication(x) => x.create(),
+            Obj::EventTrigger(x) => x.create(),
             Obj::Statistics(x) => x.create(),
             Obj::Collation(x) => x.create(),
             Obj::Rule(x) => x.create(),
@@ -290,6 +318,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(x) => x.drop(),
             Obj::DefaultPrivileges(x) => x.drop(),
             Obj::Publication(x) => x.drop(),
+            Obj::EventTrigger(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
             Obj::Collation(x) => x.drop(),
             Obj::Rule(x) => x.drop(),
@@ -356,6 +385,7 @@ impl<'a> Obj<'a> {
             (Obj::Rule(n), Obj::Rule(o)) => plain(n.alter(o)),
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             (Obj::Publication(n), Obj::Publication(o)) => plain(n.alter(o)),
+            (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
             _ => Alteration::Replace,
         }
     }
@@ -406,6 +436,9 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         ObjKey::Trigger(..) | ObjKey::Rule(..) => 11,
         ObjKey::Policy(..) => 12,
         ObjKey::DefaultPrivileges(..) | ObjKey::Publication(_) => 13,
+        // Last to be created and first to go: an event trigger does not fire on the
+        // script's own DDL.
+        ObjKey::EventTrigger(_) => 14,
     }
 }
 
@@ -426,7 +459,6 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     let (a, b) = (&from.catalog, &to.catalog);
     let olds = objects(a);
     let news = objects(b);
-    let keys: BTreeSet<&ObjKey> = olds.keys().chain(news.keys()).collect();
     let mut status: BTreeMap<ObjKey, Status> = BTreeMap::new();
     let mut alters: BTreeMap<ObjKey, (Vec<String>, Option<String>)> = BTreeMap::new();
     let mut outside_transaction = false;
@@ -491,8 +523,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         strip(od) == strip(nd)
     };
 
-    for key in keys {
-        let s = match (olds.get(key), news.get(key)) {
+    for (key, old, new) in merged(&olds, &news) {
+        let s = match (old, new) {
             (None, Some(_)) => Status::Create,
             (Some(_), None) => Status::Drop,
             // Equal models need no statement: skip rendering what would come out empty.
@@ -513,7 +545,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             (None, None) => unreachable!("keys come from one of the maps"),
         };
         status.insert(key.clone(), s);
-        if let (Some(Obj::Table(o)), Some(Obj::Table(n))) = (olds.get(key), news.get(key)) {
+        if let (Some(Obj::Table(o)), Some(Obj::Table(n))) = (old, new) {
             for c in &o.columns {
                 match n.columns.iter().find(|x| x.name == c.name) {
                     None => {
@@ -1096,27 +1128,34 @@ fn order(
     reverse: bool,
 ) -> Vec<Change> {
     let n = changes.len();
-    let mut index: BTreeMap<&ObjKey, Vec<usize>> = BTreeMap::new();
+    let mut index: HashMap<&ObjKey, Vec<usize>> = HashMap::default();
     for (i, c) in changes.iter().enumerate() {
         index.entry(&c.key).or_default().push(i);
     }
-    let lift = |k: &ObjKey| -> Option<Vec<usize>> {
-        if let Some(v) = index.get(k) {
-            return Some(v.clone());
-        }
-        match k {
-            ObjKey::Column(t, _) => index.get(&ObjKey::Table(t.clone())).cloned(),
+    let tables: HashMap<&QName, &[usize]> = index
+        .iter()
+        .filter_map(|(k, v)| match k {
+            ObjKey::Table(t) => Some((t, v.as_slice())),
             _ => None,
-        }
-    };
+        })
+        .collect();
+    // Each key of the graph is looked up once (a column stands for its table), then the edges
+    // are walked by index: the graph has tens of thousands of edges, the changes are few.
+    let (keys, pairs) = edges.indexed();
+    let lifted: Vec<&[usize]> = keys
+        .iter()
+        .map(|k| match (index.get(k), k) {
+            (Some(v), _) => v.as_slice(),
+            (None, ObjKey::Column(t, _)) => tables.get(t).copied().unwrap_or(&[]),
+            (None, _) => &[],
+        })
+        .collect();
     let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n]; // after[x] = nodes that must wait for x
     let mut indegree = vec![0usize; n];
-    for (dep, referenced) in edges.iter() {
-        let (Some(ds), Some(rs)) = (lift(dep), lift(referenced)) else {
-            continue;
-        };
-        for &d in &ds {
-            for &r in &rs {
+    for &(dep, referenced) in pairs {
+        let (ds, rs) = (lifted[dep as usize], lifted[referenced as usize]);
+        for &d in ds {
+            for &r in rs {
                 if d == r {
                     continue;
                 }
