@@ -76,6 +76,8 @@ pub enum ObjKey {
     DefaultPrivileges(String, String, char),
     /// A publication (database-wide).
     Publication(String),
+    /// An event trigger (database-wide).
+    EventTrigger(String),
 }
 
 impl ObjKey {
@@ -83,7 +85,7 @@ impl ObjKey {
     pub fn schema(&self) -> &str {
         match self {
             ObjKey::Schema(s) => s,
-            ObjKey::Extension(_) | ObjKey::Publication(_) => "",
+            ObjKey::Extension(_) | ObjKey::Publication(_) | ObjKey::EventTrigger(_) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
@@ -121,6 +123,7 @@ impl fmt::Display for ObjKey {
             ObjKey::Trigger(q, t) => write!(f, "trigger {} on {q}", quote_ident(t)),
             ObjKey::Policy(q, p) => write!(f, "policy {} on {q}", quote_ident(p)),
             ObjKey::Publication(p) => write!(f, "publication {}", quote_ident(p)),
+            ObjKey::EventTrigger(e) => write!(f, "event trigger {}", quote_ident(e)),
             ObjKey::DefaultPrivileges(r, s, k) => {
                 write!(f, "default privileges of {} on {k}", quote_ident(r))?;
                 if !s.is_empty() {

@@ -24,7 +24,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'column privilege on a view' FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND c.relkind NOT IN ('r', 'p') AND {f} \
-           UNION ALL SELECT 'event trigger' FROM pg_event_trigger e WHERE {ext_evt} \
            UNION ALL SELECT 'CLUSTER ON setting of a materialized view' FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE i.indisclustered AND c.relkind = 'm' AND {f} AND {ext_class} \
@@ -91,7 +90,6 @@ pub(crate) fn load(
         ext_class = not_in_extension("pg_class", "c.oid"),
         ext_op = not_in_extension("pg_operator", "o.oid"),
         ext_proc = not_in_extension("pg_proc", "p.oid"),
-        ext_evt = not_in_extension("pg_event_trigger", "e.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())
