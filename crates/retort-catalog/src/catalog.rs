@@ -22,6 +22,7 @@ use crate::schemas::Schema;
 use crate::sequences::Sequence;
 use crate::statistics::Statistics;
 use crate::tables::Table;
+use crate::textsearch::{TsConfiguration, TsDictionary};
 use crate::triggers::Trigger;
 use crate::types::TypeDef;
 use crate::views::View;
@@ -72,6 +73,12 @@ pub struct Catalog {
     /// Publications.
     #[serde(default)]
     pub publications: BTreeMap<String, Publication>,
+    /// Text search dictionaries.
+    #[serde(with = "crate::common::pairs", default)]
+    pub ts_dictionaries: BTreeMap<QName, TsDictionary>,
+    /// Text search configurations.
+    #[serde(with = "crate::common::pairs", default)]
+    pub ts_configurations: BTreeMap<QName, TsConfiguration>,
     /// Event triggers.
     #[serde(default)]
     pub event_triggers: BTreeMap<String, EventTrigger>,
@@ -216,6 +223,8 @@ pub fn introspect_parallel(
             cat.collations = second.collations;
             cat.publications = second.publications;
             cat.event_triggers = second.event_triggers;
+            cat.ts_dictionaries = second.ts_dictionaries;
+            cat.ts_configurations = second.ts_configurations;
             cat.default_privileges = second.default_privileges;
             (deps, not_compared)
         }
@@ -378,6 +387,13 @@ fn read_second(
         cat.event_triggers.insert(e.name.clone(), e);
     }
     lap.done("event triggers");
+    for d in crate::textsearch::load_dictionaries(c, params)? {
+        cat.ts_dictionaries.insert(d.name.clone(), d);
+    }
+    for t in crate::textsearch::load_configurations(c, params)? {
+        cat.ts_configurations.insert(t.name.clone(), t);
+    }
+    lap.done("text search");
     let not_compared = crate::unsupported::load(c, params)?;
     lap.done("not compared");
     Ok(not_compared)

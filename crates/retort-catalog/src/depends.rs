@@ -179,6 +179,18 @@ pub(crate) fn load(
             "SELECT 'pg_publication'::regclass::oid, p.oid, 0, 'publication', '', p.pubname::text, '', 0::oid \
              FROM pg_publication p"
                 .to_string(),
+            format!(
+                "SELECT 'pg_ts_dict'::regclass::oid, d.oid, 0, 'text search dictionary', n.nspname::text, \
+                    d.dictname::text, '', 0::oid \
+                 FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace \
+                 WHERE d.oid >= 16384 AND {f}"
+            ),
+            format!(
+                "SELECT 'pg_ts_config'::regclass::oid, c.oid, 0, 'text search configuration', n.nspname::text, \
+                    c.cfgname::text, '', 0::oid \
+                 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace \
+                 WHERE c.oid >= 16384 AND {f}"
+            ),
             "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0, 'event trigger', '', e.evtname::text, '', 0::oid \
              FROM pg_event_trigger e"
                 .to_string(),
@@ -302,6 +314,8 @@ impl Names {
             "function" => Some(ObjKey::Function(q(), sub)),
             "statistics" => Some(ObjKey::Statistics(q())),
             "collation" => Some(ObjKey::Collation(q())),
+            "text search dictionary" => Some(ObjKey::TsDictionary(q())),
+            "text search configuration" => Some(ObjKey::TsConfiguration(q())),
             "constraint" if on == 0 => Some(ObjKey::Constraint(q(), sub)),
             // A table's or view's row type is the relation; a composite type's is the type.
             // Names that are another object's: no new key.

@@ -159,6 +159,8 @@ enum Obj<'a> {
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
     Publication(&'a crate::publications::Publication),
     EventTrigger(&'a crate::eventtriggers::EventTrigger),
+    TsDictionary(&'a crate::textsearch::TsDictionary),
+    TsConfiguration(&'a crate::textsearch::TsConfiguration),
     Statistics(&'a crate::statistics::Statistics),
     Collation(&'a crate::collations::Collation),
     Rule(&'a crate::rules::Rule),
@@ -217,6 +219,12 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for (k, v) in &c.publications {
         m.insert(ObjKey::Publication(k.clone()), Obj::Publication(v));
     }
+    for (k, v) in &c.ts_dictionaries {
+        m.insert(ObjKey::TsDictionary(k.clone()), Obj::TsDictionary(v));
+    }
+    for (k, v) in &c.ts_configurations {
+        m.insert(ObjKey::TsConfiguration(k.clone()), Obj::TsConfiguration(v));
+    }
     for (k, v) in &c.event_triggers {
         m.insert(ObjKey::EventTrigger(k.clone()), Obj::EventTrigger(v));
     }
@@ -274,6 +282,8 @@ impl<'a> Obj<'a> {
             (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
             (Obj::Publication(a), Obj::Publication(b)) => a == b,
             (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
+            (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
+            (Obj::TsConfiguration(a), Obj::TsConfiguration(b)) => a == b,
             (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
             (Obj::Collation(a), Obj::Collation(b)) => a == b,
             (Obj::Rule(a), Obj::Rule(b)) => a == b,
@@ -297,6 +307,8 @@ impl<'a> Obj<'a> {
             Obj::DefaultPrivileges(x) => x.create(),
             Obj::Publication(x) => x.create(),
             Obj::EventTrigger(x) => x.create(),
+            Obj::TsDictionary(x) => x.create(),
+            Obj::TsConfiguration(x) => x.create(),
             Obj::Statistics(x) => x.create(),
             Obj::Collation(x) => x.create(),
             Obj::Rule(x) => x.create(),
@@ -319,6 +331,8 @@ impl<'a> Obj<'a> {
             Obj::DefaultPrivileges(x) => x.drop(),
             Obj::Publication(x) => x.drop(),
             Obj::EventTrigger(x) => x.drop(),
+            Obj::TsDictionary(x) => x.drop(),
+            Obj::TsConfiguration(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
             Obj::Collation(x) => x.drop(),
             Obj::Rule(x) => x.drop(),
@@ -386,6 +400,8 @@ impl<'a> Obj<'a> {
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             (Obj::Publication(n), Obj::Publication(o)) => plain(n.alter(o)),
             (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
+            (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
+            (Obj::TsConfiguration(n), Obj::TsConfiguration(o)) => plain(n.alter(o)),
             _ => Alteration::Replace,
         }
     }
@@ -418,7 +434,10 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
     match key {
         ObjKey::Schema(_) => 0,
         ObjKey::Extension(_) => 1,
-        ObjKey::Collation(_) | ObjKey::Type(_) => 2,
+        ObjKey::Collation(_)
+        | ObjKey::Type(_)
+        | ObjKey::TsDictionary(_)
+        | ObjKey::TsConfiguration(_) => 2,
         ObjKey::Function(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
@@ -714,6 +733,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             k,
             ObjKey::Type(_)
                 | ObjKey::Collation(_)
+                | ObjKey::TsDictionary(_)
+                | ObjKey::TsConfiguration(_)
                 | ObjKey::Sequence(_)
                 | ObjKey::Function(..)
                 | ObjKey::Extension(_)

@@ -76,6 +76,10 @@ pub enum ObjKey {
     DefaultPrivileges(String, String, char),
     /// A publication (database-wide).
     Publication(String),
+    /// A text search dictionary.
+    TsDictionary(QName),
+    /// A text search configuration.
+    TsConfiguration(QName),
     /// An event trigger (database-wide).
     EventTrigger(String),
 }
@@ -89,6 +93,8 @@ impl ObjKey {
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
+            | ObjKey::TsDictionary(q)
+            | ObjKey::TsConfiguration(q)
             | ObjKey::Sequence(q)
             | ObjKey::Table(q)
             | ObjKey::Column(q, _)
@@ -111,6 +117,8 @@ impl fmt::Display for ObjKey {
             ObjKey::Extension(e) => write!(f, "extension {}", quote_ident(e)),
             ObjKey::Type(q) => write!(f, "type {q}"),
             ObjKey::Collation(q) => write!(f, "collation {q}"),
+            ObjKey::TsDictionary(q) => write!(f, "text search dictionary {q}"),
+            ObjKey::TsConfiguration(q) => write!(f, "text search configuration {q}"),
             ObjKey::Sequence(q) => write!(f, "sequence {q}"),
             ObjKey::Table(q) => write!(f, "table {q}"),
             ObjKey::Column(q, c) => write!(f, "column {q}.{}", quote_ident(c)),

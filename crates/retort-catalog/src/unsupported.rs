@@ -16,8 +16,6 @@ pub(crate) fn load(
              WHERE c.relkind = 'f' AND {f} AND {ext_class} \
            UNION ALL SELECT 'operator' FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
              WHERE {f} AND {ext_op} \
-           UNION ALL SELECT 'text search configuration' FROM pg_ts_config t JOIN pg_namespace n ON n.oid = t.cfgnamespace \
-             WHERE {f} \
            UNION ALL SELECT 'ordered-set or moving aggregate' FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid \
              JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE (a.aggkind <> 'n' OR a.aggmtransfn <> 0 OR a.aggserialfn <> 0) AND {f} AND {ext_proc} \
@@ -57,8 +55,8 @@ pub(crate) fn load(
              WHERE o.oid >= 16384 AND {f} AND {ext_opf} \
            UNION ALL SELECT 'conversion' FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
              WHERE co.oid >= 16384 AND {f} \
-           UNION ALL SELECT 'text search dictionary, parser or template' FROM ( \
-               SELECT dictnamespace AS ns, oid FROM pg_ts_dict UNION ALL SELECT prsnamespace, oid FROM pg_ts_parser \
+           UNION ALL SELECT 'text search parser or template' FROM ( \
+               SELECT prsnamespace AS ns, oid FROM pg_ts_parser \
                UNION ALL SELECT tmplnamespace, oid FROM pg_ts_template) ts \
              JOIN pg_namespace n ON n.oid = ts.ns WHERE ts.oid >= 16384 AND {f} \
            UNION ALL SELECT 'cast' FROM pg_cast ca WHERE ca.oid >= 16384 AND {ext_cast} \
