@@ -357,7 +357,7 @@ impl<'a> Obj<'a> {
                 Some((v, _)) if v.is_empty() => Alteration::Same,
                 Some((v, outside_tx)) => Alteration::InPlace {
                     statements: v,
-                    destructive: None,
+                    destructive: n.destructive_change(o),
                     outside_tx,
                 },
             },
@@ -1260,6 +1260,11 @@ fn rename_hints(a: &Catalog, b: &Catalog, status: &BTreeMap<ObjKey, Status>) -> 
     }
     for (q, t) in &b.tables {
         let Some(o) = a.tables.get(q) else { continue };
+        // A typed table's columns are renamed through its type (ALTER TYPE ... RENAME
+        // ATTRIBUTE ... CASCADE), which no hint here names correctly.
+        if t.of_type.is_some() && o.of_type == t.of_type {
+            continue;
+        }
         for gone in o
             .columns
             .iter()

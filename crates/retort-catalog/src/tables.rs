@@ -156,6 +156,10 @@ pub struct Table {
     pub partition_of: Option<(String, String)>,
     /// INHERITS parents (quoted names), in order.
     pub inherits: Vec<String>,
+    /// `OF type` of a typed table: the composite type (quoted, qualified) that owns its
+    /// columns' names and types.
+    #[serde(default)]
+    pub of_type: Option<String>,
     /// Columns defined by this table (not inherited), in attnum order.
     pub columns: Vec<Column>,
     /// ENABLE ROW LEVEL SECURITY.
@@ -193,6 +197,7 @@ impl PartialEq for Table {
             && self.partition_by == other.partition_by
             && self.partition_of == other.partition_of
             && self.inherits == other.inherits
+            && self.of_type == other.of_type
             && (self.columns == other.columns || cols(self) == cols(other))
             && self.row_security == other.row_security
             && self.force_row_security == other.force_row_security
@@ -221,7 +226,8 @@ pub(crate) fn load(
               WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
            c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
            c.oid, {acl}, pg_get_userbyid(c.relowner)::text, \
-           CASE WHEN c.relreplident <> 'd' THEN c.relreplident::text END, cl.indrelid IS NOT NULL \
+           CASE WHEN c.relreplident <> 'd' THEN c.relreplident::text END, cl.indrelid IS NOT NULL, \
+           CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN (SELECT DISTINCT indrelid FROM pg_index WHERE indisclustered) cl ON cl.indrelid = c.oid \
          WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
@@ -337,6 +343,7 @@ pub(crate) fn load(
                     _ => None,
                 },
                 inherits: text_array(r, 6),
+                of_type: r.get(16),
                 row_security: r.get(7),
                 force_row_security: r.get(8),
                 options: text_array(r, 9),
@@ -460,6 +467,45 @@ impl Column {
         }
         s
     }
+
+    /// The column of a typed table as CREATE TABLE ... OF writes it (`c WITH OPTIONS DEFAULT 0
+    /// NOT NULL`): name and type come from the composite type.
+    fn typed_definition(&self) -> Option<String> {
+        let mut s = String::new();
+        if let Some(kind) = self.identity {
+            s.push_str(&format!(" {}", self.identity_clause(kind)));
+        }
+        if let Some(d) = &self.default {
+            s.push_str(&format!(" DEFAULT {d}"));
+        }
+        if self.not_null {
+            s.push_str(" NOT NULL");
+        }
+        (!s.is_empty()).then(|| format!("{} WITH OPTIONS{s}", quote_ident(&self.name)))
+    }
+
+    /// The column as the composite type of a typed table gives it: name, type and collation,
+    /// no options.
+    fn as_the_type_gives_it(&self) -> Column {
+        Column {
+            name: self.name.clone(),
+            data_type: self.data_type.clone(),
+            collation: self.collation.clone(),
+            type_storage: self.type_storage,
+            not_null: false,
+            default: None,
+            generated: None,
+            identity: None,
+            comment: None,
+            identity_sequence: None,
+            acl: Vec::new(),
+            statistics: None,
+            identity_params: None,
+            storage: None,
+            compression: None,
+            options: Vec::new(),
+        }
+    }
 }
 
 /// What a table change does to data, for the generated file's warnings.
@@ -491,12 +537,29 @@ impl Table {
             if self.unlogged { "UNLOGGED " } else { "" },
             self.name
         );
-        let cols: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| format!("    {}", c.definition()))
-            .collect();
+        let cols: Vec<String> = match &self.of_type {
+            None => self
+                .columns
+                .iter()
+                .map(|c| format!("    {}", c.definition()))
+                .collect(),
+            Some(_) => self
+                .columns
+                .iter()
+                .filter_map(|c| c.typed_definition().map(|d| format!("    {d}")))
+                .collect(),
+        };
         match &self.partition_of {
+            // A typed table (never a partition): names and types come from the type.
+            _ if self.of_type.is_some() => {
+                s.push_str(&format!(
+                    " OF {}",
+                    self.of_type.as_deref().unwrap_or_default()
+                ));
+                if !cols.is_empty() {
+                    s.push_str(&format!(" (\n{}\n)", cols.join(",\n")));
+                }
+            }
             Some((parent, bound)) => {
                 s.push_str(&format!(" PARTITION OF {parent}"));
                 if !cols.is_empty() {
@@ -575,6 +638,33 @@ impl Table {
         let mut out = Vec::new();
         let mut dropped_columns = Vec::new();
         let mut retyped_columns = Vec::new();
+        // A typed table's columns follow its type (ALTER TYPE ... CASCADE adds, drops and
+        // retypes them): compare only what the table itself sets on them.
+        let adjusted;
+        let old = if self.of_type.is_some() && old.of_type == self.of_type {
+            adjusted = Table {
+                columns: self
+                    .columns
+                    .iter()
+                    .map(|n| match old.columns.iter().find(|c| c.name == n.name) {
+                        Some(o) => Column {
+                            data_type: n.data_type.clone(),
+                            collation: n.collation.clone(),
+                            type_storage: n.type_storage,
+                            ..o.clone()
+                        },
+                        None => n.as_the_type_gives_it(),
+                    })
+                    .collect(),
+                ..old.clone()
+            };
+            &adjusted
+        } else {
+            if old.of_type.is_some() && old.of_type != self.of_type {
+                out.push(format!("ALTER TABLE {t} NOT OF"));
+            }
+            old
+        };
         match (&old.partition_of, &self.partition_of) {
             (a, b) if a == b => {}
             (Some((p1, _)), Some((p2, b2))) if p1 == p2 => {
@@ -741,6 +831,14 @@ impl Table {
                 o.comment.as_deref(),
                 n.comment.as_deref(),
             ));
+        }
+        if let Some(ty) = self
+            .of_type
+            .as_ref()
+            .filter(|_| old.of_type != self.of_type)
+        {
+            // After the column changes: the columns must match the type's by then.
+            out.push(format!("ALTER TABLE {t} OF {ty}"));
         }
         if old.replica_identity != self.replica_identity {
             out.extend(replica_identity_sql(t, self.replica_identity));

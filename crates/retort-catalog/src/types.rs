@@ -35,6 +35,46 @@ pub enum TypeKind {
     },
 }
 
+impl TypeDef {
+    /// What an in-place change from `old` does to stored data: a composite type's dropped or
+    /// retyped attributes (and so the columns of its typed tables, and the fields of columns
+    /// of this type).
+    pub(crate) fn destructive_change(&self, old: &TypeDef) -> Option<String> {
+        let (TypeKind::Composite(a), TypeKind::Composite(b)) = (&old.kind, &self.kind) else {
+            return None;
+        };
+        let mut why = Vec::new();
+        let dropped: Vec<String> = a
+            .iter()
+            .filter(|(n, _)| !b.iter().any(|(m, _)| m == n))
+            .map(|(n, _)| quote_ident(n))
+            .collect();
+        if !dropped.is_empty() {
+            why.push(format!(
+                "drops attribute(s) {} of {} and their data in typed tables and columns of the type",
+                dropped.join(", "),
+                self.name
+            ));
+        }
+        let retyped: Vec<String> = a
+            .iter()
+            .filter(|(n, t)| {
+                b.iter()
+                    .any(|(m, u)| m == n && u != t && !crate::typechange::rewrite_free(t, u))
+            })
+            .map(|(n, _)| quote_ident(n))
+            .collect();
+        if !retyped.is_empty() {
+            why.push(format!(
+                "changes the type of attribute(s) {} of {} (a narrowing change fails or loses data)",
+                retyped.join(", "),
+                self.name
+            ));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+}
+
 /// A user-defined type.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TypeDef {
@@ -291,7 +331,9 @@ impl TypeDef {
                 }
             }
             (TypeKind::Composite(a), TypeKind::Composite(b)) if a != b => {
-                // Kept attributes must stay in order, new ones come last.
+                // Kept attributes must stay in order, new ones come last. CASCADE carries each
+                // change to the typed tables (CREATE TABLE ... OF) of the type, which cannot
+                // change their columns themselves; without typed tables it changes nothing.
                 let kept_old: Vec<&String> = a
                     .iter()
                     .map(|x| &x.0)
@@ -313,7 +355,7 @@ impl TypeDef {
                 for (name, _) in a {
                     if !b.iter().any(|(n, _)| n == name) {
                         out.push(format!(
-                            "ALTER TYPE {} DROP ATTRIBUTE {}",
+                            "ALTER TYPE {} DROP ATTRIBUTE {} CASCADE",
                             self.name,
                             quote_ident(name)
                         ));
@@ -322,13 +364,13 @@ impl TypeDef {
                 for (name, ty) in b {
                     match a.iter().find(|(n, _)| n == name) {
                         Some((_, old_ty)) if old_ty != ty => out.push(format!(
-                            "ALTER TYPE {} ALTER ATTRIBUTE {} TYPE {ty}",
+                            "ALTER TYPE {} ALTER ATTRIBUTE {} TYPE {ty} CASCADE",
                             self.name,
                             quote_ident(name)
                         )),
                         Some(_) => {}
                         None => out.push(format!(
-                            "ALTER TYPE {} ADD ATTRIBUTE {} {ty}",
+                            "ALTER TYPE {} ADD ATTRIBUTE {} {ty} CASCADE",
                             self.name,
                             quote_ident(name)
                         )),

@@ -25,8 +25,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'CLUSTER ON setting of a materialized view' FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE i.indisclustered AND c.relkind = 'm' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'typed table (OF type)' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND c.reloftype <> 0 AND {f} AND {ext_class} \
            UNION ALL SELECT 'table in a tablespace' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p', 'm', 'i') AND c.reltablespace <> 0 AND {f} AND {ext_class} \
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
