@@ -15,6 +15,7 @@ use crate::extensions::Extension;
 use crate::functions::Function;
 use crate::indexes::Index;
 use crate::name::QName;
+use crate::partindexes::AttachedIndex;
 use crate::policies::Policy;
 use crate::publications::Publication;
 use crate::rules::Rule;
@@ -73,6 +74,9 @@ pub struct Catalog {
     /// Publications.
     #[serde(default)]
     pub publications: BTreeMap<String, Publication>,
+    /// Partitions' indexes attached to their parent's, by (partition, parent index).
+    #[serde(with = "crate::common::pairs", default)]
+    pub attached_indexes: BTreeMap<(QName, QName), AttachedIndex>,
     /// Text search dictionaries.
     #[serde(with = "crate::common::pairs", default)]
     pub ts_dictionaries: BTreeMap<QName, TsDictionary>,
@@ -224,6 +228,7 @@ pub fn introspect_parallel(
             cat.publications = second.publications;
             cat.event_triggers = second.event_triggers;
             cat.ts_dictionaries = second.ts_dictionaries;
+            cat.attached_indexes = second.attached_indexes;
             cat.ts_configurations = second.ts_configurations;
             cat.default_privileges = second.default_privileges;
             (deps, not_compared)
@@ -394,6 +399,11 @@ fn read_second(
         cat.ts_configurations.insert(t.name.clone(), t);
     }
     lap.done("text search");
+    for i in crate::partindexes::load(c, params)? {
+        cat.attached_indexes
+            .insert((i.partition.clone(), i.parent_index.clone()), i);
+    }
+    lap.done("partition indexes");
     let not_compared = crate::unsupported::load(c, params)?;
     lap.done("not compared");
     Ok(not_compared)

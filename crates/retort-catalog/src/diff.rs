@@ -160,6 +160,7 @@ enum Obj<'a> {
     Publication(&'a crate::publications::Publication),
     EventTrigger(&'a crate::eventtriggers::EventTrigger),
     TsDictionary(&'a crate::textsearch::TsDictionary),
+    AttachedIndex(&'a crate::partindexes::AttachedIndex),
     TsConfiguration(&'a crate::textsearch::TsConfiguration),
     Statistics(&'a crate::statistics::Statistics),
     Collation(&'a crate::collations::Collation),
@@ -218,6 +219,12 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     }
     for (k, v) in &c.publications {
         m.insert(ObjKey::Publication(k.clone()), Obj::Publication(v));
+    }
+    for ((p, i), v) in &c.attached_indexes {
+        m.insert(
+            ObjKey::AttachedIndex(p.clone(), i.clone()),
+            Obj::AttachedIndex(v),
+        );
     }
     for (k, v) in &c.ts_dictionaries {
         m.insert(ObjKey::TsDictionary(k.clone()), Obj::TsDictionary(v));
@@ -283,6 +290,7 @@ impl<'a> Obj<'a> {
             (Obj::Publication(a), Obj::Publication(b)) => a == b,
             (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
+            (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
             (Obj::TsConfiguration(a), Obj::TsConfiguration(b)) => a == b,
             (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
             (Obj::Collation(a), Obj::Collation(b)) => a == b,
@@ -308,6 +316,7 @@ impl<'a> Obj<'a> {
             Obj::Publication(x) => x.create(),
             Obj::EventTrigger(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
+            Obj::AttachedIndex(x) => x.create(),
             Obj::TsConfiguration(x) => x.create(),
             Obj::Statistics(x) => x.create(),
             Obj::Collation(x) => x.create(),
@@ -332,6 +341,7 @@ impl<'a> Obj<'a> {
             Obj::Publication(x) => x.drop(),
             Obj::EventTrigger(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
+            Obj::AttachedIndex(x) => x.drop(),
             Obj::TsConfiguration(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
             Obj::Collation(x) => x.drop(),
@@ -401,6 +411,7 @@ impl<'a> Obj<'a> {
             (Obj::Publication(n), Obj::Publication(o)) => plain(n.alter(o)),
             (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
+            (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),
             (Obj::TsConfiguration(n), Obj::TsConfiguration(o)) => plain(n.alter(o)),
             _ => Alteration::Replace,
         }
@@ -452,7 +463,8 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         },
         ObjKey::Index(_) | ObjKey::Statistics(_) => 9,
         ObjKey::View(_) => 10,
-        ObjKey::Trigger(..) | ObjKey::Rule(..) => 11,
+        // After the partitions and the parent's indexes and constraints that bring it.
+        ObjKey::Trigger(..) | ObjKey::Rule(..) | ObjKey::AttachedIndex(..) => 11,
         ObjKey::Policy(..) => 12,
         ObjKey::DefaultPrivileges(..) | ObjKey::Publication(_) => 13,
         // Last to be created and first to go: an event trigger does not fire on the
@@ -724,6 +736,42 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                     }
                 }
             }
+        }
+    }
+
+    // A partition's attached index goes with its partition or its parent's index (or the
+    // constraint behind it), and comes back under a name PostgreSQL picks: it follows them.
+    {
+        let gone = |s: Option<&Status>| {
+            matches!(
+                s,
+                Some(Status::Drop | Status::Recreate | Status::ReplaceInPlace)
+            )
+        };
+        let gone_constraints: HashSet<(&str, &str)> = status
+            .iter()
+            .filter(|(_, s)| gone(Some(s)))
+            .filter_map(|(k, _)| match k {
+                ObjKey::Constraint(t, n) => Some((t.schema.as_str(), n.as_str())),
+                _ => None,
+            })
+            .collect();
+        let follow: Vec<ObjKey> = status
+            .iter()
+            .filter(|(k, s)| {
+                let ObjKey::AttachedIndex(p, i) = k else {
+                    return false;
+                };
+                matches!(s, Status::Same | Status::Alter)
+                    && (gone(status.get(&ObjKey::Table(p.clone())))
+                        || gone(status.get(&ObjKey::Index(i.clone())))
+                        || gone_constraints.contains(&(i.schema.as_str(), i.name.as_str())))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in follow {
+            alters.remove(&k);
+            status.insert(k, Status::Recreate);
         }
     }
 

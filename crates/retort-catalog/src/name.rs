@@ -76,6 +76,8 @@ pub enum ObjKey {
     DefaultPrivileges(String, String, char),
     /// A publication (database-wide).
     Publication(String),
+    /// A partition's index attached to its parent's index: (partition, parent index).
+    AttachedIndex(QName, QName),
     /// A text search dictionary.
     TsDictionary(QName),
     /// A text search configuration.
@@ -94,6 +96,7 @@ impl ObjKey {
             ObjKey::Type(q)
             | ObjKey::Collation(q)
             | ObjKey::TsDictionary(q)
+            | ObjKey::AttachedIndex(q, _)
             | ObjKey::TsConfiguration(q)
             | ObjKey::Sequence(q)
             | ObjKey::Table(q)
@@ -118,6 +121,7 @@ impl fmt::Display for ObjKey {
             ObjKey::Type(q) => write!(f, "type {q}"),
             ObjKey::Collation(q) => write!(f, "collation {q}"),
             ObjKey::TsDictionary(q) => write!(f, "text search dictionary {q}"),
+            ObjKey::AttachedIndex(p, i) => write!(f, "index of partition {p} attached to {i}"),
             ObjKey::TsConfiguration(q) => write!(f, "text search configuration {q}"),
             ObjKey::Sequence(q) => write!(f, "sequence {q}"),
             ObjKey::Table(q) => write!(f, "table {q}"),

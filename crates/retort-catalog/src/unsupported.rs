@@ -51,6 +51,11 @@ pub(crate) fn load(
              WHERE t.typtype IN ('b', 'p') AND t.typelem = 0 AND t.oid >= 16384 AND {f} AND {ext_type} \
            UNION ALL SELECT 'operator class or family' FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace \
              WHERE o.oid >= 16384 AND {f} AND {ext_opf} \
+           UNION ALL SELECT 'attached partition index comment' FROM pg_description d \
+             JOIN pg_inherits ih ON ih.inhrelid = d.objoid \
+             JOIN pg_class c ON c.oid = ih.inhrelid AND c.relkind IN ('i', 'I') \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE d.classoid = 'pg_class'::regclass AND {f} \
            UNION ALL SELECT 'conversion' FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
              WHERE co.oid >= 16384 AND {f} \
            UNION ALL SELECT 'text search parser or template' FROM ( \

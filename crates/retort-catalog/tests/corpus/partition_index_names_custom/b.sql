@@ -1,0 +1,12 @@
+CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, kind text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE INDEX events_kind ON ONLY events (kind);
+CREATE TABLE events_2025 (id bigint NOT NULL, at date NOT NULL, kind text);
+CREATE INDEX events_2025_by_kind ON events_2025 (kind);
+ALTER TABLE events_2025 ADD CONSTRAINT "events_2025 pk" PRIMARY KEY (id, at);
+ALTER TABLE events ATTACH PARTITION events_2025 FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+ALTER INDEX events_kind ATTACH PARTITION events_2025_by_kind;
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+ALTER INDEX events_2026_kind_idx RENAME TO events_2026_kind;
+CREATE TABLE events_2027 (id bigint NOT NULL, at date NOT NULL, kind text);
+CREATE INDEX k2027 ON events_2027 (kind);
+ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
