@@ -90,3 +90,67 @@ impl DefaultPrivileges {
         self.change(&old.grants, &self.grants)
     }
 }
+
+/// The privileges a new object really starts with where the script runs: PostgreSQL applies
+/// the creating role's default privileges (its global entry replaces the built-in default, a
+/// per-schema entry adds to it). `to` with each object's starting ACL set that way, when
+/// `from` (the database the script runs against) has default privileges that stay in effect
+/// while the script creates objects (those `to` keeps too: the rest are revoked first), so
+/// the GRANTs and REVOKEs after a CREATE start from what the object really got. The creating
+/// role is taken to be the object's owner.
+pub(crate) fn with_starting_acls(
+    from: &crate::Catalog,
+    to: &crate::Catalog,
+) -> Option<crate::Catalog> {
+    let live: Vec<&DefaultPrivileges> = from
+        .default_privileges
+        .iter()
+        .filter(|(k, _)| to.default_privileges.contains_key(*k))
+        .map(|(_, d)| d)
+        .collect();
+    if live.is_empty() {
+        return None;
+    }
+    let starting = |acl: &mut crate::common::Acl, kind: char, schema: Option<&str>| {
+        let entry = |s: Option<&str>| {
+            live.iter()
+                .find(|d| d.role == acl.owner && d.object_type == kind && d.schema.as_deref() == s)
+        };
+        let (global, local) = (entry(None), schema.and_then(|s| entry(Some(s))));
+        if global.is_none() && local.is_none() {
+            return;
+        }
+        let as_owner = |d: &DefaultPrivileges, item: &String| match item.split_once('|') {
+            Some((grantee, rest)) if grantee == d.role => format!("OWNER|{rest}"),
+            _ => item.clone(),
+        };
+        let mut start: std::collections::BTreeSet<String> = match global {
+            Some(d) => d.grants.iter().map(|i| as_owner(d, i)).collect(),
+            None => acl.default.iter().cloned().collect(),
+        };
+        if let Some(d) = local {
+            start.extend(d.grants.iter().map(|i| as_owner(d, i)));
+        }
+        acl.default = start.into_iter().collect();
+    };
+    let mut to = to.clone();
+    for t in to.tables.values_mut() {
+        starting(&mut t.acl, 'r', Some(&t.name.schema));
+    }
+    for v in to.views.values_mut() {
+        starting(&mut v.acl, 'r', Some(&v.name.schema));
+    }
+    for s in to.sequences.values_mut() {
+        starting(&mut s.acl, 'S', Some(&s.name.schema));
+    }
+    for f in to.functions.values_mut() {
+        starting(&mut f.acl, 'f', Some(&f.name.schema));
+    }
+    for t in to.types.values_mut() {
+        starting(&mut t.acl, 'T', Some(&t.name.schema));
+    }
+    for s in to.schemas.values_mut() {
+        starting(&mut s.acl, 'n', None);
+    }
+    Some(to)
+}

@@ -488,6 +488,15 @@ enum Status {
 /// Computes the changes that turn `from` into `to`.
 pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     let (a, b) = (&from.catalog, &to.catalog);
+    // Objects the script creates start with the privileges `a`'s default privileges give.
+    let started;
+    let b = match crate::defaults::with_starting_acls(a, b) {
+        Some(c) => {
+            started = c;
+            &started
+        }
+        None => b,
+    };
     let olds = objects(a);
     let news = objects(b);
     let mut status: BTreeMap<ObjKey, Status> = BTreeMap::new();
