@@ -1133,11 +1133,50 @@ fn replace_type_in_place(
 ) -> (Change, Option<Change>) {
     let mut column_goes = false;
     let temp = retired_name(&old.name);
-    let mut statements = vec![format!(
+    let mut statements = Vec::new();
+    if matches!(old.kind, crate::types::TypeKind::Range { .. }) {
+        // A renamed range keeps its constructor functions' and multirange type's names, which
+        // the new one needs: its columns hold text while it is dropped and created again.
+        for (t, c) in columns {
+            let alter = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
+            if a.column(t, c).is_some_and(|x| x.default.is_some()) {
+                statements.push(format!("{alter} DROP DEFAULT"));
+            }
+            statements.push(format!("{alter} TYPE text USING {}::text", quote_ident(c)));
+        }
+        statements.push(format!("DROP TYPE {}", old.name));
+        statements.extend(new.create());
+        for (t, c) in columns {
+            let Some(col) = b.column(t, c) else { continue };
+            let alter = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
+            statements.push(format!(
+                "{alter} TYPE {} USING {}::{}",
+                col.data_type,
+                quote_ident(c),
+                col.data_type
+            ));
+            if let Some(d) = &col.default {
+                statements.push(format!("{alter} SET DEFAULT {d}"));
+            }
+        }
+        return (
+            Change {
+                key: ObjKey::Type(new.name.clone()),
+                action: Action::Alter,
+                statements,
+                destructive: Some(format!(
+                    "replaces type {} and converts its columns through text",
+                    new.name
+                )),
+            },
+            None,
+        );
+    }
+    statements.push(format!(
         "ALTER TYPE {} RENAME TO {}",
         old.name,
         quote_ident(&temp.name)
-    )];
+    ));
     statements.extend(new.create());
     for (t, c) in columns {
         let Some(col) = b.column(t, c) else {

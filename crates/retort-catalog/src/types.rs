@@ -32,6 +32,10 @@ pub enum TypeKind {
         subtype: String,
         /// SUBTYPE_DIFF function, when set.
         subtype_diff: Option<String>,
+        /// The other options as CREATE writes them: SUBTYPE_OPCLASS (when not the default),
+        /// COLLATION (when not the subtype's), CANONICAL, MULTIRANGE_TYPE_NAME (PostgreSQL 14+).
+        #[serde(default)]
+        options: Vec<String>,
     },
 }
 
@@ -106,7 +110,17 @@ pub(crate) fn load(
                  WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum), \
            CASE WHEN r.rngtypid IS NOT NULL THEN format_type(r.rngsubtype, NULL) END, \
            CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END, \
-           {acl}, pg_get_userbyid(t.typowner)::text \
+           {acl}, pg_get_userbyid(t.typowner)::text, \
+           CASE WHEN r.rngtypid IS NOT NULL THEN array_remove(ARRAY[ \
+             (SELECT 'SUBTYPE_OPCLASS = ' || quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) \
+                FROM pg_opclass opc JOIN pg_namespace opn ON opn.oid = opc.opcnamespace \
+               WHERE opc.oid = r.rngsubopc AND NOT opc.opcdefault), \
+             (SELECT 'COLLATION = ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname) \
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace \
+               WHERE co.oid = r.rngcollation AND r.rngcollation <> \
+                 (SELECT st.typcollation FROM pg_type st WHERE st.oid = r.rngsubtype)), \
+             CASE WHEN r.rngcanonical <> 0 THEN 'CANONICAL = ' || r.rngcanonical::regproc::text END, \
+             {multirange}], NULL) END \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
          LEFT JOIN pg_range r ON r.rngtypid = t.oid \
          LEFT JOIN (SELECT c.contypid, \
@@ -117,6 +131,11 @@ pub(crate) fn load(
                 OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
          ORDER BY 1, 2",
         acl = acl_columns("t.typacl", 'T', "t.typowner"),
+        multirange = if params.version >= 140000 {
+            "'MULTIRANGE_TYPE_NAME = ' || r.rngmultitypid::regtype::text"
+        } else {
+            "NULL::text"
+        },
         filter = ns_filter("n"),
         ext = not_in_extension("pg_type", "t.oid"),
     );
@@ -149,6 +168,7 @@ pub(crate) fn load(
                 _ => TypeKind::Range {
                     subtype: r.get(11),
                     subtype_diff: r.get(12),
+                    options: text_array(r, 16),
                 },
             };
             TypeDef {
@@ -229,10 +249,14 @@ impl TypeDef {
             TypeKind::Range {
                 subtype,
                 subtype_diff,
+                options,
             } => {
                 let mut s = format!("CREATE TYPE {name} AS RANGE (SUBTYPE = {subtype}");
                 if let Some(f) = subtype_diff {
                     s.push_str(&format!(", SUBTYPE_DIFF = {f}"));
+                }
+                for o in options {
+                    s.push_str(&format!(", {o}"));
                 }
                 s.push(')');
                 s
