@@ -1,0 +1,11 @@
+CREATE SCHEMA ext;
+CREATE EXTENSION citext SCHEMA ext;
+CREATE EXTENSION pg_trgm;
+CREATE SCHEMA legacy;
+CREATE TABLE legacy.customers (id int PRIMARY KEY, email ext.citext, name text);
+CREATE TABLE legacy.notes (id int PRIMARY KEY, customer legacy.customers, body text);
+CREATE FUNCTION legacy.display(c legacy.customers) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT c.name || ' <' || c.email || '>' $$;
+CREATE VIEW public.customer_list AS SELECT id, legacy.display(c) AS label FROM legacy.customers c;
+CREATE INDEX customers_name_trgm ON legacy.customers USING gin (name gin_trgm_ops);
+CREATE SCHEMA reporting;
+CREATE TABLE reporting.daily (day date PRIMARY KEY, total bigint);

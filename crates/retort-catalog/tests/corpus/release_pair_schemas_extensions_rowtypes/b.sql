@@ -1,0 +1,12 @@
+CREATE SCHEMA ext;
+CREATE EXTENSION citext SCHEMA ext;
+CREATE EXTENSION pg_trgm SCHEMA ext;
+CREATE SCHEMA crm;
+CREATE TABLE crm.customers (id int PRIMARY KEY, email ext.citext NOT NULL, name text, phone text);
+CREATE TABLE crm.notes (id int PRIMARY KEY, customer crm.customers, body text);
+CREATE FUNCTION crm.display(c crm.customers) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT c.name || ' <' || c.email || '>' $$;
+CREATE VIEW public.customer_list AS SELECT id, crm.display(c) AS label, phone FROM crm.customers c;
+CREATE INDEX customers_name_trgm ON crm.customers USING gist (name ext.gist_trgm_ops);
+CREATE SCHEMA reporting;
+CREATE TABLE reporting.daily (day date PRIMARY KEY, total bigint, customers int);
+COMMENT ON SCHEMA reporting IS 'read models';
