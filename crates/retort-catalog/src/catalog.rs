@@ -193,11 +193,11 @@ pub fn introspect_parallel(
         _ => None,
     };
     let readers = if other.is_some() { 2 } else { 1 };
-    let (deps, not_compared) = match other {
+    let ((deps, attributes), (not_compared, pending)) = match other {
         None => {
-            let deps = read_first(&mut tx, &params, &mut cat)?;
-            let not_compared = read_second(&mut tx, &params, &mut cat)?;
-            (deps, not_compared)
+            let first = read_first(&mut tx, &params, &mut cat)?;
+            let second = read_second(&mut tx, &params, &mut cat)?;
+            (first, second)
         }
         Some(mut other) => {
             let mut second = Catalog::default();
@@ -234,6 +234,8 @@ pub fn introspect_parallel(
             (deps, not_compared)
         }
     };
+    // Constraint and index definitions need both halves (the columns come with the tables).
+    crate::deparse::resolve(&mut tx, &mut cat, pending, &attributes)?;
     tx.commit().map_err(query("a snapshot"))?;
     Ok(Snapshot {
         catalog: cat,
@@ -302,7 +304,7 @@ fn read_first(
     c: &mut postgres::Transaction<'_>,
     params: &Params,
     cat: &mut Catalog,
-) -> Result<Dependencies, CatalogError> {
+) -> Result<(Dependencies, crate::deparse::Attributes), CatalogError> {
     let mut lap = Lap::new();
     for s in crate::schemas::load(c, params)? {
         cat.schemas.insert(s.name.clone(), s);
@@ -312,13 +314,14 @@ fn read_first(
         cat.extensions.insert(e.name.clone(), e);
     }
     lap.done("extensions");
-    for t in crate::tables::load(c, params)? {
+    let (tables, attributes) = crate::tables::load(c, params)?;
+    for t in tables {
         cat.tables.insert(t.name.clone(), t);
     }
     lap.done("tables");
     let deps = crate::depends::load(c, params)?;
     lap.done("dependencies");
-    Ok(deps)
+    Ok((deps, attributes))
 }
 
 /// Everything else; returns what is present but not compared.
@@ -326,7 +329,8 @@ fn read_second(
     c: &mut postgres::Transaction<'_>,
     params: &Params,
     cat: &mut Catalog,
-) -> Result<Vec<String>, CatalogError> {
+) -> Result<(Vec<String>, crate::deparse::Pending), CatalogError> {
+    let mut pending = crate::deparse::Pending::default();
     let mut lap = Lap::new();
     for t in crate::types::load(c, params)? {
         cat.types.insert(t.name.clone(), t);
@@ -336,13 +340,17 @@ fn read_second(
         cat.sequences.insert(s.name.clone(), s);
     }
     lap.done("sequences");
-    for k in crate::constraints::load(c, params)? {
+    let (constraints, raw) = crate::constraints::load(c, params)?;
+    for k in constraints {
         cat.constraints.insert((k.table.clone(), k.name.clone()), k);
     }
+    pending.constraints = raw;
     lap.done("constraints");
-    for i in crate::indexes::load(c, params)? {
+    let (indexes, raw) = crate::indexes::load(c, params)?;
+    for i in indexes {
         cat.indexes.insert(i.name.clone(), i);
     }
+    pending.indexes = raw;
     lap.done("indexes");
     for v in crate::views::load(c, params)? {
         cat.views.insert(v.name.clone(), v);
@@ -406,5 +414,5 @@ fn read_second(
     lap.done("partition indexes");
     let not_compared = crate::unsupported::load(c, params)?;
     lap.done("not compared");
-    Ok(not_compared)
+    Ok((not_compared, pending))
 }

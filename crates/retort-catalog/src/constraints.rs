@@ -29,19 +29,38 @@ pub struct Constraint {
     pub replica_identity: bool,
 }
 
+/// The constraints; primary keys, unique constraints and foreign keys come with an empty
+/// definition and their raw rows, for [`crate::deparse`] to write.
 pub(crate) fn load(
     client: &mut impl postgres::GenericClient,
     params: &crate::Params,
-) -> Result<Vec<Constraint>, CatalogError> {
+) -> Result<(Vec<Constraint>, Vec<crate::deparse::RawConstraint>), CatalogError> {
+    // PostgreSQL 18 adds WITHOUT OVERLAPS, PERIOD and NOT ENFORCED: the server writes those.
+    let written_here = if params.version < 180000 {
+        "con.contype IN ('p', 'u', 'f')"
+    } else {
+        "false"
+    };
+    let (delete_set, nulls_not_distinct) = if params.version >= 150000 {
+        (
+            "con.confdelsetcols",
+            "coalesce(ix.indnullsnotdistinct, false)",
+        )
+    } else {
+        ("NULL::int2[]", "false")
+    };
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
-                pg_get_constraintdef(con.oid), con.oid, \
-                coalesce(ix.indisclustered, false), coalesce(ix.indisreplident, false) \
+                CASE WHEN {written_here} THEN NULL ELSE pg_get_constraintdef(con.oid) END, con.oid, \
+                coalesce(ix.indisclustered, false), coalesce(ix.indisreplident, false), \
+                con.conrelid, con.conkey, con.confrelid, con.confkey, con.confmatchtype::text, \
+                con.confupdtype::text, con.confdeltype::text, {delete_set}, con.condeferrable, \
+                con.condeferred, con.convalidated, {nulls_not_distinct}, ix.indkey::int2[] \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
          LEFT JOIN pg_index ix ON ix.indexrelid = con.conindid AND con.contype IN ('p', 'u', 'x') \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0 \
-           AND {filter} AND {ext} ORDER BY 1, 2, 3",
+           AND {filter} AND {ext}",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );
@@ -49,18 +68,42 @@ pub(crate) fn load(
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("constraints"))?;
-    Ok(rows
+    let ch = |r: &postgres::Row, i: usize| r.get::<_, String>(i).chars().next().unwrap_or(' ');
+    let mut raw = Vec::new();
+    let constraints = rows
         .iter()
-        .map(|r| Constraint {
-            table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
-            name: r.get(2),
-            kind: r.get::<_, String>(3).chars().next().unwrap_or('c'),
-            definition: r.get(4),
-            comment: comments.take(r.get(5)),
-            clustered: r.get(6),
-            replica_identity: r.get(7),
+        .map(|r| {
+            let k = Constraint {
+                table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+                name: r.get(2),
+                kind: ch(r, 3),
+                definition: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                comment: comments.take(r.get(5)),
+                clustered: r.get(6),
+                replica_identity: r.get(7),
+            };
+            if r.get::<_, Option<String>>(4).is_none() {
+                raw.push(crate::deparse::RawConstraint {
+                    oid: r.get(5),
+                    key: (k.table.clone(), k.name.clone()),
+                    kind: k.kind,
+                    conrelid: r.get(8),
+                    conkey: r.get::<_, Option<Vec<i16>>>(9).unwrap_or_default(),
+                    confrelid: r.get(10),
+                    confkey: r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default(),
+                    fk: (ch(r, 12), ch(r, 13), ch(r, 14)),
+                    delete_set_columns: r.get(15),
+                    deferrable: r.get(16),
+                    deferred: r.get(17),
+                    validated: r.get(18),
+                    nulls_not_distinct: r.get(19),
+                    index_columns: r.get::<_, Option<Vec<i16>>>(20).unwrap_or_default(),
+                });
+            }
+            k
         })
-        .collect())
+        .collect();
+    Ok((constraints, raw))
 }
 
 impl Constraint {

@@ -57,8 +57,7 @@ pub(crate) fn load(
                 AND ag.aggserialfn = 0)) \
            AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
-                           AND i.objid = p.oid AND i.deptype = 'i') \
-         ORDER BY 1, 2, 3",
+                           AND i.objid = p.oid AND i.deptype = 'i')",
         acl = acl_columns("p.proacl", 'f', "p.proowner"),
         filter = ns_filter("n"),
         ext = not_in_extension("pg_proc", "p.oid"),

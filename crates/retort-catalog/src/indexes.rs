@@ -47,21 +47,35 @@ pub(crate) fn index_settings(
     out
 }
 
+/// The indexes; those on plain columns without a predicate or storage parameters come with
+/// an empty definition and their raw rows, for [`crate::deparse`] to write.
 pub(crate) fn load(
     client: &mut impl postgres::GenericClient,
     params: &crate::Params,
-) -> Result<Vec<Index>, CatalogError> {
+) -> Result<(Vec<Index>, Vec<crate::deparse::RawIndex>), CatalogError> {
+    let nulls_not_distinct = if params.version >= 150000 {
+        "i.indnullsnotdistinct"
+    } else {
+        "false"
+    };
     let sql = format!(
         "SELECT n.nspname::text, ic.relname::text, tn.nspname::text, tc.relname::text, \
-                pg_get_indexdef(i.indexrelid), i.indexrelid, i.indisclustered, i.indisreplident \
+                CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL AND ic.reloptions IS NULL \
+                       AND NOT EXISTS (SELECT 1 FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid \
+                                       AND ia.attoptions IS NOT NULL) \
+                     THEN NULL ELSE pg_get_indexdef(i.indexrelid) END, \
+                i.indexrelid, i.indisclustered, i.indisreplident, \
+                i.indrelid, i.indisunique, {nulls_not_distinct}, ic.relam, am.amname::text, \
+                i.indkey::int2[], i.indnkeyatts, i.indclass::oid[], i.indcollation::oid[], \
+                i.indoption::int2[] \
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+         JOIN pg_am am ON am.oid = ic.relam \
          JOIN pg_namespace n ON n.oid = ic.relnamespace \
          JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
          WHERE tc.relkind IN ('r', 'p', 'm') AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
                            AND con.contype IN ('p', 'u', 'x')) \
-           AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid) \
-         ORDER BY 1, 2",
+           AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "tc.oid"),
     );
@@ -69,19 +83,44 @@ pub(crate) fn load(
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("indexes"))?;
-    Ok(rows
+    let mut raw = Vec::new();
+    let indexes = rows
         .iter()
-        .map(|r| Index {
-            name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
-            table: QName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
-            // ON ONLY (how the server shows a partitioned table's index) would leave the
-            // partitions without theirs.
-            definition: r.get::<_, String>(4).replacen(" ON ONLY ", " ON ", 1),
-            comment: comments.take(r.get(5)),
-            clustered: r.get(6),
-            replica_identity: r.get(7),
+        .map(|r| {
+            let x = Index {
+                name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+                table: QName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
+                // ON ONLY (how the server shows a partitioned table's index) would leave the
+                // partitions without theirs.
+                definition: r.get::<_, Option<String>>(4).unwrap_or_default().replacen(
+                    " ON ONLY ",
+                    " ON ",
+                    1,
+                ),
+                comment: comments.take(r.get(5)),
+                clustered: r.get(6),
+                replica_identity: r.get(7),
+            };
+            if r.get::<_, Option<String>>(4).is_none() {
+                raw.push(crate::deparse::RawIndex {
+                    oid: r.get(5),
+                    key: x.name.clone(),
+                    table_oid: r.get(8),
+                    unique: r.get(9),
+                    nulls_not_distinct: r.get(10),
+                    am: r.get(11),
+                    am_name: r.get(12),
+                    columns: r.get(13),
+                    key_columns: r.get(14),
+                    opclasses: r.get(15),
+                    collations: r.get(16),
+                    options: r.get(17),
+                });
+            }
+            x
         })
-        .collect())
+        .collect();
+    Ok((indexes, raw))
 }
 
 impl Index {

@@ -19,6 +19,7 @@ mod collations;
 mod common;
 mod constraints;
 mod defaults;
+mod deparse;
 mod depends;
 mod diff;
 mod error;

@@ -54,8 +54,7 @@ pub(crate) fn load(
                AND d.refclassid = 'pg_class'::regclass LIMIT 1) own ON true \
          WHERE c.relkind = 'S' AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                           AND d.objid = c.oid AND d.deptype = 'i') \
-         ORDER BY 1, 2",
+                           AND d.objid = c.oid AND d.deptype = 'i')",
         acl = acl_columns("c.relacl", 's', "c.relowner"),
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),

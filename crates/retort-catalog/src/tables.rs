@@ -210,10 +210,11 @@ impl PartialEq for Table {
     }
 }
 
+/// The tables, and their columns by table oid and attnum for [`crate::deparse`].
 pub(crate) fn load(
     client: &mut impl postgres::GenericClient,
     params: &crate::Params,
-) -> Result<Vec<Table>, CatalogError> {
+) -> Result<(Vec<Table>, crate::deparse::Attributes), CatalogError> {
     let tables_sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relpersistence = 'u', \
            CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, \
@@ -230,7 +231,7 @@ pub(crate) fn load(
            CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN (SELECT DISTINCT indrelid FROM pg_index WHERE indisclustered) cl ON cl.indrelid = c.oid \
-         WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext} ORDER BY 1, 2",
+         WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext}",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
@@ -247,15 +248,14 @@ pub(crate) fn load(
            CASE WHEN a.attacl IS NULL THEN '{{}}'::text[] ELSE {column_acl} END, \
            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
-           {compression}, coalesce(a.attoptions::text[], '{{}}') \
+           {compression}, coalesce(a.attoptions::text[], '{{}}'), a.atttypid, a.attcollation \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          LEFT JOIN pg_collation co ON co.oid = a.attcollation \
          LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
          WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal \
-           AND {filter} AND {ext} \
-         ORDER BY 1, 2, a.attnum",
+           AND {filter} AND {ext}",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
         column_acl = explode_acl("a.attacl", Some("c.relowner")),
@@ -291,9 +291,16 @@ pub(crate) fn load(
         .iter()
         .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
         .collect();
-    let mut columns: BTreeMap<QName, Vec<Column>> = BTreeMap::new();
+    // Rows come unsorted (sorting 40,000 of them by name cost the server more than the rest of
+    // the query): each table's columns are put in attnum order here.
+    let mut columns: BTreeMap<QName, Vec<(i16, Column)>> = BTreeMap::new();
+    let mut attributes = crate::deparse::Attributes::default();
     for r in &column_rows {
         let (relid, attnum) = (r.get::<_, u32>(9), r.get::<_, i16>(10));
+        attributes.columns.insert(
+            (relid, attnum),
+            (r.get(2), r.get::<_, u32>(17), r.get::<_, u32>(18)),
+        );
         let key = (relid, i32::from(attnum));
         let identity_kind = r.get::<_, Option<String>>(7).and_then(|s| s.chars().next());
         let (identity_sequence, identity_params) = match identity_kind {
@@ -306,35 +313,48 @@ pub(crate) fn load(
         columns
             .entry(QName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
             .or_default()
-            .push(Column {
-                name: r.get(2),
-                data_type: r.get(3),
-                not_null: r.get(4),
-                default: r.get(5),
-                generated: r.get(6),
-                identity: identity_kind,
-                collation: r.get(8),
-                comment: comments.take_column(relid, attnum),
-                identity_sequence,
-                acl: text_array(r, 11),
-                statistics: r.get(12),
-                identity_params,
-                storage: r
-                    .get::<_, Option<String>>(13)
-                    .and_then(|s| s.chars().next()),
-                type_storage: r.get::<_, String>(14).chars().next().unwrap_or('x'),
-                compression: r
-                    .get::<_, Option<String>>(15)
-                    .and_then(|s| s.chars().next()),
-                options: text_array(r, 16),
-            });
+            .push((
+                attnum,
+                Column {
+                    name: r.get(2),
+                    data_type: r.get(3),
+                    not_null: r.get(4),
+                    default: r.get(5),
+                    generated: r.get(6),
+                    identity: identity_kind,
+                    collation: r.get(8),
+                    comment: comments.take_column(relid, attnum),
+                    identity_sequence,
+                    acl: text_array(r, 11),
+                    statistics: r.get(12),
+                    identity_params,
+                    storage: r
+                        .get::<_, Option<String>>(13)
+                        .and_then(|s| s.chars().next()),
+                    type_storage: r.get::<_, String>(14).chars().next().unwrap_or('x'),
+                    compression: r
+                        .get::<_, Option<String>>(15)
+                        .and_then(|s| s.chars().next()),
+                    options: text_array(r, 16),
+                },
+            ));
     }
-    Ok(rows
+    for r in &rows {
+        attributes.relations.insert(
+            r.get::<_, u32>(10),
+            QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+        );
+    }
+    let tables = rows
         .iter()
         .map(|r| {
             let name = QName::new(r.get::<_, String>(0), r.get::<_, String>(1));
             Table {
-                columns: columns.remove(&name).unwrap_or_default(),
+                columns: {
+                    let mut cols = columns.remove(&name).unwrap_or_default();
+                    cols.sort_unstable_by_key(|(attnum, _)| *attnum);
+                    cols.into_iter().map(|(_, c)| c).collect()
+                },
                 name,
                 unlogged: r.get(2),
                 partition_by: r.get(3),
@@ -356,7 +376,8 @@ pub(crate) fn load(
                 clustered: r.get(15),
             }
         })
-        .collect())
+        .collect();
+    Ok((tables, attributes))
 }
 
 /// REPLICA IDENTITY for `r`; nothing for USING INDEX, which the index's own statements set

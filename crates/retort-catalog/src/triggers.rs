@@ -29,7 +29,7 @@ pub(crate) fn load(
         "SELECT n.nspname::text, c.relname::text, t.tgname::text, pg_get_triggerdef(t.oid), \
                 t.tgenabled::text, t.oid \
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {filter} AND {ext} ORDER BY 1, 2, 3",
+         WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {filter} AND {ext}",
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );

@@ -129,7 +129,7 @@ pub(crate) fn load(
          WHERE {filter} AND {ext} \
            AND (t.typtype IN ('e', 'd', 'r') \
                 OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
-         ORDER BY 1, 2",
+         ",
         acl = acl_columns("t.typacl", 'T', "t.typowner"),
         multirange = if params.version >= 140000 {
             "'MULTIRANGE_TYPE_NAME = ' || r.rngmultitypid::regtype::text"

@@ -45,7 +45,7 @@ pub(crate) fn load(
                       WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0 \
                       ORDER BY d.objsubid) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext} ORDER BY 1, 2",
+         WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext}",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
