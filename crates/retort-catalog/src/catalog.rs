@@ -14,6 +14,7 @@ use crate::eventtriggers::EventTrigger;
 use crate::extensions::Extension;
 use crate::functions::Function;
 use crate::indexes::Index;
+use crate::inherited::InheritedColumn;
 use crate::name::QName;
 use crate::partindexes::AttachedIndex;
 use crate::policies::Policy;
@@ -74,6 +75,9 @@ pub struct Catalog {
     /// Publications.
     #[serde(default)]
     pub publications: BTreeMap<String, Publication>,
+    /// Settings of inherited columns that differ from the parent's, by (table, column).
+    #[serde(with = "crate::common::pairs", default)]
+    pub inherited_columns: BTreeMap<(QName, String), InheritedColumn>,
     /// Partitions' indexes attached to their parent's, by (partition, parent index).
     #[serde(with = "crate::common::pairs", default)]
     pub attached_indexes: BTreeMap<(QName, QName), AttachedIndex>,
@@ -229,6 +233,7 @@ pub fn introspect_parallel(
             cat.event_triggers = second.event_triggers;
             cat.ts_dictionaries = second.ts_dictionaries;
             cat.attached_indexes = second.attached_indexes;
+            cat.inherited_columns = second.inherited_columns;
             cat.ts_configurations = second.ts_configurations;
             cat.default_privileges = second.default_privileges;
             (deps, not_compared)
@@ -412,6 +417,11 @@ fn read_second(
             .insert((i.partition.clone(), i.parent_index.clone()), i);
     }
     lap.done("partition indexes");
+    for c in crate::inherited::load(c, params)? {
+        cat.inherited_columns
+            .insert((c.table.clone(), c.settings.name.clone()), c);
+    }
+    lap.done("inherited columns");
     let not_compared = crate::unsupported::load(c, params)?;
     lap.done("not compared");
     Ok((not_compared, pending))

@@ -161,6 +161,7 @@ enum Obj<'a> {
     EventTrigger(&'a crate::eventtriggers::EventTrigger),
     TsDictionary(&'a crate::textsearch::TsDictionary),
     AttachedIndex(&'a crate::partindexes::AttachedIndex),
+    InheritedColumn(&'a crate::inherited::InheritedColumn),
     TsConfiguration(&'a crate::textsearch::TsConfiguration),
     Statistics(&'a crate::statistics::Statistics),
     Collation(&'a crate::collations::Collation),
@@ -219,6 +220,12 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     }
     for (k, v) in &c.publications {
         m.insert(ObjKey::Publication(k.clone()), Obj::Publication(v));
+    }
+    for ((t, col), v) in &c.inherited_columns {
+        m.insert(
+            ObjKey::InheritedColumn(t.clone(), col.clone()),
+            Obj::InheritedColumn(v),
+        );
     }
     for ((p, i), v) in &c.attached_indexes {
         m.insert(
@@ -291,6 +298,7 @@ impl<'a> Obj<'a> {
             (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
             (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
+            (Obj::InheritedColumn(a), Obj::InheritedColumn(b)) => a == b,
             (Obj::TsConfiguration(a), Obj::TsConfiguration(b)) => a == b,
             (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
             (Obj::Collation(a), Obj::Collation(b)) => a == b,
@@ -317,6 +325,7 @@ impl<'a> Obj<'a> {
             Obj::EventTrigger(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
             Obj::AttachedIndex(x) => x.create(),
+            Obj::InheritedColumn(x) => x.create(),
             Obj::TsConfiguration(x) => x.create(),
             Obj::Statistics(x) => x.create(),
             Obj::Collation(x) => x.create(),
@@ -342,6 +351,7 @@ impl<'a> Obj<'a> {
             Obj::EventTrigger(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
             Obj::AttachedIndex(x) => x.drop(),
+            Obj::InheritedColumn(x) => x.drop(),
             Obj::TsConfiguration(x) => x.drop(),
             Obj::Statistics(x) => x.drop(),
             Obj::Collation(x) => x.drop(),
@@ -412,6 +422,7 @@ impl<'a> Obj<'a> {
             (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
             (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),
+            (Obj::InheritedColumn(n), Obj::InheritedColumn(o)) => plain(n.alter(o)),
             (Obj::TsConfiguration(n), Obj::TsConfiguration(o)) => plain(n.alter(o)),
             _ => Alteration::Replace,
         }
@@ -433,6 +444,7 @@ impl<'a> Obj<'a> {
             Obj::Policy(p) => Some(rel(&p.table)),
             Obj::Statistics(s) => Some(rel(&s.table)),
             Obj::Rule(r) => Some(rel(&r.table)),
+            Obj::InheritedColumn(c) => Some(ObjKey::Table(c.table.clone())),
             Obj::Sequence(s) => s.owned_by.as_ref().map(|(t, _)| ObjKey::Table(t.clone())),
             Obj::DefaultPrivileges(d) => d.schema.clone().map(ObjKey::Schema),
             _ => None,
@@ -452,7 +464,7 @@ fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         ObjKey::Function(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
-        ObjKey::Column(..) => 6,
+        ObjKey::Column(..) | ObjKey::InheritedColumn(..) => 6,
         ObjKey::Constraint(t, n) => match catalog
             .constraints
             .get(&(t.clone(), n.clone()))
@@ -749,7 +761,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     }
 
     // A partition's attached index goes with its partition or its parent's index (or the
-    // constraint behind it), and comes back under a name PostgreSQL picks: it follows them.
+    // constraint behind it), and comes back under a name PostgreSQL picks; a child's own
+    // settings of an inherited column go with the child: they follow them.
     {
         let gone = |s: Option<&Status>| {
             matches!(
@@ -768,13 +781,19 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         let follow: Vec<ObjKey> = status
             .iter()
             .filter(|(k, s)| {
-                let ObjKey::AttachedIndex(p, i) = k else {
+                if !matches!(s, Status::Same | Status::Alter) {
                     return false;
-                };
-                matches!(s, Status::Same | Status::Alter)
-                    && (gone(status.get(&ObjKey::Table(p.clone())))
-                        || gone(status.get(&ObjKey::Index(i.clone())))
-                        || gone_constraints.contains(&(i.schema.as_str(), i.name.as_str())))
+                }
+                match k {
+                    ObjKey::AttachedIndex(p, i) => {
+                        gone(status.get(&ObjKey::Table(p.clone())))
+                            || gone(status.get(&ObjKey::Index(i.clone())))
+                            || gone_constraints.contains(&(i.schema.as_str(), i.name.as_str()))
+                    }
+                    // A re-created child gets its parent's settings back.
+                    ObjKey::InheritedColumn(t, _) => gone(status.get(&ObjKey::Table(t.clone()))),
+                    _ => false,
+                }
             })
             .map(|(k, _)| k.clone())
             .collect();

@@ -76,6 +76,8 @@ pub enum ObjKey {
     DefaultPrivileges(String, String, char),
     /// A publication (database-wide).
     Publication(String),
+    /// Settings of a column a partition or child inherits: (table, column).
+    InheritedColumn(QName, String),
     /// A partition's index attached to its parent's index: (partition, parent index).
     AttachedIndex(QName, QName),
     /// A text search dictionary.
@@ -97,6 +99,7 @@ impl ObjKey {
             | ObjKey::Collation(q)
             | ObjKey::TsDictionary(q)
             | ObjKey::AttachedIndex(q, _)
+            | ObjKey::InheritedColumn(q, _)
             | ObjKey::TsConfiguration(q)
             | ObjKey::Sequence(q)
             | ObjKey::Table(q)
@@ -122,6 +125,9 @@ impl fmt::Display for ObjKey {
             ObjKey::Collation(q) => write!(f, "collation {q}"),
             ObjKey::TsDictionary(q) => write!(f, "text search dictionary {q}"),
             ObjKey::AttachedIndex(p, i) => write!(f, "index of partition {p} attached to {i}"),
+            ObjKey::InheritedColumn(t, c) => {
+                write!(f, "settings of inherited column {t}.{}", quote_ident(c))
+            }
             ObjKey::TsConfiguration(q) => write!(f, "text search configuration {q}"),
             ObjKey::Sequence(q) => write!(f, "sequence {q}"),
             ObjKey::Table(q) => write!(f, "table {q}"),

@@ -505,6 +505,28 @@ impl Column {
         (!s.is_empty()).then(|| format!("{} WITH OPTIONS{s}", quote_ident(&self.name)))
     }
 
+    /// A column with nothing set: no type, default, constraint, settings or privileges.
+    pub(crate) fn bare(name: &str, type_storage: char) -> Column {
+        Column {
+            name: name.to_string(),
+            data_type: String::new(),
+            collation: None,
+            type_storage,
+            not_null: false,
+            default: None,
+            generated: None,
+            identity: None,
+            comment: None,
+            identity_sequence: None,
+            acl: Vec::new(),
+            statistics: None,
+            identity_params: None,
+            storage: None,
+            compression: None,
+            options: Vec::new(),
+        }
+    }
+
     /// The column as the composite type of a typed table gives it: name, type and collation,
     /// no options.
     fn as_the_type_gives_it(&self) -> Column {

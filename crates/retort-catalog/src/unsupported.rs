@@ -30,15 +30,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
-           UNION ALL SELECT DISTINCT ON (a.attrelid, a.attnum) \
-               'setting on an inherited column of a partition or child' FROM pg_inherits i \
-             JOIN pg_attribute a ON a.attrelid = i.inhrelid \
-             JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
-             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT a.attislocal AND a.attnum > 0 AND NOT a.attisdropped AND {f} \
-               AND (a.attstattarget IS DISTINCT FROM pa.attstattarget \
-                    OR a.attoptions IS DISTINCT FROM pa.attoptions \
-                    OR a.attstorage <> pa.attstorage OR (a.attnotnull AND NOT pa.attnotnull)) \
            UNION ALL SELECT 'statistics target on an index expression' FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('i', 'I') AND {stattarget_set} AND {f} \
@@ -100,7 +91,36 @@ pub(crate) fn load(
         .map(|r| {
             let kind: String = r.get(0);
             let n: i64 = r.get(1);
-            format!("{n} {kind}{}", if n == 1 { "" } else { "s" })
+            if n == 1 {
+                format!("1 {kind}")
+            } else {
+                format!("{n} {}", plural(&kind))
+            }
         })
         .collect())
+}
+
+/// The plural of a kind named above.
+fn plural(kind: &str) -> String {
+    match kind {
+        "column privilege on a view" => "column privileges on views".into(),
+        "CLUSTER ON setting of a materialized view" => {
+            "CLUSTER ON settings of materialized views".into()
+        }
+        "table in a tablespace" => "tables in tablespaces".into(),
+        "table access method other than heap" => {
+            "tables with an access method other than heap".into()
+        }
+        "statistics target on an index expression" => {
+            "statistics targets on index expressions".into()
+        }
+        "statistics target on extended statistics" => {
+            "statistics targets on extended statistics".into()
+        }
+        "operator class or family" => "operator classes or families".into(),
+        "foreign data wrapper, server or user mapping" => {
+            "foreign data wrappers, servers or user mappings".into()
+        }
+        k => format!("{k}s"),
+    }
 }
