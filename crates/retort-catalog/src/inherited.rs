@@ -1,7 +1,10 @@
-//! Settings a partition or inheritance child gives a column it inherits, where they differ from
-//! its parent's: a default, NOT NULL, statistics target, storage, compression, attribute
-//! options (`CREATE TABLE p PARTITION OF t (c DEFAULT 0) ...`, or ALTER TABLE on the child).
-//! Only such differences are modelled: a change on the parent reaches its children by itself.
+//! Settings of the columns a partition or inheritance child inherits: default, NOT NULL,
+//! statistics target, storage, compression, attribute options (`CREATE TABLE p PARTITION OF t
+//! (c DEFAULT 0) ...`, or ALTER TABLE on the child). What the child holds depends on history:
+//! a new child copies some of its parent's settings (default, NOT NULL, storage, compression)
+//! but not others (statistics, options), and ALTER on the parent reaches the children that
+//! exist then. So each is kept with its parent's, and the statements start from what the
+//! script's earlier statements leave on the child.
 
 use retort_pg::quote_ident;
 
@@ -10,7 +13,7 @@ use crate::error::{query, CatalogError};
 use crate::name::QName;
 use crate::tables::Column;
 
-/// An inherited column whose settings differ from its parent's.
+/// An inherited column's settings, and its parent's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InheritedColumn {
     /// The partition or child.
@@ -74,14 +77,11 @@ pub(crate) fn load(
             options: r.get(at + 5),
             ..Column::bare(&name, type_storage)
         };
-        let (settings, parent) = (column(4), column(10));
-        if settings != parent {
-            out.push(InheritedColumn {
-                table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
-                settings,
-                parent,
-            });
-        }
+        out.push(InheritedColumn {
+            table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+            settings: column(4),
+            parent: column(10),
+        });
     }
     Ok(out)
 }
@@ -117,12 +117,20 @@ fn change(table: &QName, from: &Column, to: &Column) -> Vec<String> {
 }
 
 impl InheritedColumn {
+    /// A new child (or a column the parent gains) starts with the parent's default, NOT NULL,
+    /// storage and compression, and no statistics target or options of its own.
     pub(crate) fn create(&self) -> Vec<String> {
-        change(&self.table, &self.parent, &self.settings)
+        let fresh = Column {
+            statistics: None,
+            options: Vec::new(),
+            ..self.parent.clone()
+        };
+        change(&self.table, &fresh, &self.settings)
     }
 
+    /// Nothing: it goes with its table or the parent's column.
     pub(crate) fn drop(&self) -> Vec<String> {
-        change(&self.table, &self.settings, &self.parent)
+        Vec::new()
     }
 
     /// From the old settings, except where the parent's changed: the parent's ALTER reaches

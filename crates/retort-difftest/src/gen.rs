@@ -248,7 +248,14 @@ pub struct Model {
     pub triggers: Vec<String>,
     /// The publication `pub` and the tables it lists (those that exist).
     pub publication: Option<Vec<String>>,
+    /// Default privileges (SELECT on tables to app_reader, no EXECUTE on functions for
+    /// PUBLIC), set before everything (so what follows gets them) or after.
+    pub default_privileges: Option<Before>,
 }
+
+/// Whether a database-wide setting comes before the objects it would affect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Before(pub bool);
 
 fn random_column(m: &Model, rng: &mut Rng, name: String) -> Column {
     let ty = Ty::random(m, rng);
@@ -260,17 +267,6 @@ fn random_column(m: &Model, rng: &mut Rng, name: String) -> Column {
         comment: rng.chance(15).then(|| format!("about {}", rng.below(10))),
         statistics: rng.chance(10).then(|| *rng.pick(&[0, 200, 1000])),
         ty,
-    }
-}
-
-/// Settings on a partitioned table's columns reach only the partitions that exist when they
-/// are made: per-partition column settings are not modelled ("not compared"), so the generator
-/// leaves them out.
-fn no_partition_settings(t: &mut Table) {
-    if t.partitioned {
-        for c in &mut t.columns {
-            c.statistics = None;
-        }
     }
 }
 
@@ -304,7 +300,6 @@ fn random_table(m: &Model, rng: &mut Rng, name: String) -> Table {
         t.columns.push(c);
     }
     add_constraints(m, rng, &mut t);
-    no_partition_settings(&mut t);
     t
 }
 
@@ -383,7 +378,15 @@ fn add_replication_settings(m: &mut Model, rng: &mut Rng) {
             .collect();
         m.publication = Some(names);
     }
+    if rng.chance(20) {
+        m.default_privileges = Some(Before(rng.chance(50)));
+    }
 }
+
+const DEFAULT_PRIVILEGES: [&str; 2] = [
+    "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO app_reader",
+    "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+];
 
 /// Foreign keys, views, functions and triggers between the tables.
 fn add_links(m: &mut Model, rng: &mut Rng) {
@@ -454,6 +457,9 @@ impl Model {
     /// The schema as SQL statements, in an order PostgreSQL accepts.
     pub fn statements(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.default_privileges == Some(Before(true)) {
+            out.extend(DEFAULT_PRIVILEGES.iter().map(|s| s.to_string()));
+        }
         for e in &self.enums {
             let labels: Vec<String> = e.labels.iter().map(|l| format!("'{l}'")).collect();
             out.push(format!(
@@ -612,6 +618,9 @@ impl Model {
                 "CREATE TRIGGER {t}_touch BEFORE UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION touch()"
             ));
         }
+        if self.default_privileges == Some(Before(false)) {
+            out.extend(DEFAULT_PRIVILEGES.iter().map(|s| s.to_string()));
+        }
         out
     }
 
@@ -666,7 +675,6 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
                 if !m.tables[ti].columns.iter().any(|c| c.name == name) {
                     let c = random_column(&m, &mut rng, name);
                     m.tables[ti].columns.push(c);
-                    no_partition_settings(&mut m.tables[ti]);
                 }
             }
             1 if m.tables[ti].columns.len() > 2 => {
@@ -784,6 +792,14 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
                     } else {
                         t.replica_pkey = !t.replica_pkey;
                     }
+                }
+                // Default privileges: set, moved between before and after, or unset.
+                if rng.chance(25) {
+                    m.default_privileges = match m.default_privileges {
+                        None => Some(Before(rng.chance(50))),
+                        Some(Before(b)) if rng.chance(50) => Some(Before(!b)),
+                        Some(_) => None,
+                    };
                 }
                 match &mut m.publication {
                     None => m.publication = Some(vec![tname.clone()]),
