@@ -4,7 +4,9 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{comment_change, not_in_extension, ns_filter, owner_change, Comments};
+use crate::common::{
+    comment_and_owner, comment_change, not_in_extension, ns_filter, owner_change, Comments,
+};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -128,12 +130,11 @@ impl Collation {
 
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![self.create_as(&self.name)];
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
             None,
-            self.comment.as_deref(),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out
     }
 

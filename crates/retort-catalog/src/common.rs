@@ -165,6 +165,20 @@ pub(crate) fn owner_change(target: &str, old: Option<&str>, new: Option<&str>) -
     }
 }
 
+/// The COMMENT and ALTER ... OWNER statements turning `old`'s (comment, owner) into `new`'s
+/// (`old` None for a new object).
+pub(crate) fn comment_and_owner(
+    target: &str,
+    old: Option<(Option<&str>, Option<&str>)>,
+    (comment, owner): (Option<&str>, Option<&str>),
+) -> Vec<String> {
+    let (old_comment, old_owner) = old.unwrap_or((None, None));
+    comment_change(target, old_comment, comment)
+        .into_iter()
+        .chain(owner_change(target, old_owner, owner))
+        .collect()
+}
+
 /// `COMMENT ON <target> IS ...` turning `old` into `new`; nothing when equal.
 pub(crate) fn comment_change(target: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
     if old == new {

@@ -3,7 +3,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{comment_change, not_in_extension, owner_change, Comments};
+use crate::common::{comment_and_owner, not_in_extension, Comments};
 use crate::error::{query, CatalogError};
 
 /// An event trigger.
@@ -90,12 +90,11 @@ impl EventTrigger {
         if self.enabled != 'O' {
             out.push(self.enable());
         }
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
             None,
-            self.comment.as_deref(),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out
     }
 
@@ -113,15 +112,10 @@ impl EventTrigger {
         if old.enabled != self.enabled {
             out.push(self.enable());
         }
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
+            Some((old.comment.as_deref(), old.owner.as_deref())),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
         Some(out)
     }

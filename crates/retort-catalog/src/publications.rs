@@ -3,7 +3,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{comment_change, owner_change, Comments};
+use crate::common::{comment_and_owner, Comments};
 use crate::error::{query, CatalogError};
 
 /// A table in a publication.
@@ -163,12 +163,11 @@ impl Publication {
             quote_ident(&self.name),
             self.options()
         )];
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
             None,
-            self.comment.as_deref(),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out
     }
 
@@ -208,15 +207,10 @@ impl Publication {
                 ));
             }
         }
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
+            Some((old.comment.as_deref(), old.owner.as_deref())),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
         Some(out)
     }

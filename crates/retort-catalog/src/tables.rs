@@ -531,22 +531,9 @@ impl Column {
     /// no options.
     fn as_the_type_gives_it(&self) -> Column {
         Column {
-            name: self.name.clone(),
             data_type: self.data_type.clone(),
             collation: self.collation.clone(),
-            type_storage: self.type_storage,
-            not_null: false,
-            default: None,
-            generated: None,
-            identity: None,
-            comment: None,
-            identity_sequence: None,
-            acl: Vec::new(),
-            statistics: None,
-            identity_params: None,
-            storage: None,
-            compression: None,
-            options: Vec::new(),
+            ..Column::bare(&self.name, self.type_storage)
         }
     }
 }

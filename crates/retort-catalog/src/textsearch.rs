@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_change, not_in_extension, ns_filter, owner_change, Comments};
+use crate::common::{comment_and_owner, not_in_extension, ns_filter, Comments};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -141,12 +141,11 @@ impl TsDictionary {
             "CREATE TEXT SEARCH DICTIONARY {} (TEMPLATE = {}{options})",
             self.name, self.template
         )];
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
             None,
-            self.comment.as_deref(),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out
     }
 
@@ -174,15 +173,10 @@ impl TsDictionary {
                 out.push(format!("ALTER {} ({})", self.target(), changes.join(", ")));
             }
         }
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
+            Some((old.comment.as_deref(), old.owner.as_deref())),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
         Some(out)
     }
@@ -266,12 +260,11 @@ impl TsConfiguration {
             self.parser
         )];
         out.extend(self.mapping_changes(&BTreeMap::new()));
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
             None,
-            self.comment.as_deref(),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
-        out.extend(owner_change(&self.target(), None, self.owner.as_deref()));
         out
     }
 
@@ -285,15 +278,10 @@ impl TsConfiguration {
             return None;
         }
         let mut out = self.mapping_changes(&old.mappings);
-        out.extend(comment_change(
+        out.extend(comment_and_owner(
             &self.target(),
-            old.comment.as_deref(),
-            self.comment.as_deref(),
-        ));
-        out.extend(owner_change(
-            &self.target(),
-            old.owner.as_deref(),
-            self.owner.as_deref(),
+            Some((old.comment.as_deref(), old.owner.as_deref())),
+            (self.comment.as_deref(), self.owner.as_deref()),
         ));
         Some(out)
     }
