@@ -19,9 +19,6 @@ pub(crate) fn load(
            UNION ALL SELECT 'ordered-set or moving aggregate' FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid \
              JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE (a.aggkind <> 'n' OR a.aggmtransfn <> 0 OR a.aggserialfn <> 0) AND {f} AND {ext_proc} \
-           UNION ALL SELECT 'column privilege on a view' FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND c.relkind NOT IN ('r', 'p') AND {f} \
            UNION ALL SELECT 'CLUSTER ON setting of a materialized view' FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE i.indisclustered AND c.relkind = 'm' AND {f} AND {ext_class} \
@@ -103,7 +100,6 @@ pub(crate) fn load(
 /// The plural of a kind named above.
 fn plural(kind: &str) -> String {
     match kind {
-        "column privilege on a view" => "column privileges on views".into(),
         "CLUSTER ON setting of a materialized view" => {
             "CLUSTER ON settings of materialized views".into()
         }

@@ -1,6 +1,11 @@
 //! Views (with security_barrier, security_invoker, check option) and materialized views.
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Comments, Extras};
+use std::collections::BTreeMap;
+
+use crate::common::{
+    acl_columns, column_acl_change, explode_acl, not_in_extension, ns_filter, text_array, Acl,
+    Comments, Extras,
+};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -25,6 +30,9 @@ pub struct View {
     pub unpopulated: bool,
     /// Privileges.
     pub acl: Acl,
+    /// Column privileges (`GRANT SELECT (c) ON v`), `grantee|PRIVILEGE|grantable` by column.
+    #[serde(default)]
+    pub column_acl: BTreeMap<String, Vec<String>>,
     /// Owner role, read only with [`crate::Filter::owners`].
     pub owner: Option<String>,
 }
@@ -43,10 +51,14 @@ pub(crate) fn load(
                 c.relkind = 'm' AND NOT c.relispopulated, \
                 ARRAY(SELECT d.description FROM pg_description d \
                       WHERE d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid > 0 \
-                      ORDER BY d.objsubid) \
+                      ORDER BY d.objsubid), \
+                ARRAY(SELECT a.attname::text || '|' || g FROM pg_attribute a \
+                      CROSS JOIN LATERAL unnest({column_acl}) g \
+                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext}",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
+        column_acl = explode_acl("a.attacl", Some("c.relowner")),
         filter = ns_filter("n"),
         ext = not_in_extension("pg_class", "c.oid"),
     );
@@ -73,6 +85,16 @@ pub(crate) fn load(
                 .zip(text_array(r, 11))
                 .collect(),
             unpopulated: r.get(10),
+            column_acl: text_array(r, 12)
+                .into_iter()
+                .fold(BTreeMap::new(), |mut m, item| {
+                    if let Some((column, grant)) = item.split_once('|') {
+                        m.entry(column.to_string())
+                            .or_insert_with(Vec::new)
+                            .push(grant.to_string());
+                    }
+                    m
+                }),
         })
         .collect())
 }
@@ -125,7 +147,33 @@ impl View {
             self.extras()
                 .create(&self.target(), &format!("TABLE {}", self.name)),
         );
+        out.extend(self.column_acl_changes(&BTreeMap::new()));
         out
+    }
+
+    /// GRANT and REVOKE statements on single columns turning `old`'s into these.
+    fn column_acl_changes(&self, old: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+        let owner = self
+            .owner
+            .as_deref()
+            .map(retort_pg::quote_ident)
+            .unwrap_or_else(|| "CURRENT_USER".into());
+        let mut columns: Vec<&String> = old.keys().chain(self.column_acl.keys()).collect();
+        columns.sort();
+        columns.dedup();
+        let none = Vec::new();
+        columns
+            .into_iter()
+            .flat_map(|c| {
+                column_acl_change(
+                    &self.name.to_string(),
+                    c,
+                    old.get(c).unwrap_or(&none),
+                    self.column_acl.get(c).unwrap_or(&none),
+                    &owner,
+                )
+            })
+            .collect()
     }
 
     pub(crate) fn drop(&self) -> Vec<String> {
@@ -152,6 +200,7 @@ impl View {
             &format!("TABLE {}", self.name),
         ));
         out.extend(self.column_comment_changes(&old.column_comments));
+        out.extend(self.column_acl_changes(&old.column_acl));
         Some(out)
     }
 
