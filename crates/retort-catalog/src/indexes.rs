@@ -22,6 +22,9 @@ pub struct Index {
     /// `ALTER TABLE ... REPLICA IDENTITY USING INDEX` this index.
     #[serde(default)]
     pub replica_identity: bool,
+    /// `ALTER INDEX ... ALTER COLUMN n SET STATISTICS m` on expression columns: (n, m).
+    #[serde(default)]
+    pub column_statistics: Vec<(i16, i32)>,
 }
 
 /// The table settings that name an index (or a constraint's index), for an index whose flags
@@ -67,7 +70,11 @@ pub(crate) fn load(
                 i.indexrelid, i.indisclustered, i.indisreplident, \
                 i.indrelid, i.indisunique, {nulls_not_distinct}, ic.relam, am.amname::text, \
                 i.indkey::int2[], i.indnkeyatts, i.indclass::oid[], i.indcollation::oid[], \
-                i.indoption::int2[] \
+                i.indoption::int2[], \
+                CASE WHEN i.indexprs IS NOT NULL THEN \
+                  ARRAY(SELECT a.attnum::int || '=' || a.attstattarget FROM pg_attribute a \
+                        WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum) \
+                END \
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
          JOIN pg_am am ON am.oid = ic.relam \
          JOIN pg_namespace n ON n.oid = ic.relnamespace \
@@ -100,6 +107,15 @@ pub(crate) fn load(
                 comment: comments.take(r.get(5)),
                 clustered: r.get(6),
                 replica_identity: r.get(7),
+                column_statistics: r
+                    .get::<_, Option<Vec<String>>>(18)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|s| {
+                        let (n, m) = s.split_once('=')?;
+                        Some((n.parse().ok()?, m.parse().ok()?))
+                    })
+                    .collect(),
             };
             if r.get::<_, Option<String>>(4).is_none() {
                 raw.push(crate::deparse::RawIndex {
@@ -141,6 +157,29 @@ impl Index {
             self.flags(),
             (false, false),
         ));
+        out.extend(self.statistics_changes(&[]));
+        out
+    }
+
+    /// `ALTER INDEX ... ALTER COLUMN n SET STATISTICS` turning `old` targets into these.
+    fn statistics_changes(&self, old: &[(i16, i32)]) -> Vec<String> {
+        let set = |n: i16, m: i32| {
+            format!(
+                "ALTER INDEX {} ALTER COLUMN {n} SET STATISTICS {m}",
+                self.name
+            )
+        };
+        let mut out: Vec<String> = self
+            .column_statistics
+            .iter()
+            .filter(|c| !old.contains(c))
+            .map(|&(n, m)| set(n, m))
+            .collect();
+        out.extend(
+            old.iter()
+                .filter(|(n, _)| !self.column_statistics.iter().any(|(k, _)| k == n))
+                .map(|&(n, _)| set(n, -1)),
+        );
         out
     }
 
@@ -165,6 +204,7 @@ impl Index {
             self.flags(),
             old.flags(),
         ));
+        out.extend(self.statistics_changes(&old.column_statistics));
         Some(out)
     }
 }

@@ -18,6 +18,13 @@ pub struct Rule {
     pub definition: String,
     /// COMMENT ON RULE.
     pub comment: Option<String>,
+    /// `O` (enabled), `D` (disabled), `R` (replica), `A` (always).
+    #[serde(default = "enabled")]
+    pub enabled: char,
+}
+
+fn enabled() -> char {
+    'O'
 }
 
 pub(crate) fn load(
@@ -26,7 +33,7 @@ pub(crate) fn load(
 ) -> Result<Vec<Rule>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, r.rulename::text, pg_get_ruledef(r.oid), \
-                obj_description(r.oid, 'pg_rewrite') \
+                obj_description(r.oid, 'pg_rewrite'), r.ev_enabled::text \
          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE r.rulename <> '_RETURN' AND {filter} AND {ext} ORDER BY 1, 2, 3",
         filter = ns_filter("n"),
@@ -46,6 +53,7 @@ pub(crate) fn load(
                 .trim_end_matches(';')
                 .to_owned(),
             comment: r.get(4),
+            enabled: r.get::<_, String>(5).chars().next().unwrap_or('O'),
         })
         .collect())
 }
@@ -55,8 +63,26 @@ impl Rule {
         format!("RULE {} ON {}", quote_ident(&self.name), self.table)
     }
 
+    /// `ALTER TABLE ... ENABLE/DISABLE ... RULE` giving this firing mode.
+    fn enable(&self) -> String {
+        let mode = match self.enabled {
+            'D' => "DISABLE",
+            'R' => "ENABLE REPLICA",
+            'A' => "ENABLE ALWAYS",
+            _ => "ENABLE",
+        };
+        format!(
+            "ALTER TABLE {} {mode} RULE {}",
+            self.table,
+            quote_ident(&self.name)
+        )
+    }
+
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![self.definition.clone()];
+        if self.enabled != 'O' {
+            out.push(self.enable());
+        }
         out.extend(comment_change(
             &self.target(),
             None,
@@ -77,14 +103,15 @@ impl Rule {
         if old.definition != self.definition {
             return None;
         }
-        Some(
-            comment_change(
-                &self.target(),
-                old.comment.as_deref(),
-                self.comment.as_deref(),
-            )
-            .into_iter()
-            .collect(),
-        )
+        let mut out = Vec::new();
+        if old.enabled != self.enabled {
+            out.push(self.enable());
+        }
+        out.extend(comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        ));
+        Some(out)
     }
 }

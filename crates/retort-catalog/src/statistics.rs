@@ -15,6 +15,9 @@ pub struct Statistics {
     pub definition: String,
     /// COMMENT ON STATISTICS.
     pub comment: Option<String>,
+    /// `ALTER STATISTICS ... SET STATISTICS n`, when set.
+    #[serde(default)]
+    pub target: Option<i32>,
 }
 
 pub(crate) fn load(
@@ -23,7 +26,8 @@ pub(crate) fn load(
 ) -> Result<Vec<Statistics>, CatalogError> {
     let sql = format!(
         "SELECT n.nspname::text, s.stxname::text, tn.nspname::text, c.relname::text, \
-                pg_get_statisticsobjdef(s.oid), obj_description(s.oid, 'pg_statistic_ext') \
+                pg_get_statisticsobjdef(s.oid), obj_description(s.oid, 'pg_statistic_ext'), \
+                CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END \
          FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace \
          JOIN pg_class c ON c.oid = s.stxrelid JOIN pg_namespace tn ON tn.oid = c.relnamespace \
          WHERE {filter} AND {ext} ORDER BY 1, 2",
@@ -40,6 +44,7 @@ pub(crate) fn load(
             table: QName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
             definition: r.get(4),
             comment: r.get(5),
+            target: r.get(6),
         })
         .collect())
 }
@@ -51,6 +56,10 @@ impl Statistics {
 
     pub(crate) fn create(&self) -> Vec<String> {
         let mut out = vec![self.definition.clone()];
+        out.extend(
+            self.target
+                .map(|n| format!("ALTER {} SET STATISTICS {n}", self.target())),
+        );
         out.extend(comment_change(
             &self.target(),
             None,
@@ -67,14 +76,19 @@ impl Statistics {
         if old.definition != self.definition || old.table != self.table {
             return None;
         }
-        Some(
-            comment_change(
-                &self.target(),
-                old.comment.as_deref(),
-                self.comment.as_deref(),
-            )
-            .into_iter()
-            .collect(),
-        )
+        let mut out = Vec::new();
+        if old.target != self.target {
+            out.push(format!(
+                "ALTER {} SET STATISTICS {}",
+                self.target(),
+                self.target.unwrap_or(-1)
+            ));
+        }
+        out.extend(comment_change(
+            &self.target(),
+            old.comment.as_deref(),
+            self.comment.as_deref(),
+        ));
+        Some(out)
     }
 }

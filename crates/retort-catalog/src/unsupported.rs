@@ -19,22 +19,11 @@ pub(crate) fn load(
            UNION ALL SELECT 'ordered-set or moving aggregate' FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid \
              JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE (a.aggkind <> 'n' OR a.aggmtransfn <> 0 OR a.aggserialfn <> 0) AND {f} AND {ext_proc} \
-           UNION ALL SELECT 'CLUSTER ON setting of a materialized view' FROM pg_index i \
-             JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE i.indisclustered AND c.relkind = 'm' AND {f} AND {ext_class} \
            UNION ALL SELECT 'table in a tablespace' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p', 'm', 'i') AND c.reltablespace <> 0 AND {f} AND {ext_class} \
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'statistics target on an index expression' FROM pg_attribute a \
-             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('i', 'I') AND {stattarget_set} AND {f} \
-           UNION ALL SELECT 'statistics target on extended statistics' FROM pg_statistic_ext s \
-             JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {stx_target_set} AND {f} \
-           UNION ALL SELECT 'disabled or replica rule' FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE r.rulename <> '_RETURN' AND r.ev_enabled <> 'O' AND {f} \
            UNION ALL SELECT 'base or shell type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
              WHERE t.typtype IN ('b', 'p') AND t.typelem = 0 AND t.oid >= 16384 AND {f} AND {ext_type} \
            UNION ALL SELECT 'operator class or family' FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace \
@@ -61,16 +50,6 @@ pub(crate) fn load(
                (SELECT oid FROM pg_database WHERE datname = current_database()) \
            UNION ALL SELECT 'security label' FROM pg_seclabel \
          ) objects GROUP BY kind ORDER BY kind",
-        stattarget_set = if params.version >= 170000 {
-            "a.attstattarget IS NOT NULL"
-        } else {
-            "a.attstattarget >= 0"
-        },
-        stx_target_set = if params.version >= 170000 {
-            "s.stxstattarget IS NOT NULL"
-        } else {
-            "s.stxstattarget >= 0"
-        },
         ext_type = not_in_extension("pg_type", "t.oid"),
         ext_opf = not_in_extension("pg_opfamily", "o.oid"),
         ext_cast = not_in_extension("pg_cast", "ca.oid"),
@@ -100,18 +79,9 @@ pub(crate) fn load(
 /// The plural of a kind named above.
 fn plural(kind: &str) -> String {
     match kind {
-        "CLUSTER ON setting of a materialized view" => {
-            "CLUSTER ON settings of materialized views".into()
-        }
         "table in a tablespace" => "tables in tablespaces".into(),
         "table access method other than heap" => {
             "tables with an access method other than heap".into()
-        }
-        "statistics target on an index expression" => {
-            "statistics targets on index expressions".into()
-        }
-        "statistics target on extended statistics" => {
-            "statistics targets on extended statistics".into()
         }
         "operator class or family" => "operator classes or families".into(),
         "foreign data wrapper, server or user mapping" => {

@@ -30,6 +30,10 @@ pub struct View {
     pub unpopulated: bool,
     /// Privileges.
     pub acl: Acl,
+    /// Whether one of a materialized view's indexes is marked for CLUSTER (the index carries
+    /// which one).
+    #[serde(default)]
+    pub clustered: bool,
     /// Column privileges (`GRANT SELECT (c) ON v`), `grantee|PRIVILEGE|grantable` by column.
     #[serde(default)]
     pub column_acl: BTreeMap<String, Vec<String>>,
@@ -54,7 +58,8 @@ pub(crate) fn load(
                       ORDER BY d.objsubid), \
                 ARRAY(SELECT a.attname::text || '|' || g FROM pg_attribute a \
                       CROSS JOIN LATERAL unnest({column_acl}) g \
-                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL) \
+                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL), \
+                c.relkind = 'm' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisclustered) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext}",
         acl = acl_columns("c.relacl", 'r', "c.relowner"),
@@ -85,6 +90,7 @@ pub(crate) fn load(
                 .zip(text_array(r, 11))
                 .collect(),
             unpopulated: r.get(10),
+            clustered: r.get(13),
             column_acl: text_array(r, 12)
                 .into_iter()
                 .fold(BTreeMap::new(), |mut m, item| {
@@ -201,6 +207,10 @@ impl View {
         ));
         out.extend(self.column_comment_changes(&old.column_comments));
         out.extend(self.column_acl_changes(&old.column_acl));
+        // Marking an index for CLUSTER is the index's statement; only "none" is the view's.
+        if old.clustered && !self.clustered {
+            out.push(format!("ALTER TABLE {} SET WITHOUT CLUSTER", self.name));
+        }
         Some(out)
     }
 
