@@ -169,7 +169,8 @@ enum Obj<'a> {
 }
 
 fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
-    let mut m = BTreeMap::new();
+    // Collected, then built in one go (BTreeMap::from_iter sorts, then builds the tree bottom up).
+    let mut m = Objects(Vec::new());
     for (k, v) in &c.schemas {
         m.insert(ObjKey::Schema(k.clone()), Obj::Schema(v));
     }
@@ -242,7 +243,16 @@ fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for (k, v) in &c.event_triggers {
         m.insert(ObjKey::EventTrigger(k.clone()), Obj::EventTrigger(v));
     }
-    m
+    m.0.into_iter().collect()
+}
+
+/// Pairs gathered for [`objects`].
+struct Objects<'a>(Vec<(ObjKey, Obj<'a>)>);
+
+impl<'a> Objects<'a> {
+    fn insert(&mut self, k: ObjKey, v: Obj<'a>) {
+        self.0.push((k, v));
+    }
 }
 
 /// The union of two maps' keys in order, with each map's value: one pass over both.
@@ -620,48 +630,66 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
     }
 
-    // A column changed on a parent changes in its partitions and inheritance children too.
-    for set in [&mut disturbed, &mut in_place] {
-        loop {
-            let mut more = Vec::new();
-            for child in a.tables.values() {
-                let parents: Vec<&String> = child
-                    .partition_of
-                    .iter()
-                    .map(|(p, _)| p)
-                    .chain(&child.inherits)
-                    .collect();
-                for d in set.iter() {
-                    if let ObjKey::Column(t, c) = d {
-                        let key = ObjKey::Column(child.name.clone(), c.clone());
-                        if parents.iter().any(|p| **p == t.to_string()) && !set.contains(&key) {
-                            more.push(key);
-                        }
+    // A column changed on a parent changes in its partitions and inheritance children too (and
+    // theirs): a walk down from each changed column.
+    let mut children: HashMap<String, Vec<&QName>> = HashMap::default();
+    for child in a.tables.values() {
+        for parent in child
+            .partition_of
+            .iter()
+            .map(|(p, _)| p)
+            .chain(&child.inherits)
+        {
+            children
+                .entry(parent.clone())
+                .or_default()
+                .push(&child.name);
+        }
+    }
+    if !children.is_empty() {
+        for set in [&mut disturbed, &mut in_place] {
+            let mut queue: Vec<ObjKey> = set.iter().cloned().collect();
+            while let Some(key) = queue.pop() {
+                let ObjKey::Column(t, c) = &key else { continue };
+                for kid in children.get(&t.to_string()).into_iter().flatten() {
+                    let below = ObjKey::Column((*kid).clone(), c.clone());
+                    if set.insert(below.clone()) {
+                        queue.push(below);
                     }
                 }
             }
-            if more.is_empty() {
-                break;
-            }
-            set.extend(more);
         }
     }
 
     // Types and collations that must be replaced while columns use them are replaced in place.
     let mut replaced_columns: BTreeMap<ObjKey, Vec<(QName, String)>> = BTreeMap::new();
+    let replaced: HashSet<&ObjKey> = status
+        .iter()
+        .filter(|(k, s)| {
+            **s == Status::Recreate && matches!(k, ObjKey::Type(_) | ObjKey::Collation(_))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    // The columns of each replaced type or collation, in one pass over the edges.
+    let mut columns_using: HashMap<ObjKey, BTreeSet<(QName, String)>> = HashMap::default();
+    if !replaced.is_empty() {
+        for (d, r) in from.deps.iter() {
+            if let (true, ObjKey::Column(t, c)) = (replaced.contains(r), d) {
+                columns_using
+                    .entry(r.clone())
+                    .or_default()
+                    .insert((t.clone(), c.clone()));
+            }
+        }
+    }
     for (key, s) in status.iter_mut() {
         if *s != Status::Recreate || !matches!(key, ObjKey::Type(_) | ObjKey::Collation(_)) {
             continue;
         }
-        let cols: Vec<(QName, String)> = from
-            .deps
-            .dependents_of(key)
-            .into_iter()
-            .filter_map(|d| match d {
-                ObjKey::Column(t, c) => Some((t.clone(), c.clone())),
-                _ => None,
-            })
-            .collect();
+        let cols: Vec<(QName, String)> = columns_using
+            .remove(key)
+            .map(|c| c.into_iter().collect())
+            .unwrap_or_default();
         if !cols.is_empty() {
             *s = Status::ReplaceInPlace;
             for (t, c) in &cols {
@@ -697,7 +725,25 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                 || matches!(k, ObjKey::Column(t, _) if matches!(status.get(&ObjKey::Table(t.clone())), Some(Status::Drop | Status::Recreate)))
         };
         let mut visited_gone: HashSet<&ObjKey> = HashSet::default();
-        let mut queue: Vec<&ObjKey> = by_ref.keys().copied().collect();
+        // Seeded with what is gone or changes type in place (nothing else has dependents to
+        // visit): on a large catalog, far fewer keys than every referenced one.
+        let mut queue: Vec<&ObjKey> = Vec::new();
+        let gone_now = status
+            .iter()
+            .filter(|(_, s)| matches!(s, Status::Drop | Status::Recreate | Status::ReplaceInPlace));
+        for (k, s) in gone_now {
+            if let Some((key, _)) = by_ref.get_key_value(k) {
+                queue.push(key);
+            }
+            if let (ObjKey::Table(t), Status::Drop | Status::Recreate) = (k, s) {
+                queue.extend(columns_of.get(t).into_iter().flatten().copied());
+            }
+        }
+        for k in disturbed.iter().chain(in_place.iter()) {
+            if let Some((key, _)) = by_ref.get_key_value(k) {
+                queue.push(key);
+            }
+        }
         while let Some(referenced) = queue.pop() {
             let is_gone = gone(referenced, &status);
             if is_gone && !visited_gone.insert(referenced) {
@@ -828,10 +874,14 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         })
         .map(|(k, _)| k)
         .collect();
-    let reads_dropped_relation = |k: &ObjKey| {
-        matches!(k, ObjKey::Function(..))
-            && from.deps.iter().any(|(d, r)| {
-                d == k
+    // Functions that read a dropped relation: one pass over the edges.
+    let readers_of_dropped: HashSet<&ObjKey> = if dropped_relations.is_empty() {
+        HashSet::default()
+    } else {
+        from.deps
+            .iter()
+            .filter(|(d, r)| {
+                matches!(d, ObjKey::Function(..))
                     && match r {
                         ObjKey::Column(t, _) => {
                             dropped_relations.contains(&ObjKey::Table(t.clone()))
@@ -839,7 +889,10 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                         other => dropped_relations.contains(other),
                     }
             })
+            .map(|(d, _)| d)
+            .collect()
     };
+    let reads_dropped_relation = |k: &ObjKey| readers_of_dropped.contains(k);
     let mut creates: Vec<Change> = Vec::new();
     for (key, s) in &status {
         let old = olds.get(key);
