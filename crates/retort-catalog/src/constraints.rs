@@ -4,7 +4,7 @@
 use retort_pg::quote_ident;
 
 use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
-use crate::error::{query, CatalogError};
+use crate::error::CatalogError;
 use crate::indexes::index_settings;
 use crate::name::QName;
 
@@ -32,7 +32,7 @@ pub struct Constraint {
 /// The constraints; primary keys, unique constraints and foreign keys come with an empty
 /// definition and their raw rows, for [`crate::deparse`] to write.
 pub(crate) fn load(
-    client: &mut impl postgres::GenericClient,
+    client: &mut postgres::Transaction<'_>,
     params: &crate::Params,
 ) -> Result<(Vec<Constraint>, Vec<crate::deparse::RawConstraint>), CatalogError> {
     // PostgreSQL 18 adds WITHOUT OVERLAPS, PERIOD and NOT ENFORCED: the server writes those.
@@ -65,44 +65,40 @@ pub(crate) fn load(
         ext = not_in_extension("pg_class", "c.oid"),
     );
     let mut comments = Comments::load(client, "pg_constraint")?;
-    let rows = client
-        .query(&sql, &params.as_refs())
-        .map_err(query("constraints"))?;
     let ch = |r: &postgres::Row, i: usize| r.get::<_, String>(i).chars().next().unwrap_or(' ');
     let mut raw = Vec::new();
-    let constraints = rows
-        .iter()
-        .map(|r| {
-            let k = Constraint {
-                table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
-                name: r.get(2),
-                kind: ch(r, 3),
-                definition: r.get::<_, Option<String>>(4).unwrap_or_default(),
-                comment: comments.take(r.get(5)),
-                clustered: r.get(6),
-                replica_identity: r.get(7),
-            };
-            if r.get::<_, Option<String>>(4).is_none() {
-                raw.push(crate::deparse::RawConstraint {
-                    oid: r.get(5),
-                    key: (k.table.clone(), k.name.clone()),
-                    kind: k.kind,
-                    conrelid: r.get(8),
-                    conkey: r.get::<_, Option<Vec<i16>>>(9).unwrap_or_default(),
-                    confrelid: r.get(10),
-                    confkey: r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default(),
-                    fk: (ch(r, 12), ch(r, 13), ch(r, 14)),
-                    delete_set_columns: r.get(15),
-                    deferrable: r.get(16),
-                    deferred: r.get(17),
-                    validated: r.get(18),
-                    nulls_not_distinct: r.get(19),
-                    index_columns: r.get::<_, Option<Vec<i16>>>(20).unwrap_or_default(),
-                });
-            }
-            k
-        })
-        .collect();
+    let mut constraints = Vec::new();
+    // Streamed: the rows are never all held at once.
+    crate::common::each_row(client, &sql, &params.as_refs(), "constraints", |r| {
+        let k = Constraint {
+            table: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+            name: r.get(2),
+            kind: ch(r, 3),
+            definition: r.get::<_, Option<String>>(4).unwrap_or_default(),
+            comment: comments.take(r.get(5)),
+            clustered: r.get(6),
+            replica_identity: r.get(7),
+        };
+        if r.get::<_, Option<String>>(4).is_none() {
+            raw.push(crate::deparse::RawConstraint {
+                oid: r.get(5),
+                key: (k.table.clone(), k.name.clone()),
+                kind: k.kind,
+                conrelid: r.get(8),
+                conkey: r.get::<_, Option<Vec<i16>>>(9).unwrap_or_default(),
+                confrelid: r.get(10),
+                confkey: r.get::<_, Option<Vec<i16>>>(11).unwrap_or_default(),
+                fk: (ch(r, 12), ch(r, 13), ch(r, 14)),
+                delete_set_columns: r.get(15),
+                deferrable: r.get(16),
+                deferred: r.get(17),
+                validated: r.get(18),
+                nulls_not_distinct: r.get(19),
+                index_columns: r.get::<_, Option<Vec<i16>>>(20).unwrap_or_default(),
+            });
+        }
+        constraints.push(k);
+    })?;
     Ok((constraints, raw))
 }
 

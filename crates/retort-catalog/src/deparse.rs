@@ -7,30 +7,50 @@
 //! by the server in one batch. Debug builds ask the server for every definition as well and
 //! assert that both agree, so the whole test suite checks this module.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use retort_pg::quote_ident;
 
 use crate::catalog::Catalog;
 use crate::error::{query, CatalogError};
 use crate::name::QName;
+use crate::tables::Table;
 
-/// Columns of the tables read (by table oid and attnum) and the tables' names by oid.
+/// Where the columns of the tables read are (by table oid and attnum), and the tables' names
+/// by oid; the names themselves are the model's.
 #[derive(Default)]
 pub(crate) struct Attributes {
-    /// (table oid, attnum) -> (name, type oid, collation oid).
-    pub(crate) columns: HashMap<(u32, i16), (String, u32, u32)>,
+    /// (table oid, attnum) -> (position in the table's columns, type oid, collation oid).
+    pub(crate) columns: HashMap<(u32, i16), (u16, u32, u32)>,
     /// Table oid -> name.
     pub(crate) relations: HashMap<u32, QName>,
 }
 
-impl Attributes {
+/// The attributes and the tables they point into.
+struct Names<'a> {
+    at: &'a Attributes,
+    tables: &'a BTreeMap<QName, Table>,
+}
+
+impl Names<'_> {
+    /// Name, type oid and collation oid of a column.
+    fn column(&self, rel: u32, attnum: i16) -> Option<(&str, u32, u32)> {
+        let &(pos, typid, collation) = self.at.columns.get(&(rel, attnum))?;
+        let table = self.tables.get(self.at.relations.get(&rel)?)?;
+        let column = table.columns.get(usize::from(pos))?;
+        Some((column.name.as_str(), typid, collation))
+    }
+
     fn names(&self, rel: u32, attnums: &[i16]) -> Option<String> {
         let names: Option<Vec<String>> = attnums
             .iter()
-            .map(|n| self.columns.get(&(rel, *n)).map(|c| quote_ident(&c.0)))
+            .map(|n| self.column(rel, *n).map(|c| quote_ident(c.0)))
             .collect();
         names.map(|n| n.join(", "))
+    }
+
+    fn relation(&self, rel: u32) -> Option<&QName> {
+        self.at.relations.get(&rel)
     }
 }
 
@@ -88,10 +108,10 @@ fn action(c: char) -> Option<&'static str> {
 }
 
 /// pg_get_constraintdef's text, or None when a name is not known here.
-fn constraint_def(c: &RawConstraint, at: &Attributes) -> Option<String> {
+fn constraint_def(c: &RawConstraint, at: &Names) -> Option<String> {
     let mut s = match c.kind {
         'f' => {
-            let table = at.relations.get(&c.confrelid)?;
+            let table = at.relation(c.confrelid)?;
             let mut s = format!(
                 "FOREIGN KEY ({}) REFERENCES {table}({})",
                 at.names(c.conrelid, &c.conkey)?,
@@ -146,17 +166,17 @@ fn constraint_def(c: &RawConstraint, at: &Attributes) -> Option<String> {
 /// pg_get_indexdef's text (with ON, never ON ONLY), or None when it needs the server: a
 /// column not known here, an operator class that is not the column type's default, a
 /// collation other than the column's, or a sort order.
-fn index_def(i: &RawIndex, at: &Attributes, defaults: &HashSet<(u32, u32, u32)>) -> Option<String> {
-    let table = at.relations.get(&i.table_oid)?;
+fn index_def(i: &RawIndex, at: &Names, defaults: &HashSet<(u32, u32, u32)>) -> Option<String> {
+    let table = at.relation(i.table_oid)?;
     let mut keys = Vec::new();
     let mut include = Vec::new();
     for (n, attnum) in i.columns.iter().enumerate() {
-        let (name, typid, collation) = at.columns.get(&(i.table_oid, *attnum))?;
+        let (name, typid, collation) = at.column(i.table_oid, *attnum)?;
         if n < i.key_columns as usize {
             let opclass = *i.opclasses.get(n)?;
             let coll = *i.collations.get(n)?;
-            if !defaults.contains(&(i.am, *typid, opclass))
-                || (coll != 0 && coll != *collation)
+            if !defaults.contains(&(i.am, typid, opclass))
+                || (coll != 0 && coll != collation)
                 || *i.options.get(n)? != 0
             {
                 return None;
@@ -204,30 +224,43 @@ pub(crate) fn resolve(
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect()
     };
+    // Written first (reading the tables' columns), then stored.
+    let names = Names {
+        at,
+        tables: &cat.tables,
+    };
     let mut server_constraints: Vec<u32> = Vec::new();
     let mut server_indexes: Vec<u32> = Vec::new();
-    let mut written_constraints: Vec<(u32, String)> = Vec::new();
-    let mut written_indexes: Vec<(u32, String)> = Vec::new();
+    let mut constraint_defs: Vec<(&(QName, String), u32, String)> = Vec::new();
+    let mut index_defs: Vec<(&QName, u32, String)> = Vec::new();
     for c in &pending.constraints {
-        match constraint_def(c, at) {
-            Some(def) => {
-                written_constraints.push((c.oid, def.clone()));
-                if let Some(k) = cat.constraints.get_mut(&c.key) {
-                    k.definition = def;
-                }
-            }
+        match constraint_def(c, &names) {
+            Some(def) => constraint_defs.push((&c.key, c.oid, def)),
             None => server_constraints.push(c.oid),
         }
     }
     for i in &pending.indexes {
-        match index_def(i, at, &defaults) {
-            Some(def) => {
-                written_indexes.push((i.oid, def.clone()));
-                if let Some(x) = cat.indexes.get_mut(&i.key) {
-                    x.definition = def;
-                }
-            }
+        match index_def(i, &names, &defaults) {
+            Some(def) => index_defs.push((&i.key, i.oid, def)),
             None => server_indexes.push(i.oid),
+        }
+    }
+    let mut written_constraints: Vec<(u32, String)> = Vec::new();
+    let mut written_indexes: Vec<(u32, String)> = Vec::new();
+    for (key, oid, def) in constraint_defs {
+        if cfg!(debug_assertions) {
+            written_constraints.push((oid, def.clone()));
+        }
+        if let Some(k) = cat.constraints.get_mut(key) {
+            k.definition = def;
+        }
+    }
+    for (key, oid, def) in index_defs {
+        if cfg!(debug_assertions) {
+            written_indexes.push((oid, def.clone()));
+        }
+        if let Some(x) = cat.indexes.get_mut(key) {
+            x.definition = def;
         }
     }
     let by_oid_c: HashMap<u32, &(QName, String)> = pending

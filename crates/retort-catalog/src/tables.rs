@@ -212,7 +212,7 @@ impl PartialEq for Table {
 
 /// The tables, and their columns by table oid and attnum for [`crate::deparse`].
 pub(crate) fn load(
-    client: &mut impl postgres::GenericClient,
+    client: &mut postgres::Transaction<'_>,
     params: &crate::Params,
 ) -> Result<(Vec<Table>, crate::deparse::Attributes), CatalogError> {
     let tables_sql = format!(
@@ -268,9 +268,6 @@ pub(crate) fn load(
     let rows = client
         .query(&tables_sql, &params.as_refs())
         .map_err(query("tables"))?;
-    let column_rows = client
-        .query(&columns_sql, &params.as_refs())
-        .map_err(query("columns"))?;
     // Comments and identity sequences are read on their own and matched here: as joins in the
     // queries above, a freshly loaded database's unanalyzed catalogs (every throwaway database)
     // made the planner pick nested loops over them, 15 s instead of 0.3 s at 5,000 tables.
@@ -293,14 +290,12 @@ pub(crate) fn load(
         .collect();
     // Rows come unsorted (sorting 40,000 of them by name cost the server more than the rest of
     // the query): each table's columns are put in attnum order here.
-    let mut columns: BTreeMap<QName, Vec<(i16, Column)>> = BTreeMap::new();
+    let mut columns: BTreeMap<QName, Vec<(i16, u32, u32, Column)>> = BTreeMap::new();
     let mut attributes = crate::deparse::Attributes::default();
-    for r in &column_rows {
+    // Streamed: 40,000 column rows are never all held at once.
+    crate::common::each_row(client, &columns_sql, &params.as_refs(), "columns", |r| {
         let (relid, attnum) = (r.get::<_, u32>(9), r.get::<_, i16>(10));
-        attributes.columns.insert(
-            (relid, attnum),
-            (r.get(2), r.get::<_, u32>(17), r.get::<_, u32>(18)),
-        );
+        let (typid, collation) = (r.get::<_, u32>(17), r.get::<_, u32>(18));
         let key = (relid, i32::from(attnum));
         let identity_kind = r.get::<_, Option<String>>(7).and_then(|s| s.chars().next());
         let (identity_sequence, identity_params) = match identity_kind {
@@ -315,6 +310,8 @@ pub(crate) fn load(
             .or_default()
             .push((
                 attnum,
+                typid,
+                collation,
                 Column {
                     name: r.get(2),
                     data_type: r.get(3),
@@ -338,7 +335,7 @@ pub(crate) fn load(
                     options: text_array(r, 16),
                 },
             ));
-    }
+    })?;
     for r in &rows {
         attributes.relations.insert(
             r.get::<_, u32>(10),
@@ -352,8 +349,17 @@ pub(crate) fn load(
             Table {
                 columns: {
                     let mut cols = columns.remove(&name).unwrap_or_default();
-                    cols.sort_unstable_by_key(|(attnum, _)| *attnum);
-                    cols.into_iter().map(|(_, c)| c).collect()
+                    cols.sort_unstable_by_key(|c| c.0);
+                    let relid = r.get::<_, u32>(10);
+                    cols.into_iter()
+                        .enumerate()
+                        .map(|(pos, (attnum, typid, collation, c))| {
+                            attributes
+                                .columns
+                                .insert((relid, attnum), (pos as u16, typid, collation));
+                            c
+                        })
+                        .collect()
                 },
                 name,
                 unlogged: r.get(2),
