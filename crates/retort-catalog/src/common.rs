@@ -179,6 +179,17 @@ pub(crate) fn comment_and_owner(
         .collect()
 }
 
+/// The ALTER keywords for a trigger's, rule's or event trigger's firing mode (`tgenabled`,
+/// `ev_enabled`, `evtenabled`): `O` enabled, `D` disabled, `R` replica, `A` always.
+pub(crate) fn firing_mode(enabled: char) -> &'static str {
+    match enabled {
+        'D' => "DISABLE",
+        'R' => "ENABLE REPLICA",
+        'A' => "ENABLE ALWAYS",
+        _ => "ENABLE",
+    }
+}
+
 /// `COMMENT ON <target> IS ...` turning `old` into `new`; nothing when equal.
 pub(crate) fn comment_change(target: &str, old: Option<&str>, new: Option<&str>) -> Option<String> {
     if old == new {

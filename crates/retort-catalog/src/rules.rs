@@ -65,12 +65,7 @@ impl Rule {
 
     /// `ALTER TABLE ... ENABLE/DISABLE ... RULE` giving this firing mode.
     fn enable(&self) -> String {
-        let mode = match self.enabled {
-            'D' => "DISABLE",
-            'R' => "ENABLE REPLICA",
-            'A' => "ENABLE ALWAYS",
-            _ => "ENABLE",
-        };
+        let mode = crate::common::firing_mode(self.enabled);
         format!(
             "ALTER TABLE {} {mode} RULE {}",
             self.table,

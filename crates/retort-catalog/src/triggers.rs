@@ -55,12 +55,7 @@ impl Trigger {
     }
 
     fn enable_sql(&self) -> String {
-        let how = match self.enabled {
-            'D' => "DISABLE",
-            'R' => "ENABLE REPLICA",
-            'A' => "ENABLE ALWAYS",
-            _ => "ENABLE",
-        };
+        let how = crate::common::firing_mode(self.enabled);
         format!(
             "ALTER TABLE {} {how} TRIGGER {}",
             self.table,
