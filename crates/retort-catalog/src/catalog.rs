@@ -130,6 +130,12 @@ pub(crate) struct Params {
     pub(crate) owners: bool,
     /// server_version_num, for catalog columns that newer servers have.
     pub(crate) version: i32,
+    /// Each object kind's default ACL, for [`crate::common::Acl::from_row`].
+    pub(crate) acl_defaults: crate::common::AclDefaults,
+    /// Objects that belong to extensions (and so are left out), read in the snapshot.
+    pub(crate) extensions: crate::common::ExtensionMembers,
+    /// Every comment, read in the snapshot.
+    pub(crate) comments: crate::common::AllComments,
 }
 
 impl Params {
@@ -171,6 +177,9 @@ pub fn introspect_parallel(
         include: filter.include_schemas.clone(),
         owners: filter.owners,
         version: server_version_num,
+        acl_defaults: crate::common::AclDefaults::load(client)?,
+        extensions: Default::default(),
+        comments: Default::default(),
     };
     // The snapshot is exported before anything else runs in the transaction (PostgreSQL refuses
     // to export one from a subtransaction). When the export is refused, the aborted transaction
@@ -190,6 +199,9 @@ pub fn introspect_parallel(
         drop(tx);
         tx = snapshot_transaction(client)?;
     }
+    let mut params = params;
+    params.extensions = crate::common::ExtensionMembers::load(&mut tx)?;
+    params.comments = crate::common::AllComments::load(&mut tx)?;
     let mut cat = Catalog::default();
     // The helper joins this snapshot, or (a pooler, a server that refuses) is not used.
     let other = match (helper, exported) {

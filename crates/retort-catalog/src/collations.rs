@@ -4,9 +4,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{
-    comment_and_owner, comment_change, not_in_extension, ns_filter, owner_change, Comments,
-};
+use crate::common::{comment_and_owner, comment_change, ns_filter, owner_change};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -56,9 +54,9 @@ pub(crate) fn load(
          FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace \
          WHERE co.oid >= 16384 AND {filter} AND {ext} ORDER BY 1, 2",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_collation", "co.oid"),
+        ext = params.extensions.exclude("pg_collation", "co.oid"),
     );
-    let mut comments = Comments::load(client, "pg_collation")?;
+    let comments = params.comments.of("pg_collation");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("collations"))?;
@@ -85,7 +83,7 @@ pub(crate) fn load(
                 collate,
                 ctype,
                 rules: r.get(7),
-                comment: comments.take(r.get(8)),
+                comment: comments.get(r.get(8)),
                 owner: params.owners.then(|| r.get(9)),
             }
         })

@@ -3,7 +3,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
+use crate::common::{comment_change, ns_filter};
 use crate::error::CatalogError;
 use crate::indexes::index_settings;
 use crate::name::QName;
@@ -62,9 +62,9 @@ pub(crate) fn load(
          WHERE con.contype IN ('p', 'u', 'c', 'f', 'x') AND con.conislocal AND con.conparentid = 0 \
            AND {filter} AND {ext}",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
-    let mut comments = Comments::load(client, "pg_constraint")?;
+    let comments = params.comments.of("pg_constraint");
     let ch = |r: &postgres::Row, i: usize| r.get::<_, String>(i).chars().next().unwrap_or(' ');
     let mut raw = Vec::new();
     let mut constraints = Vec::new();
@@ -75,7 +75,7 @@ pub(crate) fn load(
             name: r.get(2),
             kind: ch(r, 3),
             definition: r.get::<_, Option<String>>(4).unwrap_or_default(),
-            comment: comments.take(r.get(5)),
+            comment: comments.get(r.get(5)),
             clustered: r.get(6),
             replica_identity: r.get(7),
         };

@@ -3,7 +3,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{comment_and_owner, not_in_extension, Comments};
+use crate::common::comment_and_owner;
 use crate::error::{query, CatalogError};
 
 /// An event trigger.
@@ -38,12 +38,12 @@ pub(crate) fn load(
                  FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid \
                  JOIN pg_namespace n ON n.oid = p.pronamespace \
                  WHERE {ext} ORDER BY 1",
-                ext = not_in_extension("pg_event_trigger", "e.oid"),
+                ext = params.extensions.exclude("pg_event_trigger", "e.oid"),
             ),
             &[],
         )
         .map_err(query("event triggers"))?;
-    let mut comments = Comments::load(client, "pg_event_trigger")?;
+    let comments = params.comments.of("pg_event_trigger");
     Ok(rows
         .iter()
         .map(|r| EventTrigger {
@@ -52,7 +52,7 @@ pub(crate) fn load(
             tags: r.get(2),
             function: r.get(3),
             enabled: r.get::<_, String>(4).chars().next().unwrap_or('O'),
-            comment: comments.take(r.get(5)),
+            comment: comments.get(r.get(5)),
             owner: params.owners.then(|| r.get(6)),
         })
         .collect())

@@ -2,7 +2,7 @@
 //! strictness, SECURITY DEFINER, SET search_path, language, body), and plain aggregates
 //! (SFUNC, STYPE, FINALFUNC, COMBINEFUNC, INITCOND, PARALLEL; not ordered-set or moving-mode).
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Comments, Extras};
+use crate::common::{acl_columns, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -58,11 +58,11 @@ pub(crate) fn load(
            AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
                            AND i.objid = p.oid AND i.deptype = 'i')",
-        acl = acl_columns("p.proacl", 'f', "p.proowner"),
+        acl = acl_columns("p.proacl", 'f'),
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_proc", "p.oid"),
+        ext = params.extensions.exclude("pg_proc", "p.oid"),
     );
-    let mut comments = Comments::load(client, "pg_proc")?;
+    let comments = params.comments.of("pg_proc");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("functions"))?;
@@ -75,9 +75,9 @@ pub(crate) fn load(
             result: r.get(4),
             procedure: r.get(5),
             definition: r.get::<_, String>(6).trim_end().to_owned(),
-            comment: comments.take(r.get(7)),
+            comment: comments.get(r.get(7)),
             aggregate: r.get(8),
-            acl: Acl::from_row(r, 9),
+            acl: Acl::from_row(r, 9, params),
             owner: params.owners.then(|| r.get(11)),
         })
         .collect())

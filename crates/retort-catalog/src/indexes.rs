@@ -1,7 +1,7 @@
 //! Indexes that do not back a constraint: unique, partial, expression, INCLUDE, method,
 //! opclass, collation, order; on tables and materialized views.
 
-use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
+use crate::common::{comment_change, ns_filter};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -84,9 +84,9 @@ pub(crate) fn load(
                            AND con.contype IN ('p', 'u', 'x')) \
            AND NOT EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid)",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "tc.oid"),
+        ext = params.extensions.exclude("pg_class", "tc.oid"),
     );
-    let mut comments = Comments::load(client, "pg_class")?;
+    let comments = params.comments.of("pg_class");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("indexes"))?;
@@ -104,7 +104,7 @@ pub(crate) fn load(
                     " ON ",
                     1,
                 ),
-                comment: comments.take(r.get(5)),
+                comment: comments.get(r.get(5)),
                 clustered: r.get(6),
                 replica_identity: r.get(7),
                 column_statistics: r

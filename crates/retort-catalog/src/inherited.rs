@@ -8,7 +8,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{not_in_extension, ns_filter};
+use crate::common::ns_filter;
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 use crate::tables::Column;
@@ -58,7 +58,7 @@ pub(crate) fn load(
         child = side("a", "d"),
         parent = side("pa", "pd"),
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())

@@ -3,7 +3,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{comment_and_owner, Comments};
+use crate::common::comment_and_owner;
 use crate::error::{query, CatalogError};
 
 /// A table in a publication.
@@ -89,7 +89,7 @@ pub(crate) fn load(
             &[],
         )
         .map_err(query("publications"))?;
-    let mut comments = Comments::load(client, "pg_publication")?;
+    let comments = params.comments.of("pg_publication");
     Ok(publications
         .iter()
         .map(|r| {
@@ -117,7 +117,7 @@ pub(crate) fn load(
                 via_root: r.get(6),
                 tables,
                 schemas: r.get(9),
-                comment: comments.take(oid),
+                comment: comments.get(oid),
                 owner: params.owners.then(|| r.get(8)),
             }
         })

@@ -3,7 +3,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_change, not_in_extension, ns_filter};
+use crate::common::{comment_change, ns_filter};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -37,7 +37,7 @@ pub(crate) fn load(
          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE r.rulename <> '_RETURN' AND {filter} AND {ext} ORDER BY 1, 2, 3",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())

@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Extras};
+use crate::common::{acl_columns, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 
 /// A schema.
@@ -25,9 +25,9 @@ pub(crate) fn load(
     let sql = format!(
         "SELECT n.nspname::text, obj_description(n.oid, 'pg_namespace'), {acl}, pg_get_userbyid(n.nspowner)::text \
          FROM pg_namespace n WHERE {filter} AND {ext} ORDER BY 1",
-        acl = acl_columns("n.nspacl", 'n', "n.nspowner"),
+        acl = acl_columns("n.nspacl", 'n'),
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_namespace", "n.oid"),
+        ext = params.extensions.exclude("pg_namespace", "n.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())
@@ -37,7 +37,7 @@ pub(crate) fn load(
         .map(|r| Schema {
             name: r.get(0),
             comment: r.get(1),
-            acl: Acl::from_row(r, 2),
+            acl: Acl::from_row(r, 2, params),
             owner: params.owners.then(|| r.get(4)),
         })
         .collect())

@@ -1,6 +1,6 @@
 //! Sequences (identity sequences belong to their column and are not listed here).
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, Acl, Comments, Extras};
+use crate::common::{acl_columns, ns_filter, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -55,11 +55,11 @@ pub(crate) fn load(
          WHERE c.relkind = 'S' AND {filter} AND {ext} \
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
                            AND d.objid = c.oid AND d.deptype = 'i')",
-        acl = acl_columns("c.relacl", 's', "c.relowner"),
+        acl = acl_columns("c.relacl", 's'),
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
-    let mut comments = Comments::load(client, "pg_class")?;
+    let comments = params.comments.of("pg_class");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("sequences"))?;
@@ -84,8 +84,8 @@ pub(crate) fn load(
                 cache: r.get(7),
                 cycle: r.get(8),
                 owned_by,
-                comment: comments.take(r.get(12)),
-                acl: Acl::from_row(r, 13),
+                comment: comments.get(r.get(12)),
+                acl: Acl::from_row(r, 13, params),
                 owner: params.owners.then(|| r.get(15)),
                 unlogged: r.get(16),
             }

@@ -1,6 +1,6 @@
 //! Extended statistics objects (CREATE STATISTICS), as pg_get_statisticsobjdef renders them.
 
-use crate::common::{comment_change, not_in_extension, ns_filter};
+use crate::common::{comment_change, ns_filter};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -32,7 +32,7 @@ pub(crate) fn load(
          JOIN pg_class c ON c.oid = s.stxrelid JOIN pg_namespace tn ON tn.oid = c.relnamespace \
          WHERE {filter} AND {ext} ORDER BY 1, 2",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())

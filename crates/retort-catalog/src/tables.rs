@@ -8,8 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 use retort_pg::quote_ident;
 
 use crate::common::{
-    acl_columns, column_acl_change, comment_change, explode_acl, not_in_extension, ns_filter,
-    text_array, Acl, Comments, Extras,
+    acl_columns, column_acl_change, comment_change, explode_acl, ns_filter, text_array, Acl, Extras,
 };
 use crate::error::{query, CatalogError};
 use crate::name::QName;
@@ -232,9 +231,9 @@ pub(crate) fn load(
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN (SELECT DISTINCT indrelid FROM pg_index WHERE indisclustered) cl ON cl.indrelid = c.oid \
          WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext}",
-        acl = acl_columns("c.relacl", 'r', "c.relowner"),
+        acl = acl_columns("c.relacl", 'r'),
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
     let columns_sql = format!(
         "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
@@ -257,7 +256,7 @@ pub(crate) fn load(
          WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal \
            AND {filter} AND {ext}",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
         column_acl = explode_acl("a.attacl", Some("c.relowner")),
         compression = if params.version >= 140000 {
             "nullif(a.attcompression, '')::text"
@@ -272,7 +271,7 @@ pub(crate) fn load(
     // queries above, a freshly loaded database's unanalyzed catalogs (every throwaway database)
     // made the planner pick nested loops over them, 15 s instead of 0.3 s at 5,000 tables.
     // Both tables and columns take their comments from one map.
-    let mut comments = Comments::load(client, "pg_class")?;
+    let comments = params.comments.of("pg_class");
     let mut identity: HashMap<(u32, i32), (String, Vec<i64>)> = client
         .query(
             "SELECT sd.refobjid, sd.refobjsubid, \
@@ -320,7 +319,7 @@ pub(crate) fn load(
                     generated: r.get(6),
                     identity: identity_kind,
                     collation: r.get(8),
-                    comment: comments.take_column(relid, attnum),
+                    comment: comments.column(relid, attnum),
                     identity_sequence,
                     acl: text_array(r, 11),
                     statistics: r.get(12),
@@ -373,8 +372,8 @@ pub(crate) fn load(
                 row_security: r.get(7),
                 force_row_security: r.get(8),
                 options: text_array(r, 9),
-                comment: comments.take(r.get(10)),
-                acl: Acl::from_row(r, 11),
+                comment: comments.get(r.get(10)),
+                acl: Acl::from_row(r, 11, params),
                 owner: params.owners.then(|| r.get(13)),
                 replica_identity: r
                     .get::<_, Option<String>>(14)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_and_owner, not_in_extension, ns_filter, Comments};
+use crate::common::{comment_and_owner, ns_filter};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -52,19 +52,19 @@ pub(crate) fn load_dictionaries(
          JOIN pg_ts_template t ON t.oid = d.dicttemplate JOIN pg_namespace tn ON tn.oid = t.tmplnamespace \
          WHERE d.oid >= 16384 AND {filter} AND {ext} ORDER BY 1, 2",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_ts_dict", "d.oid"),
+        ext = params.extensions.exclude("pg_ts_dict", "d.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("text search dictionaries"))?;
-    let mut comments = Comments::load(client, "pg_ts_dict")?;
+    let comments = params.comments.of("pg_ts_dict");
     Ok(rows
         .iter()
         .map(|r| TsDictionary {
             name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
             template: r.get(2),
             options: r.get(3),
-            comment: comments.take(r.get(4)),
+            comment: comments.get(r.get(4)),
             owner: params.owners.then(|| r.get(5)),
         })
         .collect())
@@ -82,7 +82,7 @@ pub(crate) fn load_configurations(
          JOIN pg_ts_parser p ON p.oid = c.cfgparser JOIN pg_namespace pn ON pn.oid = p.prsnamespace \
          WHERE c.oid >= 16384 AND {filter} AND {ext} ORDER BY 1, 2",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_ts_config", "c.oid"),
+        ext = params.extensions.exclude("pg_ts_config", "c.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())
@@ -110,7 +110,7 @@ pub(crate) fn load_configurations(
                 .insert(r.get(1), r.get(2));
         }
     }
-    let mut comments = Comments::load(client, "pg_ts_config")?;
+    let comments = params.comments.of("pg_ts_config");
     Ok(rows
         .iter()
         .map(|r| {
@@ -119,7 +119,7 @@ pub(crate) fn load_configurations(
                 name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
                 parser: r.get(2),
                 mappings: mappings.remove(&oid).unwrap_or_default(),
-                comment: comments.take(oid),
+                comment: comments.get(oid),
                 owner: params.owners.then(|| r.get(4)),
             }
         })

@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use crate::common::{comment_change, not_in_extension, ns_filter, Comments};
+use crate::common::{comment_change, ns_filter};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -31,9 +31,9 @@ pub(crate) fn load(
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {filter} AND {ext}",
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
-    let mut comments = Comments::load(client, "pg_trigger")?;
+    let comments = params.comments.of("pg_trigger");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("triggers"))?;
@@ -44,7 +44,7 @@ pub(crate) fn load(
             name: r.get(2),
             definition: r.get(3),
             enabled: r.get::<_, String>(4).chars().next().unwrap_or('O'),
-            comment: comments.take(r.get(5)),
+            comment: comments.get(r.get(5)),
         })
         .collect())
 }

@@ -2,7 +2,7 @@
 
 use retort_pg::{quote_ident, quote_literal};
 
-use crate::common::{acl_columns, not_in_extension, ns_filter, text_array, Acl, Comments, Extras};
+use crate::common::{acl_columns, ns_filter, text_array, Acl, Extras};
 use crate::error::{query, CatalogError};
 use crate::name::QName;
 
@@ -130,16 +130,16 @@ pub(crate) fn load(
            AND (t.typtype IN ('e', 'd', 'r') \
                 OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
          ",
-        acl = acl_columns("t.typacl", 'T', "t.typowner"),
+        acl = acl_columns("t.typacl", 'T'),
         multirange = if params.version >= 140000 {
             "'MULTIRANGE_TYPE_NAME = ' || r.rngmultitypid::regtype::text"
         } else {
             "NULL::text"
         },
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_type", "t.oid"),
+        ext = params.extensions.exclude("pg_type", "t.oid"),
     );
-    let mut comments = Comments::load(client, "pg_type")?;
+    let comments = params.comments.of("pg_type");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("types"))?;
@@ -174,8 +174,8 @@ pub(crate) fn load(
             TypeDef {
                 name: QName::new(r.get::<_, String>(0), r.get::<_, String>(1)),
                 kind,
-                comment: comments.take(r.get(3)),
-                acl: Acl::from_row(r, 13),
+                comment: comments.get(r.get(3)),
+                acl: Acl::from_row(r, 13, params),
                 owner: params.owners.then(|| r.get(15)),
             }
         })

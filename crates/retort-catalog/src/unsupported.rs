@@ -1,7 +1,7 @@
 //! Objects retort does not model yet, counted so that a diff can say what it did not compare
 //! instead of passing over it in silence.
 
-use crate::common::{not_in_extension, ns_filter};
+use crate::common::ns_filter;
 use crate::error::{query, CatalogError};
 
 /// "3 foreign tables", "1 rule", ... for each kind present in the filtered schemas.
@@ -50,14 +50,14 @@ pub(crate) fn load(
                (SELECT oid FROM pg_database WHERE datname = current_database()) \
            UNION ALL SELECT 'security label' FROM pg_seclabel \
          ) objects GROUP BY kind ORDER BY kind",
-        ext_type = not_in_extension("pg_type", "t.oid"),
-        ext_opf = not_in_extension("pg_opfamily", "o.oid"),
-        ext_cast = not_in_extension("pg_cast", "ca.oid"),
-        ext_am = not_in_extension("pg_am", "am.oid"),
-        ext_lang = not_in_extension("pg_language", "l.oid"),
-        ext_class = not_in_extension("pg_class", "c.oid"),
-        ext_op = not_in_extension("pg_operator", "o.oid"),
-        ext_proc = not_in_extension("pg_proc", "p.oid"),
+        ext_type = params.extensions.exclude("pg_type", "t.oid"),
+        ext_opf = params.extensions.exclude("pg_opfamily", "o.oid"),
+        ext_cast = params.extensions.exclude("pg_cast", "ca.oid"),
+        ext_am = params.extensions.exclude("pg_am", "am.oid"),
+        ext_lang = params.extensions.exclude("pg_language", "l.oid"),
+        ext_class = params.extensions.exclude("pg_class", "c.oid"),
+        ext_op = params.extensions.exclude("pg_operator", "o.oid"),
+        ext_proc = params.extensions.exclude("pg_proc", "p.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::{
-    acl_columns, column_acl_change, explode_acl, not_in_extension, ns_filter, text_array, Acl,
-    Comments, Extras,
+    acl_columns, column_acl_change, explode_acl, ns_filter, text_array, Acl, Extras,
 };
 use crate::error::{query, CatalogError};
 use crate::name::QName;
@@ -62,12 +61,12 @@ pub(crate) fn load(
                 c.relkind = 'm' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisclustered) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('v', 'm') AND {filter} AND {ext}",
-        acl = acl_columns("c.relacl", 'r', "c.relowner"),
+        acl = acl_columns("c.relacl", 'r'),
         column_acl = explode_acl("a.attacl", Some("c.relowner")),
         filter = ns_filter("n"),
-        ext = not_in_extension("pg_class", "c.oid"),
+        ext = params.extensions.exclude("pg_class", "c.oid"),
     );
-    let mut comments = Comments::load(client, "pg_class")?;
+    let comments = params.comments.of("pg_class");
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("views"))?;
@@ -82,8 +81,8 @@ pub(crate) fn load(
                 .trim_end_matches(';')
                 .to_owned(),
             options: text_array(r, 4),
-            comment: comments.take(r.get(5)),
-            acl: Acl::from_row(r, 6),
+            comment: comments.get(r.get(5)),
+            acl: Acl::from_row(r, 6, params),
             owner: params.owners.then(|| r.get(8)),
             column_comments: text_array(r, 9)
                 .into_iter()
