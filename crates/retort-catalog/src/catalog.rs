@@ -336,7 +336,7 @@ fn read_first(
         cat.tables.insert(t.name.clone(), t);
     }
     lap.done("tables");
-    let deps = crate::depends::load(c, params)?;
+    let deps = crate::depends::load(c, params, &cat.tables, &attributes)?;
     lap.done("dependencies");
     Ok((deps, attributes))
 }

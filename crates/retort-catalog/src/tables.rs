@@ -236,7 +236,7 @@ pub(crate) fn load(
         ext = params.extensions.exclude("pg_class", "c.oid"),
     );
     let columns_sql = format!(
-        "SELECT n.nspname::text, c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
            a.attnotnull, CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, 0) END, \
            CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
            nullif(a.attidentity, '')::text, \
@@ -289,14 +289,16 @@ pub(crate) fn load(
         .collect();
     // Rows come unsorted (sorting 40,000 of them by name cost the server more than the rest of
     // the query): each table's columns are put in attnum order here.
-    let mut columns: BTreeMap<QName, Vec<(i16, u32, u32, Column)>> = BTreeMap::new();
+    // Keyed by table oid: the rows carry no names (42,000 copies of schema and table names were
+    // sent, decoded and compared for nothing).
+    let mut columns: HashMap<u32, Vec<(i16, u32, u32, Column)>> = HashMap::default();
     let mut attributes = crate::deparse::Attributes::default();
     // Streamed: 40,000 column rows are never all held at once.
     crate::common::each_row(client, &columns_sql, &params.as_refs(), "columns", |r| {
-        let (relid, attnum) = (r.get::<_, u32>(9), r.get::<_, i16>(10));
-        let (typid, collation) = (r.get::<_, u32>(17), r.get::<_, u32>(18));
+        let (relid, attnum) = (r.get::<_, u32>(7), r.get::<_, i16>(8));
+        let (typid, collation) = (r.get::<_, u32>(15), r.get::<_, u32>(16));
         let key = (relid, i32::from(attnum));
-        let identity_kind = r.get::<_, Option<String>>(7).and_then(|s| s.chars().next());
+        let identity_kind = r.get::<_, Option<String>>(5).and_then(|s| s.chars().next());
         let (identity_sequence, identity_params) = match identity_kind {
             Some(_) => match identity.remove(&key) {
                 Some((name, p)) => (Some(name), IdentityParams::from_array(&p)),
@@ -304,36 +306,33 @@ pub(crate) fn load(
             },
             None => (None, None),
         };
-        columns
-            .entry(QName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
-            .or_default()
-            .push((
-                attnum,
-                typid,
-                collation,
-                Column {
-                    name: r.get(2),
-                    data_type: r.get(3),
-                    not_null: r.get(4),
-                    default: r.get(5),
-                    generated: r.get(6),
-                    identity: identity_kind,
-                    collation: r.get(8),
-                    comment: comments.column(relid, attnum),
-                    identity_sequence,
-                    acl: text_array(r, 11),
-                    statistics: r.get(12),
-                    identity_params,
-                    storage: r
-                        .get::<_, Option<String>>(13)
-                        .and_then(|s| s.chars().next()),
-                    type_storage: r.get::<_, String>(14).chars().next().unwrap_or('x'),
-                    compression: r
-                        .get::<_, Option<String>>(15)
-                        .and_then(|s| s.chars().next()),
-                    options: text_array(r, 16),
-                },
-            ));
+        columns.entry(relid).or_default().push((
+            attnum,
+            typid,
+            collation,
+            Column {
+                name: r.get(0),
+                data_type: r.get(1),
+                not_null: r.get(2),
+                default: r.get(3),
+                generated: r.get(4),
+                identity: identity_kind,
+                collation: r.get(6),
+                comment: comments.column(relid, attnum),
+                identity_sequence,
+                acl: text_array(r, 9),
+                statistics: r.get(10),
+                identity_params,
+                storage: r
+                    .get::<_, Option<String>>(11)
+                    .and_then(|s| s.chars().next()),
+                type_storage: r.get::<_, String>(12).chars().next().unwrap_or('x'),
+                compression: r
+                    .get::<_, Option<String>>(13)
+                    .and_then(|s| s.chars().next()),
+                options: text_array(r, 14),
+            },
+        ));
     })?;
     for r in &rows {
         attributes.relations.insert(
@@ -345,11 +344,11 @@ pub(crate) fn load(
         .iter()
         .map(|r| {
             let name = QName::new(r.get::<_, String>(0), r.get::<_, String>(1));
+            let relid = r.get::<_, u32>(10);
             Table {
                 columns: {
-                    let mut cols = columns.remove(&name).unwrap_or_default();
+                    let mut cols = columns.remove(&relid).unwrap_or_default();
                     cols.sort_unstable_by_key(|c| c.0);
-                    let relid = r.get::<_, u32>(10);
                     cols.into_iter()
                         .enumerate()
                         .map(|(pos, (attnum, typid, collation, c))| {
