@@ -252,7 +252,9 @@ pub fn introspect_parallel(
         }
     };
     // Constraint and index definitions need both halves (the columns come with the tables).
+    let mut lap = Lap::new();
     crate::deparse::resolve(&mut tx, &mut cat, pending, &attributes)?;
+    lap.done("definitions");
     tx.commit().map_err(query("a snapshot"))?;
     Ok(Snapshot {
         catalog: cat,

@@ -94,7 +94,7 @@ pub(crate) fn acl_columns(acl: &str, kind: char) -> String {
 /// snapshot (they differ between server versions: PostgreSQL 17 added MAINTAIN on tables).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AclDefaults {
-    by_kind: Vec<(char, Vec<String>)>,
+    by_kind: Vec<(char, Grants)>,
 }
 
 /// The kinds [`acl_columns`] is used with: tables, sequences, functions, types, schemas.
@@ -123,19 +123,20 @@ impl AclDefaults {
                 let items = text_array(&row, i + 1);
                 (
                     k,
-                    explode_aclitems(items.iter().map(String::as_str), Some(&owner)),
+                    explode_aclitems(items.iter().map(String::as_str), Some(&owner)).into(),
                 )
             })
             .collect();
         Ok(AclDefaults { by_kind })
     }
 
-    fn of(&self, kind: char) -> Vec<String> {
+    /// Shared: every object of a kind points at one list.
+    fn of(&self, kind: char) -> Grants {
         self.by_kind
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+            .unwrap_or_else(|| Vec::new().into())
     }
 }
 
@@ -232,14 +233,19 @@ pub(crate) fn explode_acl(expr: &str, owner: Option<&str>) -> String {
     )
 }
 
+/// Grants as `grantee|PRIVILEGE|grantable` strings, sorted. Shared: the objects that have
+/// their kind's default ACL (most of them) hold one list between them, not a copy each
+/// (~10 MB of a 5,000-table diff).
+pub type Grants = std::sync::Arc<[String]>;
+
 /// Privileges on an object. Two ACLs are equal when their grants are; the default ACL (what a
 /// freshly created object gets) is kept to render GRANTs after a CREATE.
 #[derive(Debug, Clone, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Acl {
     /// Current grants, `grantee|PRIVILEGE|grantable` (the owner as `OWNER`), sorted.
-    pub grants: Vec<String>,
+    pub grants: Grants,
     /// What a new object of this kind gets.
-    pub default: Vec<String>,
+    pub default: Grants,
     /// The object's owner in this database (for GRANT/REVOKE to the owner).
     pub owner: String,
 }
@@ -257,7 +263,7 @@ impl Acl {
         let kind = row.get::<_, &str>(idx + 1).chars().next().unwrap_or('r');
         let default = params.acl_defaults.of(kind);
         let grants = match row.get::<_, Option<Vec<&str>>>(idx) {
-            Some(items) => explode_aclitems(items, Some(&owner)),
+            Some(items) => explode_aclitems(items, Some(&owner)).into(),
             None => default.clone(),
         };
         Acl {

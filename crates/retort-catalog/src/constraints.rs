@@ -29,15 +29,15 @@ pub struct Constraint {
     pub replica_identity: bool,
 }
 
-/// The constraints; primary keys, unique constraints and foreign keys come with an empty
-/// definition and their raw rows, for [`crate::deparse`] to write.
+/// The constraints; primary keys, unique constraints, foreign keys and CHECK constraints come
+/// with an empty definition and their raw rows, for [`crate::deparse`] to write.
 pub(crate) fn load(
     client: &mut postgres::Transaction<'_>,
     params: &crate::Params,
 ) -> Result<(Vec<Constraint>, Vec<crate::deparse::RawConstraint>), CatalogError> {
     // PostgreSQL 18 adds WITHOUT OVERLAPS, PERIOD and NOT ENFORCED: the server writes those.
     let written_here = if params.version < 180000 {
-        "con.contype IN ('p', 'u', 'f')"
+        "con.contype IN ('p', 'u', 'f', 'c')"
     } else {
         "false"
     };
@@ -55,7 +55,8 @@ pub(crate) fn load(
                 coalesce(ix.indisclustered, false), coalesce(ix.indisreplident, false), \
                 con.conrelid, con.conkey, con.confrelid, con.confkey, con.confmatchtype::text, \
                 con.confupdtype::text, con.confdeltype::text, {delete_set}, con.condeferrable, \
-                con.condeferred, con.convalidated, {nulls_not_distinct}, ix.indkey::int2[] \
+                con.condeferred, con.convalidated, {nulls_not_distinct}, ix.indkey::int2[], \
+                CASE WHEN con.contype = 'c' THEN con.conbin::text END, con.connoinherit \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
          LEFT JOIN pg_index ix ON ix.indexrelid = con.conindid AND con.contype IN ('p', 'u', 'x') \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -95,6 +96,8 @@ pub(crate) fn load(
                 validated: r.get(18),
                 nulls_not_distinct: r.get(19),
                 index_columns: r.get::<_, Option<Vec<i16>>>(20).unwrap_or_default(),
+                check: r.get(21),
+                no_inherit: r.get(22),
             });
         }
         constraints.push(k);

@@ -7,7 +7,9 @@
 //! by the server in one batch. Debug builds ask the server for every definition as well and
 //! assert that both agree, so the whole test suite checks this module.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use retort_pg::quote_ident;
 
@@ -29,14 +31,24 @@ pub(crate) struct Attributes {
 /// The attributes and the tables they point into.
 struct Names<'a> {
     at: &'a Attributes,
-    tables: &'a BTreeMap<QName, Table>,
+    /// The model's tables by oid (looked up once each rather than by name per column).
+    tables: HashMap<u32, &'a Table>,
 }
 
-impl Names<'_> {
+impl<'a> Names<'a> {
+    fn new(at: &'a Attributes, tables: &'a BTreeMap<QName, Table>) -> Names<'a> {
+        let tables = at
+            .relations
+            .iter()
+            .filter_map(|(&oid, name)| Some((oid, tables.get(name)?)))
+            .collect();
+        Names { at, tables }
+    }
+
     /// Name, type oid and collation oid of a column.
-    fn column(&self, rel: u32, attnum: i16) -> Option<(&str, u32, u32)> {
+    fn column(&self, rel: u32, attnum: i16) -> Option<(&'a str, u32, u32)> {
         let &(pos, typid, collation) = self.at.columns.get(&(rel, attnum))?;
-        let table = self.tables.get(self.at.relations.get(&rel)?)?;
+        let table = self.tables.get(&rel)?;
         let column = table.columns.get(usize::from(pos))?;
         Some((column.name.as_str(), typid, collation))
     }
@@ -54,7 +66,8 @@ impl Names<'_> {
     }
 }
 
-/// A PRIMARY KEY, UNIQUE or FOREIGN KEY constraint as pg_constraint (and its index) hold it.
+/// A PRIMARY KEY, UNIQUE, FOREIGN KEY or CHECK constraint as pg_constraint (and its index)
+/// hold it.
 pub(crate) struct RawConstraint {
     pub(crate) oid: u32,
     pub(crate) key: (QName, String),
@@ -72,9 +85,12 @@ pub(crate) struct RawConstraint {
     pub(crate) nulls_not_distinct: bool,
     /// The index's columns (key and INCLUDE).
     pub(crate) index_columns: Vec<i16>,
+    /// A CHECK constraint's expression (conbin).
+    pub(crate) check: Option<String>,
+    pub(crate) no_inherit: bool,
 }
 
-/// An index as pg_index holds it, when it has no expressions, predicate or storage parameters.
+/// An index as pg_index holds it, when it has no expressions or storage parameters.
 pub(crate) struct RawIndex {
     pub(crate) oid: u32,
     pub(crate) key: QName,
@@ -88,6 +104,8 @@ pub(crate) struct RawIndex {
     pub(crate) opclasses: Vec<u32>,
     pub(crate) collations: Vec<u32>,
     pub(crate) options: Vec<i16>,
+    /// A partial index's predicate (indpred).
+    pub(crate) predicate: Option<String>,
 }
 
 /// Definitions left to write once both halves of a read are in.
@@ -107,9 +125,17 @@ fn action(c: char) -> Option<&'static str> {
     }
 }
 
-/// pg_get_constraintdef's text, or None when a name is not known here.
-fn constraint_def(c: &RawConstraint, at: &Names) -> Option<String> {
+/// pg_get_constraintdef's text, or None when a name is not known here or the expression is
+/// not one [`crate::expr`] writes.
+fn constraint_def(c: &RawConstraint, at: &Names, exprs: &Expressions) -> Option<String> {
     let mut s = match c.kind {
+        'c' => {
+            let expr = exprs.write(c.check.as_deref()?, at, c.conrelid)?;
+            format!(
+                "CHECK ({expr}){}",
+                if c.no_inherit { " NO INHERIT" } else { "" }
+            )
+        }
         'f' => {
             let table = at.relation(c.confrelid)?;
             let mut s = format!(
@@ -166,7 +192,12 @@ fn constraint_def(c: &RawConstraint, at: &Names) -> Option<String> {
 /// pg_get_indexdef's text (with ON, never ON ONLY), or None when it needs the server: a
 /// column not known here, an operator class that is not the column type's default, a
 /// collation other than the column's, or a sort order.
-fn index_def(i: &RawIndex, at: &Names, defaults: &HashSet<(u32, u32, u32)>) -> Option<String> {
+fn index_def(
+    i: &RawIndex,
+    at: &Names,
+    defaults: &HashSet<(u32, u32, u32)>,
+    exprs: &Expressions,
+) -> Option<String> {
     let table = at.relation(i.table_oid)?;
     let mut keys = Vec::new();
     let mut include = Vec::new();
@@ -199,7 +230,99 @@ fn index_def(i: &RawIndex, at: &Names, defaults: &HashSet<(u32, u32, u32)>) -> O
     if i.nulls_not_distinct {
         s.push_str(" NULLS NOT DISTINCT");
     }
+    if let Some(predicate) = &i.predicate {
+        s.push_str(" WHERE ");
+        s.push_str(&exprs.write(predicate, at, i.table_oid)?);
+    }
     Some(s)
+}
+
+/// The stored expressions of the pending definitions, parsed, and the catalog facts
+/// [`crate::expr`] needs to write them.
+struct Expressions {
+    facts: crate::expr::Facts,
+}
+
+impl Expressions {
+    /// Reads what writing `texts` needs, in one query per catalog.
+    fn load<'t>(
+        tx: &mut postgres::Transaction<'_>,
+        texts: impl Iterator<Item = &'t str>,
+    ) -> Result<Expressions, CatalogError> {
+        let mut needs = crate::expr::Needs::default();
+        let mut any = false;
+        for t in texts {
+            needs.scan(t);
+            any = true;
+        }
+        let mut facts = crate::expr::Facts::default();
+        if !any {
+            return Ok(Expressions { facts });
+        }
+        let settings = tx
+            .query_one(
+                "SELECT current_setting('standard_conforming_strings') = 'off', \
+                        current_setting('server_encoding') = 'UTF8'",
+                &[],
+            )
+            .map_err(query("settings"))?;
+        facts.escape_backslash = settings.get(0);
+        facts.utf8 = settings.get(1);
+        let oids = |set: &crate::expr::OidSet| set.iter().copied().collect::<Vec<u32>>();
+        for r in tx
+            .query(
+                "SELECT oid, oprname::text, oprleft, oprright, \
+                        oprnamespace = 'pg_catalog'::regnamespace AND oprkind = 'b' \
+                 FROM pg_operator WHERE oid = ANY($1)",
+                &[&oids(&needs.operators)],
+            )
+            .map_err(query("operators"))?
+        {
+            facts.operators.insert(
+                r.get(0),
+                crate::expr::Operator {
+                    name: r.get(1),
+                    left: r.get(2),
+                    right: r.get(3),
+                    in_catalog: r.get(4),
+                },
+            );
+        }
+        for r in tx
+            .query(
+                "SELECT oid, format_type(oid, -1), typtype::text, typcollation \
+                 FROM pg_type WHERE oid = ANY($1)",
+                &[&oids(&needs.types)],
+            )
+            .map_err(query("types"))?
+        {
+            facts.types.insert(
+                r.get(0),
+                crate::expr::TypeInfo {
+                    name: r.get(1),
+                    kind: r.get::<_, String>(2).chars().next().unwrap_or(' '),
+                    collation: r.get(3),
+                },
+            );
+        }
+        for r in tx
+            .query(
+                "SELECT oid, enumlabel::text FROM pg_enum WHERE oid = ANY($1)",
+                &[&oids(&needs.enum_values)],
+            )
+            .map_err(query("enum labels"))?
+        {
+            facts.enum_labels.insert(r.get(0), r.get(1));
+        }
+        Ok(Expressions { facts })
+    }
+
+    /// The expression stored as `text`, written for table `rel`.
+    fn write(&self, text: &str, at: &Names, rel: u32) -> Option<String> {
+        let node = crate::expr::parse(text)?;
+        let column = |attnum: i16| at.column(rel, attnum).map(|c| c.0);
+        crate::expr::write(&node, &self.facts, &column)
+    }
 }
 
 /// Writes the pending definitions into `cat`: here when it can, by the server otherwise.
@@ -213,7 +336,7 @@ pub(crate) fn resolve(
         return Ok(());
     }
     let defaults: HashSet<(u32, u32, u32)> = if pending.indexes.is_empty() {
-        HashSet::new()
+        HashSet::default()
     } else {
         tx.query(
             "SELECT opcmethod, opcintype, oid FROM pg_catalog.pg_opclass WHERE opcdefault",
@@ -224,27 +347,44 @@ pub(crate) fn resolve(
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect()
     };
+    let exprs = Expressions::load(
+        tx,
+        pending
+            .constraints
+            .iter()
+            .filter_map(|c| c.check.as_deref())
+            .chain(
+                pending
+                    .indexes
+                    .iter()
+                    .filter_map(|i| i.predicate.as_deref()),
+            ),
+    )?;
     // Written first (reading the tables' columns), then stored.
-    let names = Names {
-        at,
-        tables: &cat.tables,
-    };
+    let names = Names::new(at, &cat.tables);
     let mut server_constraints: Vec<u32> = Vec::new();
     let mut server_indexes: Vec<u32> = Vec::new();
     let mut constraint_defs: Vec<(&(QName, String), u32, String)> = Vec::new();
     let mut index_defs: Vec<(&QName, u32, String)> = Vec::new();
     for c in &pending.constraints {
-        match constraint_def(c, &names) {
+        match constraint_def(c, &names, &exprs) {
             Some(def) => constraint_defs.push((&c.key, c.oid, def)),
             None => server_constraints.push(c.oid),
         }
     }
     for i in &pending.indexes {
-        match index_def(i, &names, &defaults) {
+        match index_def(i, &names, &defaults, &exprs) {
             Some(def) => index_defs.push((&i.key, i.oid, def)),
             None => server_indexes.push(i.oid),
         }
     }
+    tracing::debug!(
+        constraints_here = constraint_defs.len(),
+        constraints_by_server = server_constraints.len(),
+        indexes_here = index_defs.len(),
+        indexes_by_server = server_indexes.len(),
+        "definitions"
+    );
     let mut written_constraints: Vec<(u32, String)> = Vec::new();
     let mut written_indexes: Vec<(u32, String)> = Vec::new();
     for (key, oid, def) in constraint_defs {

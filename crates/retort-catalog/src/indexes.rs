@@ -50,8 +50,9 @@ pub(crate) fn index_settings(
     out
 }
 
-/// The indexes; those on plain columns without a predicate or storage parameters come with
-/// an empty definition and their raw rows, for [`crate::deparse`] to write.
+/// The indexes; those on plain columns without storage parameters (with or without a
+/// predicate) come with an empty definition and their raw rows, for [`crate::deparse`] to
+/// write.
 pub(crate) fn load(
     client: &mut impl postgres::GenericClient,
     params: &crate::Params,
@@ -63,7 +64,7 @@ pub(crate) fn load(
     };
     let sql = format!(
         "SELECT n.nspname::text, ic.relname::text, tn.nspname::text, tc.relname::text, \
-                CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL AND ic.reloptions IS NULL \
+                CASE WHEN i.indexprs IS NULL AND ic.reloptions IS NULL \
                        AND NOT EXISTS (SELECT 1 FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid \
                                        AND ia.attoptions IS NOT NULL) \
                      THEN NULL ELSE pg_get_indexdef(i.indexrelid) END, \
@@ -74,7 +75,7 @@ pub(crate) fn load(
                 CASE WHEN i.indexprs IS NOT NULL THEN \
                   ARRAY(SELECT a.attnum::int || '=' || a.attstattarget FROM pg_attribute a \
                         WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0 ORDER BY a.attnum) \
-                END \
+                END, i.indpred::text \
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
          JOIN pg_am am ON am.oid = ic.relam \
          JOIN pg_namespace n ON n.oid = ic.relnamespace \
@@ -131,6 +132,7 @@ pub(crate) fn load(
                     opclasses: r.get(15),
                     collations: r.get(16),
                     options: r.get(17),
+                    predicate: r.get(19),
                 });
             }
             x

@@ -24,6 +24,7 @@ mod depends;
 mod diff;
 mod error;
 mod eventtriggers;
+mod expr;
 mod extensions;
 mod functions;
 mod indexes;

@@ -127,7 +127,7 @@ fn client_side_acls_match_aclexplode() {
         ),
     ];
     for (i, (ours, theirs)) in cases.iter().enumerate() {
-        assert_eq!(ours.grants, *theirs, "case {i}");
+        assert_eq!(*ours.grants, theirs[..], "case {i}");
     }
     // Every role took part, quoted names included.
     let table = &snap.catalog.tables[&q("t")].acl.grants;

@@ -272,8 +272,10 @@ pub fn run_diff(
     let url_sides = usize::from(is_url(from)) + usize::from(is_url(to));
     let readers = cores.checked_div(url_sides).unwrap_or(1).clamp(1, 2);
     let read = |side: &str, label: &str, dev: &mut DevServer| {
-        snapshot(side, dev, &filter, !args.no_cache, readers)
-            .with_context(|| format!("reading {label} ({})", retort_pg::redact_conn_string(side)))
+        let s = snapshot(side, dev, &filter, !args.no_cache, readers)
+            .with_context(|| format!("reading {label} ({})", retort_pg::redact_conn_string(side)));
+        trim_heap();
+        s
     };
     let (a, b) = if is_url(from) && is_url(to) {
         // Two databases to read: read them at the same time.
@@ -438,4 +440,15 @@ pub fn autogenerate(
     let down = diff(&desired, &head);
     tell(out, &up);
     Ok((up, down))
+}
+
+/// Gives the memory the catalog reads used on the way (rows, buffers) back to the system, so
+/// that it does not stay resident while the two catalogs are compared: at 5,000 tables a diff
+/// peaked at ~160 MB without this.
+fn trim_heap() {
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
