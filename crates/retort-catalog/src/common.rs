@@ -54,8 +54,9 @@ impl ExtensionMembers {
     ) -> Result<ExtensionMembers, CatalogError> {
         let rows = client
             .query(
+                // refclassid leads an index of pg_depend: no scan of all of it.
                 "SELECT classid::regclass::text, array_agg(objid) FROM pg_depend \
-                 WHERE deptype = 'e' GROUP BY classid",
+                 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e' GROUP BY classid",
                 &[],
             )
             .map_err(query("extension members"))?;

@@ -148,9 +148,15 @@ pub(crate) fn load(
             modelled = params.extensions.exclude("pg_class", "c.oid"),
         )
     };
-    let deps = read(client, params, narrow, Some((tables, attributes)))?;
-    // Debug builds (every test) check that naming the tables' columns from the model gives
-    // the graph that reading them all gives.
+    let deps = read(
+        client,
+        params,
+        narrow,
+        Some((tables, attributes)),
+        SKIP_EDGES,
+    )?;
+    // Debug builds (every test) check that naming the tables' columns from the model, and
+    // leaving out the rows below, gives the graph that reading everything gives.
     #[cfg(debug_assertions)]
     {
         let all = read(
@@ -162,6 +168,7 @@ pub(crate) fn load(
                AND c.relkind IN ('r', 'p', 'v', 'm', 'c')"
                 .to_string(),
             None,
+            "TRUE",
         )?;
         let set = |d: &Dependencies| -> std::collections::BTreeSet<(ObjKey, ObjKey)> {
             d.iter().map(|(a, b)| (a.clone(), b.clone())).collect()
@@ -177,13 +184,23 @@ pub(crate) fn load(
     Ok(deps)
 }
 
+/// pg_depend rows that can only name an object by itself or by nothing, left out on the
+/// server (46,000 of 131,000 rows at 5,000 tables): a row type's or array type's link to its
+/// relation or element type, a column default's to its column, an index's to the constraint
+/// it backs (each is named as that other object), and triggers' internal links to their
+/// constraints (internal triggers and constraint triggers' constraints are not named).
+const SKIP_EDGES: &str = "NOT (deptype = 'i' AND classid IN ('pg_type'::regclass, 'pg_trigger'::regclass)) \
+     AND NOT (deptype = 'a' AND classid = 'pg_attrdef'::regclass AND refclassid = 'pg_class'::regclass) \
+     AND NOT (deptype = 'i' AND classid = 'pg_class'::regclass AND refclassid = 'pg_constraint'::regclass)";
+
 /// The graph, with the columns of the second pass read by `attributes_sql` and, when given,
-/// named from the model's tables.
+/// named from the model's tables; pg_depend rows that fail `edges` are not read.
 fn read(
     client: &mut postgres::Transaction<'_>,
     params: &crate::Params,
     attributes_sql: String,
     model: Option<(&BTreeMap<QName, Table>, &Attributes)>,
+    edges: &str,
 ) -> Result<Dependencies, CatalogError> {
     // Plain scans, no joins against pg_depend on the server: the objects retort names (each
     // with the oid of the relation, type or column it hangs off), then the raw pg_depend edges.
@@ -337,8 +354,10 @@ fn read(
     }
     each_row(
         client,
-        "SELECT classid, objid, objsubid, refclassid, refobjid, refobjsubid FROM pg_depend \
-         WHERE deptype IN ('n', 'a', 'i') AND objid >= 16384",
+        &format!(
+            "SELECT classid, objid, objsubid, refclassid, refobjid, refobjsubid FROM pg_depend \
+             WHERE deptype IN ('n', 'a', 'i') AND objid >= 16384 AND {edges}"
+        ),
         &[],
         "dependencies",
         |r| {
