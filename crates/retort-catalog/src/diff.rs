@@ -519,8 +519,13 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
         None => b,
     };
-    let olds = objects(a);
-    let news = objects(b);
+    // The two sides' object maps are built at once: the diff is the only work left then, and
+    // a core would otherwise sit idle.
+    let (olds, news) = std::thread::scope(|s| {
+        let news = s.spawn(|| objects(b));
+        let olds = objects(a);
+        (olds, news.join().expect("building the object map panicked"))
+    });
     let mut status: BTreeMap<ObjKey, Status> = BTreeMap::new();
     let mut alters: BTreeMap<ObjKey, (Vec<String>, Option<String>)> = BTreeMap::new();
     let mut outside_transaction = false;
@@ -609,22 +614,22 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         status.insert(key.clone(), s);
         if let (Some(Obj::Table(o)), Some(Obj::Table(n))) = (old, new) {
             for c in &o.columns {
-                match n.columns.iter().find(|x| x.name == c.name) {
-                    None => {
-                        disturbed.insert(ObjKey::Column(o.name.clone(), c.name.clone()));
-                    }
-                    // A widening PostgreSQL does in place keeps indexes and constraints;
-                    // only what it refuses to keep across a type change is re-created.
-                    Some(_)
-                        if in_place.contains(&ObjKey::Column(o.name.clone(), c.name.clone())) => {}
-                    Some(x)
-                        if x.data_type != c.data_type
+                let changed = match n.columns.iter().find(|x| x.name == c.name) {
+                    None => true,
+                    Some(x) => {
+                        x.data_type != c.data_type
                             || x.collation != c.collation
-                            || x.generated != c.generated =>
-                    {
-                        disturbed.insert(ObjKey::Column(o.name.clone(), c.name.clone()));
+                            || x.generated != c.generated
                     }
-                    _ => {}
+                };
+                if !changed {
+                    continue;
+                }
+                // A widening PostgreSQL does in place keeps indexes and constraints; only
+                // what it refuses to keep across a type change is re-created.
+                let key = ObjKey::Column(o.name.clone(), c.name.clone());
+                if !in_place.contains(&key) {
+                    disturbed.insert(key);
                 }
             }
         }
@@ -1020,16 +1025,18 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         ) {
             continue;
         }
-        for oc in &ot.columns {
+        for oc in ot.columns.iter().filter(|c| c.identity.is_some()) {
             let Some(nc) = nt.columns.iter().find(|c| c.name == oc.name) else {
                 continue;
             };
-            let col = format!("ALTER TABLE {q} ALTER COLUMN {}", quote_ident(&oc.name));
-            if oc.identity.is_some() && nc.identity.is_none() {
+            if nc.identity.is_none() {
                 early.push(Change {
                     key: ObjKey::Column(q.clone(), oc.name.clone()),
                     action: Action::Drop,
-                    statements: vec![format!("{col} DROP IDENTITY IF EXISTS")],
+                    statements: vec![format!(
+                        "ALTER TABLE {q} ALTER COLUMN {} DROP IDENTITY IF EXISTS",
+                        quote_ident(&oc.name)
+                    )],
                     destructive: None,
                 });
             }

@@ -244,10 +244,10 @@ pub(crate) fn load(
              CASE WHEN cn.nspname = 'pg_catalog' THEN quote_ident(co.collname) \
                   ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END END, \
            a.attrelid, a.attnum, \
-           CASE WHEN a.attacl IS NULL THEN '{{}}'::text[] ELSE {column_acl} END, \
+           CASE WHEN a.attacl IS NOT NULL THEN {column_acl} END, \
            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
-           {compression}, coalesce(a.attoptions::text[], '{{}}'), a.atttypid, a.attcollation \
+           {compression}, a.attoptions::text[], a.atttypid, a.attcollation \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
