@@ -43,7 +43,7 @@ pub(crate) fn load(
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("partition indexes"))?;
-    Ok(rows
+    let mut indexes: Vec<AttachedIndex> = rows
         .iter()
         .map(|r| {
             let partition = QName::new(r.get::<_, String>(0), r.get::<_, String>(1));
@@ -66,26 +66,55 @@ pub(crate) fn load(
                 partition,
             }
         })
-        .collect())
+        .collect();
+    // Two of a partition's indexes with the same generated name (two indexes on `lower(...)`)
+    // get it in the order they are created, the second with a number: which one ends up with
+    // which name depends on the script's order, so neither is predicted.
+    let mut seen: std::collections::HashMap<(&QName, &str), usize> = Default::default();
+    for i in &indexes {
+        if let Some(g) = &i.generated_name {
+            *seen.entry((&i.partition, g.as_str())).or_default() += 1;
+        }
+    }
+    let shared: std::collections::HashSet<(QName, String)> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|((p, g), _)| (p.clone(), g.to_string()))
+        .collect();
+    for i in &mut indexes {
+        if let Some(g) = &i.generated_name {
+            if shared.contains(&(i.partition.clone(), g.clone())) {
+                i.generated_name = None;
+            }
+        }
+    }
+    Ok(indexes)
 }
 
 impl AttachedIndex {
     /// PostgreSQL named it when the partition or the parent's index was created: when that
-    /// name is not this one, a block finds the index through pg_inherits and renames it.
+    /// name is not this one (or cannot be told), a block finds the index through pg_inherits
+    /// and renames it. Another index holding the name (a sibling that was given it first, and
+    /// whose own block renames it afterwards) is moved out of the way first.
     pub(crate) fn create(&self) -> Vec<String> {
         if self.generated_name.as_deref() == Some(self.name.as_str()) {
             return Vec::new();
         }
         vec![format!(
             "DO $rename$\n\
-             DECLARE r record;\n\
+             DECLARE r record; holder oid;\n\
              BEGIN\n\
-             \x20 FOR r IN SELECT i.inhrelid::regclass AS child FROM pg_catalog.pg_inherits i\n\
+             \x20 FOR r IN SELECT i.inhrelid::regclass AS child, c.relnamespace AS ns FROM pg_catalog.pg_inherits i\n\
              \x20     JOIN pg_catalog.pg_index x ON x.indexrelid = i.inhrelid\n\
              \x20     JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid\n\
              \x20     WHERE i.inhparent = {parent}::regclass AND x.indrelid = {partition}::regclass\n\
              \x20       AND c.relname <> {name}\n\
              \x20 LOOP\n\
+             \x20   SELECT h.oid INTO holder FROM pg_catalog.pg_class h\n\
+             \x20     WHERE h.relname = {name} AND h.relnamespace = r.ns AND h.relkind IN ('i', 'I');\n\
+             \x20   IF holder IS NOT NULL THEN\n\
+             \x20     EXECUTE format('ALTER INDEX %s RENAME TO %I', holder::regclass, 'retort_moved_' || holder);\n\
+             \x20   END IF;\n\
              \x20   EXECUTE format('ALTER INDEX %s RENAME TO %I', r.child, {name});\n\
              \x20 END LOOP;\n\
              END\n\
