@@ -402,23 +402,28 @@ fn many_destructive_changes_get_one_summary_line() {
     let p = dir.path();
     let a: String = (0..8)
         .map(|i| format!("CREATE TABLE t{i} (id int, c text);\n"))
+        .chain(["CREATE TABLE n (v bigint);\n".to_string()])
         .collect();
     let b: String = (0..6)
         .map(|i| format!("CREATE TABLE t{i} (id int);\n"))
+        .chain(["CREATE TABLE n (v int);\n".to_string()])
         .collect();
     std::fs::write(p.join("a.sql"), a).unwrap();
     std::fs::write(p.join("b.sql"), b).unwrap();
     let (code, sql, stderr) =
         run(retort(p, "postgresql://nobody@127.0.0.1:1/none").args(["diff", "a.sql", "b.sql"]));
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(sql.matches("-- DESTRUCTIVE").count(), 8, "{sql}");
+    assert_eq!(sql.matches("-- DESTRUCTIVE").count(), 9, "{sql}");
     let lines: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("destructive"))
         .collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
-        lines[0].contains("8 destructive changes") && lines[0].contains("2 x drops table"),
+        lines[0].contains("9 destructive changes")
+            && lines[0].contains("2 x drops table")
+            && lines[0].contains("6 x drops column(s)")
+            && lines[0].contains("1 x changes the type"),
         "{stderr}"
     );
 }

@@ -228,10 +228,16 @@ fn tell(out: &Output, d: &SchemaDiff) {
             out.note(format!("warning: destructive: {w}"));
         }
     } else {
-        // Many: one line per kind ("drops column", "changes the type", ...), not one per object.
+        // Many: one line per kind ("drops column(s)", "changes the type", ...), not one per
+        // object: the words before the object's name.
         let mut kinds: Vec<(String, usize)> = Vec::new();
         for w in &destructive {
-            let kind: String = w.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let kind: String = w
+                .split_whitespace()
+                .take_while(|x| *x != "of" && !x.contains('.') && !x.starts_with('"'))
+                .take(4)
+                .collect::<Vec<_>>()
+                .join(" ");
             match kinds.iter_mut().find(|(k, _)| *k == kind) {
                 Some((_, n)) => *n += 1,
                 None => kinds.push((kind, 1)),
