@@ -172,7 +172,7 @@ pub fn introspect_parallel(
     if server_version_num < 130000 {
         return Err(CatalogError::UnsupportedVersion { version });
     }
-    let params = Params {
+    let mut params = Params {
         exclude: filter.exclude_schemas.clone(),
         include: filter.include_schemas.clone(),
         owners: filter.owners,
@@ -199,7 +199,6 @@ pub fn introspect_parallel(
         drop(tx);
         tx = snapshot_transaction(client)?;
     }
-    let mut params = params;
     params.extensions = crate::common::ExtensionMembers::load(&mut tx)?;
     params.comments = crate::common::AllComments::load(&mut tx)?;
     let mut cat = Catalog::default();

@@ -361,49 +361,45 @@ pub(crate) fn resolve(
                     .filter_map(|i| i.predicate.as_deref()),
             ),
     )?;
-    // Written first (reading the tables' columns), then stored.
     let names = Names::new(at, &cat.tables);
     let mut server_constraints: Vec<u32> = Vec::new();
     let mut server_indexes: Vec<u32> = Vec::new();
-    let mut constraint_defs: Vec<(&(QName, String), u32, String)> = Vec::new();
-    let mut index_defs: Vec<(&QName, u32, String)> = Vec::new();
+    // What was written here, kept for the debug builds' comparison with the server.
+    let mut written_constraints: Vec<(u32, String)> = Vec::new();
+    let mut written_indexes: Vec<(u32, String)> = Vec::new();
     for c in &pending.constraints {
         match constraint_def(c, &names, &exprs) {
-            Some(def) => constraint_defs.push((&c.key, c.oid, def)),
+            Some(def) => {
+                if cfg!(debug_assertions) {
+                    written_constraints.push((c.oid, def.clone()));
+                }
+                if let Some(k) = cat.constraints.get_mut(&c.key) {
+                    k.definition = def;
+                }
+            }
             None => server_constraints.push(c.oid),
         }
     }
     for i in &pending.indexes {
         match index_def(i, &names, &defaults, &exprs) {
-            Some(def) => index_defs.push((&i.key, i.oid, def)),
+            Some(def) => {
+                if cfg!(debug_assertions) {
+                    written_indexes.push((i.oid, def.clone()));
+                }
+                if let Some(x) = cat.indexes.get_mut(&i.key) {
+                    x.definition = def;
+                }
+            }
             None => server_indexes.push(i.oid),
         }
     }
     tracing::debug!(
-        constraints_here = constraint_defs.len(),
+        constraints_here = pending.constraints.len() - server_constraints.len(),
         constraints_by_server = server_constraints.len(),
-        indexes_here = index_defs.len(),
+        indexes_here = pending.indexes.len() - server_indexes.len(),
         indexes_by_server = server_indexes.len(),
         "definitions"
     );
-    let mut written_constraints: Vec<(u32, String)> = Vec::new();
-    let mut written_indexes: Vec<(u32, String)> = Vec::new();
-    for (key, oid, def) in constraint_defs {
-        if cfg!(debug_assertions) {
-            written_constraints.push((oid, def.clone()));
-        }
-        if let Some(k) = cat.constraints.get_mut(key) {
-            k.definition = def;
-        }
-    }
-    for (key, oid, def) in index_defs {
-        if cfg!(debug_assertions) {
-            written_indexes.push((oid, def.clone()));
-        }
-        if let Some(x) = cat.indexes.get_mut(key) {
-            x.definition = def;
-        }
-    }
     let by_oid_c: HashMap<u32, &(QName, String)> = pending
         .constraints
         .iter()

@@ -129,25 +129,23 @@ pub(crate) fn load(
     tables: &BTreeMap<QName, Table>,
     attributes: &Attributes,
 ) -> Result<Dependencies, CatalogError> {
-    let narrow = {
-        // Columns of views and composite types, inherited columns, and the columns of
-        // tables that belong to extensions. The tables' own columns are the model's (the
-        // tables were read just before): reading all 40,000 of them again cost a scan of
-        // pg_attribute and ~30 ms per side at 5,000 tables. Driven from pg_class (OFFSET 0 keeps
-        // the subquery apart), so that pg_attribute is only probed by its index.
-        format!(
-            "SELECT 'pg_class'::regclass::oid, c.oid, x.attnum, 'attribute', '', '', x.attname::text, c.oid \
-             FROM pg_class c CROSS JOIN LATERAL ( \
-               SELECT a.attnum, a.attname FROM pg_attribute a \
-               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-                 AND (c.relkind IN ('v', 'm', 'c') OR NOT ({modelled}) OR NOT a.attislocal) \
-               OFFSET 0) x \
-             WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'c') \
-               AND (c.relkind IN ('v', 'm', 'c') OR NOT ({modelled}) \
-                    OR c.oid IN (SELECT i.inhrelid FROM pg_inherits i))",
-            modelled = params.extensions.exclude("pg_class", "c.oid"),
-        )
-    };
+    // Columns of views and composite types, inherited columns, and the columns of
+    // tables that belong to extensions. The tables' own columns are the model's (the
+    // tables were read just before): reading all 40,000 of them again cost a scan of
+    // pg_attribute and ~30 ms per side at 5,000 tables. Driven from pg_class (OFFSET 0 keeps
+    // the subquery apart), so that pg_attribute is only probed by its index.
+    let narrow = format!(
+        "SELECT 'pg_class'::regclass::oid, c.oid, x.attnum, 'attribute', '', '', x.attname::text, c.oid \
+         FROM pg_class c CROSS JOIN LATERAL ( \
+           SELECT a.attnum, a.attname FROM pg_attribute a \
+           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             AND (c.relkind IN ('v', 'm', 'c') OR NOT ({modelled}) OR NOT a.attislocal) \
+           OFFSET 0) x \
+         WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'c') \
+           AND (c.relkind IN ('v', 'm', 'c') OR NOT ({modelled}) \
+                OR c.oid IN (SELECT i.inhrelid FROM pg_inherits i))",
+        modelled = params.extensions.exclude("pg_class", "c.oid"),
+    );
     let deps = read(
         client,
         params,

@@ -70,22 +70,23 @@ pub(crate) fn load(
     // Two of a partition's indexes with the same generated name (two indexes on `lower(...)`)
     // get it in the order they are created, the second with a number: which one ends up with
     // which name depends on the script's order, so neither is predicted.
-    let mut seen: std::collections::HashMap<(&QName, &str), usize> = Default::default();
+    let mut count: std::collections::HashMap<(&QName, &str), usize> = Default::default();
     for i in &indexes {
         if let Some(g) = &i.generated_name {
-            *seen.entry((&i.partition, g.as_str())).or_default() += 1;
+            *count.entry((&i.partition, g.as_str())).or_default() += 1;
         }
     }
-    let shared: std::collections::HashSet<(QName, String)> = seen
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|((p, g), _)| (p.clone(), g.to_string()))
+    let shared: Vec<bool> = indexes
+        .iter()
+        .map(|i| {
+            i.generated_name
+                .as_deref()
+                .is_some_and(|g| count[&(&i.partition, g)] > 1)
+        })
         .collect();
-    for i in &mut indexes {
-        if let Some(g) = &i.generated_name {
-            if shared.contains(&(i.partition.clone(), g.clone())) {
-                i.generated_name = None;
-            }
+    for (i, shared) in indexes.iter_mut().zip(shared) {
+        if shared {
+            i.generated_name = None;
         }
     }
     Ok(indexes)
