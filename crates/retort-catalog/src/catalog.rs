@@ -96,6 +96,60 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Every expression the server wrote, in the form it keeps after one more round trip
+    /// ([`crate::settle::settle`]), so that hand-written and generated schemas compare equal.
+    fn settle_definitions(&mut self) {
+        use crate::settle::settle_in_place as s;
+        fn column(c: &mut crate::tables::Column) {
+            c.default.iter_mut().for_each(s);
+            c.generated.iter_mut().for_each(s);
+        }
+        for t in self.tables.values_mut() {
+            t.partition_by.iter_mut().for_each(s);
+            t.columns.iter_mut().for_each(column);
+        }
+        for c in self.inherited_columns.values_mut() {
+            column(&mut c.settings);
+            column(&mut c.parent);
+        }
+        for t in self.types.values_mut() {
+            if let crate::types::TypeKind::Domain {
+                default, checks, ..
+            } = &mut t.kind
+            {
+                default.iter_mut().for_each(s);
+                checks.iter_mut().for_each(|(_, def)| s(def));
+            }
+        }
+        self.constraints
+            .values_mut()
+            .for_each(|c| s(&mut c.definition));
+        self.indexes.values_mut().for_each(|i| s(&mut i.definition));
+        self.views.values_mut().for_each(|v| s(&mut v.definition));
+        for f in self.functions.values_mut() {
+            // Argument defaults and SQL-standard bodies are deparsed; other bodies are
+            // dollar-quoted source, which settle never touches.
+            s(&mut f.arguments);
+            s(&mut f.definition);
+        }
+        self.triggers
+            .values_mut()
+            .for_each(|t| s(&mut t.definition));
+        for p in self.policies.values_mut() {
+            p.using.iter_mut().for_each(s);
+            p.check.iter_mut().for_each(s);
+        }
+        self.rules.values_mut().for_each(|r| s(&mut r.definition));
+        self.statistics
+            .values_mut()
+            .for_each(|x| s(&mut x.definition));
+        for p in self.publications.values_mut() {
+            p.tables
+                .iter_mut()
+                .for_each(|t| t.filter.iter_mut().for_each(s));
+        }
+    }
+
     /// Column `column` of table `table`, when both exist.
     pub(crate) fn column(&self, table: &QName, column: &str) -> Option<&crate::tables::Column> {
         self.tables
@@ -254,6 +308,7 @@ pub fn introspect_parallel(
     let mut lap = Lap::new();
     crate::deparse::resolve(&mut tx, &mut cat, pending, &attributes)?;
     lap.done("definitions");
+    cat.settle_definitions();
     tx.commit().map_err(query("a snapshot"))?;
     Ok(Snapshot {
         catalog: cat,
@@ -290,9 +345,19 @@ fn snapshot_transaction(client: &mut Client) -> Result<postgres::Transaction<'_>
     // JIT compiling these one-off catalog queries costs more than running them, and so does
     // starting parallel workers for them: at 5,000 tables a diff (two sides read at once on
     // 2 cores) took 1.65 s with workers and 1.35 s without; one side alone, 1.18 s and 1.08 s.
+    //
+    // The server writes constants in definitions (a timestamptz default, a date partition bound,
+    // an interval check) by the session's settings, which a database or role may set
+    // (`ALTER DATABASE ... SET timezone`): two databases holding the same schema would differ
+    // as text, and a DMY date could be read back as MDY. The settings pg_dump uses fix that
+    // text; the time zone is UTC, so timestamptz constants carry `+00`.
     tx.batch_execute(
         "SET LOCAL search_path = pg_catalog; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; \
-         SET LOCAL max_parallel_workers_per_gather = 0",
+         SET LOCAL max_parallel_workers_per_gather = 0; \
+         SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; \
+         SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3; \
+         SET LOCAL bytea_output = 'hex'; SET LOCAL quote_all_identifiers = off; \
+         SET LOCAL standard_conforming_strings = on",
     )
     .map_err(query("a snapshot"))?;
     Ok(tx)

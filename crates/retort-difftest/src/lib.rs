@@ -106,7 +106,13 @@ impl Harness {
         Ok((url, client))
     }
 
+    /// `pg_dump --schema-only` of `url`, normalised for comparison.
     pub fn dump(&self, url: &str) -> Result<String, String> {
+        Ok(normalise_dump(&self.dump_raw(url)?))
+    }
+
+    /// `pg_dump --schema-only --no-owner` of `url`, as pg_dump writes it (a restorable script).
+    pub fn dump_raw(&self, url: &str) -> Result<String, String> {
         let out = Command::new(self.cluster.binaries().program("pg_dump"))
             .args([
                 "--schema-only",
@@ -120,7 +126,14 @@ impl Harness {
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        Ok(normalise_dump(&String::from_utf8_lossy(&out.stdout)))
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Drops the databases whose URLs are given (made by [`Harness::database`]).
+    pub fn drop_databases(&self, urls: &[String]) {
+        for url in urls {
+            self.drop_database(url);
+        }
     }
 }
 /// Which run of order-free one-line statements `line` belongs to, if any.
@@ -142,6 +155,11 @@ fn normalise_dump(dump: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut block: Option<Vec<String>> = None;
     for line in dump.lines() {
+        // PostgreSQL writes some expressions differently once they went through its deparser
+        // (a varchar IN list: see retort_catalog::settle); a hand-written TO and a FROM built
+        // from generated SQL hold the same thing in its two forms.
+        let settled = retort_catalog::settle(line);
+        let line: &str = &settled;
         if line.starts_with("--")
             || line.trim().is_empty()
             || line.starts_with("\\restrict")
