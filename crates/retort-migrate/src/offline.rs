@@ -88,9 +88,9 @@ pub fn render_script(
     Ok(out)
 }
 
-/// Literal SQL that records `step` in the version and history tables: for offline scripts, and
-/// for the runner's one-round-trip migrations, where `timed` has the server measure the
-/// duration from the start of the query message (`statement_timestamp()`).
+/// Literal SQL that records `step` in the version and history tables, as one statement: for
+/// offline scripts, and for the runner's one-round-trip migrations, where `timed` has the
+/// server measure the duration from the start of the query message (`statement_timestamp()`).
 pub(crate) fn bookkeeping_sql(
     store: &VersionStore,
     m: &crate::file::Migration,
@@ -99,23 +99,30 @@ pub(crate) fn bookkeeping_sql(
     timed: bool,
 ) -> String {
     let (version, history) = (store.table("version"), store.table("history"));
-    let mut out = String::new();
     let list = |v: &[String]| {
         v.iter()
             .map(|r| quote_literal(r))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // The version-table changes ride in data-modifying CTEs of the history INSERT: one
+    // statement for the server to parse, plan and run instead of up to three.
+    let mut ctes = Vec::new();
     if !step.remove_heads.is_empty() {
-        out.push_str(&format!(
-            "DELETE FROM {version} WHERE revision IN ({});\n",
+        ctes.push(format!(
+            "removed AS (DELETE FROM {version} WHERE revision IN ({}))",
             list(&step.remove_heads)
         ));
     }
-    for head in &step.add_heads {
-        out.push_str(&format!(
-            "INSERT INTO {version} (revision) VALUES ({});\n",
-            quote_literal(head)
+    if !step.add_heads.is_empty() {
+        let rows: Vec<String> = step
+            .add_heads
+            .iter()
+            .map(|h| format!("({})", quote_literal(h)))
+            .collect();
+        ctes.push(format!(
+            "added AS (INSERT INTO {version} (revision) VALUES {})",
+            rows.join(", ")
         ));
     }
     let checksum = match step.direction {
@@ -128,11 +135,22 @@ pub(crate) fn bookkeeping_sql(
         "NULL".to_owned()
     };
     let note = note.map_or("NULL".to_owned(), quote_literal);
-    out.push_str(&format!(
-        "INSERT INTO {history} (revision, direction, checksum, message, duration_ms, note) VALUES ({}, {}, {checksum}, {}, {duration}, {note});\n",
+    let with = if ctes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "WITH {}
+",
+            ctes.join(
+                ",
+     "
+            )
+        )
+    };
+    format!(
+        "{with}INSERT INTO {history} (revision, direction, checksum, message, duration_ms, note) VALUES ({}, {}, {checksum}, {}, {duration}, {note});\n",
         quote_literal(&m.revision),
         quote_literal(step.direction.as_str()),
         quote_literal(&m.message),
-    ));
-    out
+    )
 }

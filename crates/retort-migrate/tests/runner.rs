@@ -637,7 +637,7 @@ fn embedded_migrations_upgrade_at_start_up() {
 }
 
 #[test]
-fn lock_and_statement_timeouts_apply_per_migration() {
+fn lock_and_statement_timeouts_apply_to_migrations_and_are_reset() {
     let c = cluster();
     let (url, mut client) = database(&c, "timeouts");
     client.batch_execute("CREATE TABLE busy (id int)").unwrap();
@@ -685,10 +685,27 @@ fn lock_and_statement_timeouts_apply_per_migration() {
     };
     assert_eq!(f.source.sqlstate(), Some("57014"), "query_canceled");
     assert!(tables(&mut client).is_empty());
-    // SET LOCAL ended with the transaction: the session is back to no timeout.
-    let setting: String = client
-        .query_one("SHOW statement_timeout", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(setting, "0");
+    // The run reset the timeouts it set for the session, on failure and on success alike.
+    let show = |client: &mut retort_pg::Client, what: &str| -> String {
+        client
+            .query_one(&format!("SHOW {what}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(show(&mut client, "statement_timeout"), "0");
+    assert_eq!(show(&mut client, "lock_timeout"), "0");
+    let files = Files::new();
+    files.add(C, &[], "CREATE TABLE quick (id int);", None);
+    let graph = files.graph();
+    let options = RunnerOptions {
+        lock_timeout: Some(Duration::from_millis(300)),
+        statement_timeout: Some(Duration::from_millis(4000)),
+        ..RunnerOptions::default()
+    };
+    MigrationRunner::new(&mut client, &graph, options, &mut Silent)
+        .upgrade(&Target::Heads)
+        .unwrap();
+    assert_eq!(tables(&mut client), vec!["quick".to_owned()]);
+    assert_eq!(show(&mut client, "statement_timeout"), "0");
+    assert_eq!(show(&mut client, "lock_timeout"), "0");
 }
