@@ -1346,6 +1346,17 @@ fn order(
             (None, _) => &[],
         })
         .collect();
+    // A sequence OWNED BY a column depends on its table, and the column's default on the
+    // sequence: a cycle that creates break by making the sequence first and setting OWNED BY
+    // after every create (see `diff`), so that link does not order creates.
+    let owner_of = |i: usize| match &changes[i].key {
+        ObjKey::Sequence(q) if !reverse => catalog
+            .sequences
+            .get(q)
+            .and_then(|s| s.owned_by.as_ref())
+            .map(|(t, _)| t),
+        _ => None,
+    };
     let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n]; // after[x] = nodes that must wait for x
     let mut indegree = vec![0usize; n];
     for &(dep, referenced) in pairs {
@@ -1354,6 +1365,13 @@ fn order(
             for &r in rs {
                 if d == r {
                     continue;
+                }
+                if let (Some(t), ObjKey::Table(rt) | ObjKey::Column(rt, _)) =
+                    (owner_of(d), &changes[r].key)
+                {
+                    if t == rt {
+                        continue;
+                    }
                 }
                 let (first, second) = if reverse { (d, r) } else { (r, d) };
                 if after[first].insert(second) {
@@ -1376,8 +1394,9 @@ fn order(
     while out_idx.len() < n {
         let next = match heap.pop() {
             Some(Reverse((_, _, i))) => i,
-            // A cycle: take the best remaining node regardless of its dependencies.
-            None => match (0..n).filter(|&i| !done[i]).min_by_key(|&i| prio(i)) {
+            // A cycle: take the best node of a cycle that waits for nothing outside itself
+            // (never a node that merely waits for the cycle to finish).
+            None => match cycle_breaker(&after, &done, prio) {
                 Some(i) => i,
                 None => break,
             },
@@ -1399,6 +1418,75 @@ fn order(
         .into_iter()
         .filter_map(|i| slots[i].take())
         .collect()
+}
+
+/// When every remaining node waits for another: the strongly connected components of the
+/// remaining graph (Kosaraju), and among those no other remaining node must precede, the node
+/// with the best `prio`.
+fn cycle_breaker<P: Ord>(
+    after: &[BTreeSet<usize>],
+    done: &[bool],
+    prio: impl Fn(usize) -> P,
+) -> Option<usize> {
+    let n = after.len();
+    let live = |i: usize| !done[i];
+    let mut before: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for x in (0..n).filter(|&x| live(x)) {
+        for &s in after[x].iter().filter(|&&s| live(s)) {
+            before[s].push(x);
+        }
+    }
+    // Pass 1: finishing order of a depth-first walk along `after`.
+    let mut seen = vec![false; n];
+    let mut finished = Vec::new();
+    for root in (0..n).filter(|&i| live(i)) {
+        if seen[root] {
+            continue;
+        }
+        seen[root] = true;
+        let mut stack = vec![(root, after[root].iter())];
+        while let Some((node, it)) = stack.last_mut() {
+            let node = *node;
+            match it.find(|&&s| live(s) && !seen[s]) {
+                Some(&s) => {
+                    seen[s] = true;
+                    stack.push((s, after[s].iter()));
+                }
+                None => {
+                    finished.push(node);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    // Pass 2: components along `before`, in reverse finishing order.
+    let mut component = vec![usize::MAX; n];
+    let mut count = 0;
+    for &root in finished.iter().rev() {
+        if component[root] != usize::MAX {
+            continue;
+        }
+        component[root] = count;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            for &p in &before[node] {
+                if component[p] == usize::MAX {
+                    component[p] = count;
+                    stack.push(p);
+                }
+            }
+        }
+        count += 1;
+    }
+    let mut waits = vec![false; count];
+    for s in (0..n).filter(|&s| live(s)) {
+        if before[s].iter().any(|&p| component[p] != component[s]) {
+            waits[component[s]] = true;
+        }
+    }
+    (0..n)
+        .filter(|&i| live(i) && !waits[component[i]])
+        .min_by_key(|&i| prio(i))
 }
 
 /// A dropped table and a created one with the same columns, or a dropped and an added column

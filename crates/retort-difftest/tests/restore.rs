@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use retort_catalog::{diff, introspect, Filter};
-use retort_difftest::Harness;
+use retort_difftest::{restore_round_trip, Harness};
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../retort-catalog/tests/corpus");
@@ -29,56 +28,6 @@ fn cases() -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
-}
-
-/// Loads `sql`, dumps it, restores the dump into a fresh database and diffs the two.
-fn restore_round_trip(h: &Harness, sql: &str) -> Result<(), String> {
-    let mut urls = Vec::new();
-    let result = (|| {
-        let (url, mut original) = h.database(sql)?;
-        urls.push(url.clone());
-        let dump = h.dump_raw(&url)?;
-        let (restored_url, mut restored) = h.database("")?;
-        urls.push(restored_url.clone());
-        h.psql(&restored_url, &dump)
-            .map_err(|e| format!("restoring pg_dump's script failed: {e}"))?;
-        // --schema-only leaves materialized views unpopulated; populate those the original has
-        // populated (a matview on another needs that one first, so repeat while any succeeds).
-        let mut pending: Vec<String> = original
-            .query(
-                "SELECT format('%I.%I', schemaname, matviewname) FROM pg_matviews WHERE ispopulated",
-                &[],
-            )
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            pending.retain(|m| {
-                restored
-                    .batch_execute(&format!("REFRESH MATERIALIZED VIEW {m}"))
-                    .is_err()
-            });
-            if pending.len() == before {
-                return Err(format!("cannot refresh {pending:?} after the restore"));
-            }
-        }
-        let filter = Filter::default();
-        let a = introspect(&mut original, &filter).map_err(|e| e.to_string())?;
-        let b = introspect(&mut restored, &filter).map_err(|e| e.to_string())?;
-        let d = diff(&a, &b);
-        if d.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the restored dump differs from its database:\n{}",
-                d.to_sql()
-            ))
-        }
-    })();
-    h.drop_databases(&urls);
-    result
 }
 
 #[test]
@@ -106,6 +55,49 @@ fn every_corpus_schema_equals_the_restore_of_its_dump() {
         "{} of {} cases failed:\n\n{}",
         failures.len(),
         cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The same for schemas of the differential fuzzer's grammar (both sides of each seed):
+/// `RETORT_FUZZ_SEEDS` (default 40) from `RETORT_FUZZ_START` (default 0).
+#[test]
+fn fuzzed_schemas_equal_the_restore_of_their_dump() {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (start, seeds) = (var("RETORT_FUZZ_START", 0), var("RETORT_FUZZ_SEEDS", 40));
+    let h = Harness::start();
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst) as u64;
+                if i >= seeds {
+                    break;
+                }
+                let seed = start + i;
+                let (a, b) = retort_difftest::gen::case(seed);
+                for (side, m) in [("A", a), ("B", b)] {
+                    let sql: String = m.statements().iter().map(|x| format!("{x};\n")).collect();
+                    if let Err(e) = restore_round_trip(&h, &sql) {
+                        failures.lock().unwrap().push(format!(
+                            "seed {seed} side {side}: {e}\n--- schema ---\n{sql}"
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n\n{}",
+        failures.len(),
         failures.join("\n\n")
     );
 }
