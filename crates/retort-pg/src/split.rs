@@ -91,11 +91,34 @@ pub fn split_statements(sql: &str, first_line: usize) -> Result<Vec<Statement>, 
         }
         if start_line.is_none() {
             if c == '\\' {
+                let command: String = chars[i + 1..]
+                    .iter()
+                    .take_while(|ch| ch.is_ascii_alphanumeric() || **ch == '_')
+                    .collect();
+                // pg_dump (17.6, 16.10, 15.14, 14.19, 13.22 and later) wraps its output in
+                // \restrict KEY ... \unrestrict KEY, which only forbids psql's own
+                // meta-commands: statements sent as a driver sends them run none, so the lines
+                // are skipped and a dump loads as it is.
+                if command == "restrict" || command == "unrestrict" {
+                    while i < chars.len() && chars[i] != '\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                let hint = match command.as_str() {
+                    "i" | "ir" | "include" | "include_relative" => {
+                        " (instead of \\i, give the included file to retort itself)"
+                    }
+                    "connect" | "c" => " (retort connects to the database it is given)",
+                    _ => "",
+                };
                 return Err(SplitError {
                     line,
-                    message:
-                        "psql meta-commands (\\...) cannot run in a migration; write plain SQL"
-                            .into(),
+                    message: format!(
+                        "psql meta-command \\{command} cannot run here: retort sends SQL to the \
+                         server as a driver does, and backslash commands are psql's own; write \
+                         plain SQL{hint}"
+                    ),
                 });
             }
             start_line = Some(line);
@@ -348,11 +371,27 @@ SELECT $1, a$b FROM t
                 1,
             ),
             ("SELECT 1; /* never closed", "/* comment", 1),
-            ("SELECT 1;\n\\i other.sql\n", "meta-command", 2),
+            ("SELECT 1;\n\\i other.sql\n", "meta-command \\i", 2),
+            ("\\restrict k\n\\set x 1\n", "meta-command \\set", 2),
         ] {
             let err = split_statements(text, 1).unwrap_err();
             assert!(err.message.contains(needle), "{text:?}: {err:?}");
             assert_eq!(err.line, line, "{text:?}");
         }
+    }
+
+    #[test]
+    fn pg_dump_restrict_lines_are_skipped() {
+        let dump = "--\n-- PostgreSQL database dump\n--\n\n\\restrict AbC123xyz\n\n\
+                    SET client_encoding = 'UTF8';\nCREATE TABLE t (id int);\n\n\
+                    \\unrestrict AbC123xyz\n";
+        let got = split_statements(dump, 1).unwrap();
+        assert_eq!(
+            got.iter().map(|s| (s.sql.as_str(), s.line)).collect::<Vec<_>>(),
+            vec![
+                ("SET client_encoding = 'UTF8'", 7),
+                ("CREATE TABLE t (id int)", 8)
+            ]
+        );
     }
 }

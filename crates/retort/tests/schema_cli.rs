@@ -508,3 +508,41 @@ fn check_caches_what_it_builds_and_an_edit_invalidates_it() {
     assert_eq!(after["cache"]["migrations_head"], "hit", "{after}");
     assert_eq!(after["schema_file"]["differs"], false, "{after}");
 }
+
+/// `pg_dump --schema-only > schema.sql` is how many teams write down the schema they have:
+/// that file, `\restrict` lines and session SETs included, loads as the desired state and
+/// matches the database it came from (hand-written varchar IN lists and all).
+#[test]
+fn a_pg_dump_of_the_database_is_a_schema_file_that_matches_it() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, mut client) = database(&c, "dumped");
+    client
+        .batch_execute(
+            "CREATE TABLE accounts (id bigserial PRIMARY KEY, \
+               status varchar(16) NOT NULL CHECK (status IN ('active', 'closed')), \
+               created timestamptz DEFAULT '2024-01-01 00:00:00+00'); \
+             CREATE INDEX accounts_open ON accounts (id) WHERE status IN ('active'); \
+             CREATE VIEW open_accounts AS SELECT id FROM accounts WHERE status NOT IN ('closed'); \
+             ALTER DATABASE dumped SET timezone = 'America/New_York'",
+        )
+        .unwrap();
+    let dump = std::process::Command::new(c.binaries().program("pg_dump"))
+        .args(["--schema-only", "--dbname", &url])
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    std::fs::write(p.join("schema.sql"), &dump.stdout).unwrap();
+    let dev = c.primary_url();
+    let (code, out, err) = run(retort(p, &url).args([
+        "diff",
+        &url,
+        "schema.sql",
+        "--exit-code",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("no differences"), "{err}");
+}
