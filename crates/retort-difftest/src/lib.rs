@@ -337,14 +337,20 @@ pub fn restore_round_trip(h: &Harness, sql: &str) -> Result<(), String> {
     result
 }
 
-/// Runs fuzz seed `seed`: A -> B and B -> A. On failure the report names the seed and the
+/// Runs fuzz seed `seed`: A -> B, B -> A and empty -> A. On failure the report names the seed and the
 /// direction, says what went wrong, and (with `shrink`) holds a minimal case as a.sql/b.sql,
 /// ready to become a corpus case.
 pub fn fuzz_seed(h: &Harness, seed: u64, shrink: bool) -> Result<(), String> {
     let (a, b) = gen::case(seed);
     let (a, b) = (a.statements(), b.statements());
-    for forward in [true, false] {
-        let (from, to) = if forward { (&a, &b) } else { (&b, &a) };
+    let empty = Vec::new();
+    // A -> B and B -> A, and A from nothing (every object created in one script, in the
+    // order retort chooses).
+    for (label, from, to) in [
+        ("A -> B", &a, &b),
+        ("B -> A", &b, &a),
+        ("empty -> A", &empty, &a),
+    ] {
         let script = |s: &[String]| s.iter().map(|x| format!("{x};\n")).collect::<String>();
         let Err(error) = check(h, &script(from), &script(to)) else {
             continue;
@@ -366,8 +372,7 @@ pub fn fuzz_seed(h: &Harness, seed: u64, shrink: bool) -> Result<(), String> {
             (from.clone(), to.clone())
         };
         return Err(format!(
-            "seed {seed} ({}): {error}\n--- a.sql ---\n{}--- b.sql ---\n{}",
-            if forward { "A -> B" } else { "B -> A" },
+            "seed {seed} ({label}): {error}\n--- a.sql ---\n{}--- b.sql ---\n{}",
             script(&from),
             script(&to)
         ));

@@ -387,7 +387,9 @@ SELECT $1, a$b FROM t
                     \\unrestrict AbC123xyz\n";
         let got = split_statements(dump, 1).unwrap();
         assert_eq!(
-            got.iter().map(|s| (s.sql.as_str(), s.line)).collect::<Vec<_>>(),
+            got.iter()
+                .map(|s| (s.sql.as_str(), s.line))
+                .collect::<Vec<_>>(),
             vec![
                 ("SET client_encoding = 'UTF8'", 7),
                 ("CREATE TABLE t (id int)", 8)

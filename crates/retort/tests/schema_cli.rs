@@ -535,14 +535,8 @@ fn a_pg_dump_of_the_database_is_a_schema_file_that_matches_it() {
     let p = p.path();
     std::fs::write(p.join("schema.sql"), &dump.stdout).unwrap();
     let dev = c.primary_url();
-    let (code, out, err) = run(retort(p, &url).args([
-        "diff",
-        &url,
-        "schema.sql",
-        "--exit-code",
-        "--dev-url",
-        &dev,
-    ]));
+    let (code, out, err) =
+        run(retort(p, &url).args(["diff", &url, "schema.sql", "--exit-code", "--dev-url", &dev]));
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert!(err.contains("no differences"), "{err}");
 }
