@@ -1014,6 +1014,32 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             });
         }
     }
+    // A function dropped early (it reads a dropped relation) that a kept table's column default
+    // calls: the default goes first (the table's ALTER, later, sets the new one, if any).
+    let mut defaults_cleared = BTreeSet::new();
+    for (dep, referenced) in from.deps.iter() {
+        let ObjKey::Column(t, c) = dep else { continue };
+        let function_goes_early = matches!(referenced, ObjKey::Function(..))
+            && status.get(referenced) == Some(&Status::Drop)
+            && early.iter().any(|x| &x.key == referenced);
+        if function_goes_early
+            && matches!(
+                status.get(&ObjKey::Table(t.clone())),
+                Some(Status::Same | Status::Alter)
+            )
+            && defaults_cleared.insert(dep.clone())
+        {
+            early.push(Change {
+                key: dep.clone(),
+                action: Action::Drop,
+                statements: vec![format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT",
+                    quote_ident(c)
+                )],
+                destructive: None,
+            });
+        }
+    }
     // Identity dropped early (its sequence's name may be needed by a new sequence), and
     // sequences owned by a column of a kept table dropped early after that column's default:
     // an identity column may be about to take the name.
@@ -1101,6 +1127,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             });
         }
     }
+
+    split_default_cycles(&mut creates, &to.deps, b);
 
     let mut changes = order(early, &from.deps, a, true);
     changes.extend(order(creates, &to.deps, b, false));
@@ -1346,6 +1374,17 @@ fn order(
             (None, _) => &[],
         })
         .collect();
+    // What a column's readers wait for: the table's own change (its CREATE, or the ALTER that
+    // adds or retypes the column) when the batch has one, else nothing. A column's own change
+    // among creates only sets its default, which readers never need.
+    let lifted_ref: Vec<&[usize]> = keys
+        .iter()
+        .zip(&lifted)
+        .map(|(k, &l)| match k {
+            ObjKey::Column(t, _) if !reverse => tables.get(t).copied().unwrap_or(&[]),
+            _ => l,
+        })
+        .collect();
     // A sequence OWNED BY a column depends on its table, and the column's default on the
     // sequence: a cycle that creates break by making the sequence first and setting OWNED BY
     // after every create (see `diff`), so that link does not order creates.
@@ -1360,7 +1399,7 @@ fn order(
     let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n]; // after[x] = nodes that must wait for x
     let mut indegree = vec![0usize; n];
     for &(dep, referenced) in pairs {
-        let (ds, rs) = (lifted[dep as usize], lifted[referenced as usize]);
+        let (ds, rs) = (lifted[dep as usize], lifted_ref[referenced as usize]);
         for &d in ds {
             for &r in rs {
                 if d == r {
@@ -1418,6 +1457,101 @@ fn order(
         .into_iter()
         .filter_map(|i| slots[i].take())
         .collect()
+}
+
+/// A column default calling a function created in the same script that itself reads the
+/// table (a SQL-standard body, `RETURN (SELECT max(n) FROM t)`, directly or through views):
+/// neither the table (or its ALTER) nor the function can come first. As pg_dump does, the table
+/// is created or altered without that default, which is set on its own once the function
+/// exists.
+fn split_default_cycles(creates: &mut Vec<Change>, deps: &Dependencies, b: &Catalog) {
+    let table_change = |creates: &[Change], t: &QName| {
+        creates
+            .iter()
+            .position(|c| c.key == ObjKey::Table(t.clone()) && c.action != Action::Drop)
+    };
+    let function_created = |k: &ObjKey| {
+        creates
+            .iter()
+            .any(|c| &c.key == k && c.action == Action::Create)
+    };
+    // Functions that a created or altered table's column defaults call, created here too.
+    let mut candidates: Vec<(QName, String, ObjKey)> = Vec::new();
+    for (dep, referenced) in deps.iter() {
+        if let (ObjKey::Column(t, c), ObjKey::Function(..)) = (dep, referenced) {
+            if table_change(creates, t).is_some() && function_created(referenced) {
+                candidates.push((t.clone(), c.clone(), referenced.clone()));
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return;
+    }
+    // What each object reads, to follow a function through views and other functions.
+    let mut reads: HashMap<&ObjKey, Vec<&ObjKey>> = HashMap::default();
+    for (dep, referenced) in deps.iter() {
+        reads.entry(dep).or_default().push(referenced);
+    }
+    let reaches = |from: &ObjKey, table: &QName| {
+        let mut seen: BTreeSet<&ObjKey> = BTreeSet::new();
+        let mut stack: Vec<&ObjKey> = reads.get(from).cloned().unwrap_or_default();
+        while let Some(k) = stack.pop() {
+            match k {
+                ObjKey::Table(t) | ObjKey::Column(t, _) if t == table => return true,
+                ObjKey::Function(..) | ObjKey::View(_) if seen.insert(k) => {
+                    stack.extend(reads.get(k).into_iter().flatten().copied());
+                }
+                _ => {}
+            }
+        }
+        false
+    };
+    let mut split: BTreeMap<QName, BTreeSet<String>> = BTreeMap::new();
+    for (t, c, f) in &candidates {
+        if reaches(f, t) {
+            split.entry(t.clone()).or_default().insert(c.clone());
+        }
+    }
+    for (t, columns) in split {
+        let (Some(table), Some(at)) = (b.tables.get(&t), table_change(creates, &t)) else {
+            continue;
+        };
+        let mut later = Vec::new();
+        let set_default = |c: &str, d: &str| {
+            format!(
+                "ALTER TABLE {t} ALTER COLUMN {} SET DEFAULT {d}",
+                quote_ident(c)
+            )
+        };
+        if creates[at].action == Action::Create {
+            let mut without = table.clone();
+            for col in without.columns.iter_mut() {
+                if columns.contains(&col.name) {
+                    if let Some(d) = col.default.take() {
+                        later.push((col.name.clone(), set_default(&col.name, &d)));
+                    }
+                }
+            }
+            creates[at].statements = without.create();
+        } else {
+            // An ALTER: its SET DEFAULT statement moves out.
+            for col in table.columns.iter().filter(|c| columns.contains(&c.name)) {
+                let Some(d) = &col.default else { continue };
+                let statement = set_default(&col.name, d);
+                let before = creates[at].statements.len();
+                creates[at].statements.retain(|s| s != &statement);
+                if creates[at].statements.len() < before {
+                    later.push((col.name.clone(), statement));
+                }
+            }
+        }
+        creates.extend(later.into_iter().map(|(c, statement)| Change {
+            key: ObjKey::Column(t.clone(), c),
+            action: Action::Create,
+            statements: vec![statement],
+            destructive: None,
+        }));
+    }
 }
 
 /// When every remaining node waits for another: the strongly connected components of the
