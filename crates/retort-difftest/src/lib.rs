@@ -285,6 +285,56 @@ fn check_in(
     Ok(sql)
 }
 
+/// The corpus cases (`crates/retort-catalog/tests/corpus/<case>/{a.sql,b.sql}`), sorted by
+/// name; `RETORT_CORPUS=name,name` keeps only those.
+pub fn corpus_cases() -> Vec<std::path::PathBuf> {
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../retort-catalog/tests/corpus");
+    let only: Option<Vec<String>> = std::env::var("RETORT_CORPUS")
+        .ok()
+        .map(|s| s.split(',').map(str::to_owned).collect());
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .expect("the corpus directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("a.sql").is_file() && p.join("b.sql").is_file())
+        .filter(|p| {
+            only.as_ref()
+                .is_none_or(|o| o.iter().any(|n| p.ends_with(n)))
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Runs `work` on every item on `jobs` threads and gathers what it reports (its failures).
+pub fn on_threads<T: Sync>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> Vec<String> + Sync,
+) -> Vec<String> {
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                while let Some(item) = items.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let found = work(item);
+                    failures.lock().unwrap().extend(found);
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}
+
+/// The number in environment variable `name`, or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Loads `sql`, dumps it (`pg_dump --schema-only`), restores the dump into a fresh database and
 /// requires an empty diff between the two: retort must read PostgreSQL's own output back as
 /// what it came from.

@@ -1,21 +1,15 @@
 //! The differential fuzzer in the normal test run: random schemas A and mutations B of them
-//! (deterministic by seed), each diffed A -> B and B -> A, applied through psql, compared by
-//! catalog and pg_dump, and diffed again. `RETORT_FUZZ_SEEDS=N` runs N seeds (default 200),
+//! (deterministic by seed), each diffed A -> B, B -> A and from nothing to A, applied through
+//! psql, compared by catalog and pg_dump, and diffed again. `RETORT_FUZZ_SEEDS=N` runs N seeds (default 200),
 //! `RETORT_FUZZ_START=S` starts at seed S. A failure is shrunk and printed as a corpus case.
 //! Long runs: `cargo run --release -p retort-bench --bin fuzz-diff -- --seeds 10000`.
 
-use retort_difftest::{fuzz_seeds, Harness};
+use retort_difftest::{env_number, fuzz_seeds, Harness};
 
 #[test]
 fn random_schemas_round_trip() {
-    let seeds: u64 = std::env::var("RETORT_FUZZ_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
-    let start: u64 = std::env::var("RETORT_FUZZ_START")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let seeds = env_number("RETORT_FUZZ_SEEDS", 200);
+    let start = env_number("RETORT_FUZZ_START", 0);
     let h = Harness::start();
     let failures: std::sync::Mutex<Vec<String>> = Default::default();
     fuzz_seeds(&h, start, seeds, 4, &|_, result| {
