@@ -17,11 +17,9 @@ use retort_pg::Statement;
 pub struct RunnerOptions {
     /// Schema of the version and history tables.
     pub schema: String,
-    /// `lock_timeout` while migrations run (set for the session, reset after); `None` leaves
-    /// the server's setting.
+    /// `SET LOCAL lock_timeout` for each migration; `None` leaves the server's setting.
     pub lock_timeout: Option<Duration>,
-    /// `statement_timeout` while migrations run (set for the session, reset after); `None`
-    /// leaves the server's setting.
+    /// `SET LOCAL statement_timeout` for each migration; `None` leaves the server's setting.
     pub statement_timeout: Option<Duration>,
     /// How long to wait for another runner's lock.
     pub lock_wait: Duration,
@@ -396,29 +394,9 @@ impl<'a> MigrationRunner<'a> {
                 history = self.store.table("history"),
             ))
             .map_err(db("preparing the version-table update"))?;
-        // The timeouts hold for the whole run, set once for the session (not once per
-        // migration), and are reset on every way out.
-        let timeouts = self.timeouts_sql();
-        if !timeouts.is_empty() {
-            self.client
-                .batch_execute(&timeouts)
-                .map_err(db("setting timeouts"))?;
-        }
-        let result = self.run_steps(&plan, &prepared, &bookkeeping);
-        self.reset_timeouts();
-        let durations = result?;
-        Ok(RunReport { plan, durations })
-    }
-
-    fn run_steps(
-        &mut self,
-        plan: &Plan,
-        prepared: &[Vec<Statement>],
-        bookkeeping: &postgres::Statement,
-    ) -> Result<Vec<Duration>, MigrateError> {
         let total = plan.steps.len();
         let mut durations = Vec::with_capacity(total);
-        for (index, (step, statements)) in plan.steps.iter().zip(prepared).enumerate() {
+        for (index, (step, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
             let m = self
                 .graph
                 .get(&step.revision)
@@ -433,21 +411,21 @@ impl<'a> MigrationRunner<'a> {
             self.observer.step_started(index, total, m, step.direction);
             let started = Instant::now();
             if m.transactional {
-                self.run_in_transaction(m, step, statements, bookkeeping, started)?;
+                self.run_in_transaction(m, step, statements, &bookkeeping, started)?;
             } else {
                 self.observer.non_transactional(m);
-                self.run_without_transaction(m, step, statements, bookkeeping, started)?;
+                self.run_without_transaction(m, step, statements, &bookkeeping, started)?;
             }
             let elapsed = started.elapsed();
             durations.push(elapsed);
             self.observer.step_finished(index, total, m, elapsed);
         }
-        Ok(durations)
+        Ok(RunReport { plan, durations })
     }
 
-    fn timeouts_sql(&self) -> String {
+    fn timeouts_sql(&self, local: bool) -> String {
         self.options
-            .timeout_statements(false)
+            .timeout_statements(local)
             .iter()
             .map(|s| format!("{s}; "))
             .collect()
@@ -461,12 +439,15 @@ impl<'a> MigrationRunner<'a> {
         bookkeeping: &postgres::Statement,
         started: Instant,
     ) -> Result<(), MigrateError> {
-        // One round trip: BEGIN, every statement, the version and history rows and COMMIT in
-        // one simple-query message (the run's timeouts are already set for the session). If anything in it fails, the server has stopped at
+        // One round trip: BEGIN, the timeouts, every statement, the version and history rows and
+        // COMMIT in one simple-query message. If anything in it fails, the server has stopped at
         // that statement; the transaction is rolled back and the migration run again statement by
         // statement below, which reports the failing statement with its file:line exactly as
         // before (a transient failure such as a lock timeout may pass on that second try).
-        let mut batch = String::from("BEGIN;\n");
+        // The timeouts are SET LOCAL in each migration's own transaction, not once for the
+        // session: a migration that changes them for its session (a backfill's
+        // `SET lock_timeout = 0`) cannot switch them off for the migrations after it.
+        let mut batch = format!("BEGIN; {}\n", self.timeouts_sql(true));
         for s in statements {
             batch.push_str(&s.sql);
             batch.push_str(";\n");
@@ -488,8 +469,9 @@ impl<'a> MigrationRunner<'a> {
                 let _ = self.client.batch_execute("ROLLBACK");
             }
         }
+        let begin = format!("BEGIN; {}", self.timeouts_sql(true));
         self.client
-            .batch_execute("BEGIN")
+            .batch_execute(&begin)
             .map_err(db("starting the migration transaction"))?;
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = self.client.batch_execute(&s.sql) {
@@ -528,6 +510,12 @@ impl<'a> MigrationRunner<'a> {
         bookkeeping: &postgres::Statement,
         started: Instant,
     ) -> Result<(), MigrateError> {
+        let timeouts = self.timeouts_sql(false);
+        if !timeouts.is_empty() {
+            self.client
+                .batch_execute(&timeouts)
+                .map_err(db("setting timeouts"))?;
+        }
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = self.client.batch_execute(&s.sql) {
                 let err = statement_error(m, step, statements, i, true, e);
@@ -558,9 +546,11 @@ impl<'a> MigrationRunner<'a> {
                         &note,
                     ],
                 );
+                self.reset_timeouts();
                 return Err(err);
             }
         }
+        self.reset_timeouts();
         self.client
             .batch_execute("BEGIN")
             .map_err(db("starting the bookkeeping transaction"))?;

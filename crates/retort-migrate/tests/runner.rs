@@ -637,14 +637,22 @@ fn embedded_migrations_upgrade_at_start_up() {
 }
 
 #[test]
-fn lock_and_statement_timeouts_apply_to_migrations_and_are_reset() {
+fn lock_and_statement_timeouts_apply_to_each_migration_and_end_with_it() {
     let c = cluster();
     let (url, mut client) = database(&c, "timeouts");
     client.batch_execute("CREATE TABLE busy (id int)").unwrap();
     let files = Files::new();
-    files.add(A, &[], "ALTER TABLE busy ADD COLUMN v text;", None);
+    // The first migration switches lock_timeout off for its session (as a backfill might); the
+    // run's timeout still holds for the next one, which is applied inside its own transaction.
+    files.add(
+        D,
+        &[],
+        "SET lock_timeout = 0;\nCREATE TABLE first (id int);",
+        None,
+    );
+    files.add(A, &[D], "ALTER TABLE busy ADD COLUMN v text;", None);
     let graph = files.graph();
-    // Another session holds a lock the migration needs.
+    // Another session holds a lock the second migration needs.
     let mut other = retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).unwrap();
     other
         .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS SHARE MODE")
@@ -662,6 +670,7 @@ fn lock_and_statement_timeouts_apply_to_migrations_and_are_reset() {
     };
     assert_eq!(f.source.sqlstate(), Some("55P03"), "lock_not_available");
     assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(tables(&mut client).contains(&"first".to_owned()));
     other.batch_execute("ROLLBACK").unwrap();
 
     let files = Files::new();
@@ -685,7 +694,7 @@ fn lock_and_statement_timeouts_apply_to_migrations_and_are_reset() {
     };
     assert_eq!(f.source.sqlstate(), Some("57014"), "query_canceled");
     assert!(tables(&mut client).is_empty());
-    // The run reset the timeouts it set for the session, on failure and on success alike.
+    // The timeouts end with each migration's transaction, on failure and on success alike.
     let show = |client: &mut retort_pg::Client, what: &str| -> String {
         client
             .query_one(&format!("SHOW {what}"), &[])
