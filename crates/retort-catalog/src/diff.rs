@@ -1015,8 +1015,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
         }
     }
     // A function dropped early (it reads a dropped relation) that a kept table's column default
-    // calls: the default goes first (the table's ALTER, later, sets the new one, if any).
-    let mut defaults_cleared = BTreeSet::new();
+    // calls: the default goes first, like one using a re-created function (below); the table's
+    // ALTER, later, sets the new one, if any.
     for (dep, referenced) in from.deps.iter() {
         let ObjKey::Column(t, c) = dep else { continue };
         let function_goes_early = matches!(referenced, ObjKey::Function(..))
@@ -1027,17 +1027,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
                 status.get(&ObjKey::Table(t.clone())),
                 Some(Status::Same | Status::Alter)
             )
-            && defaults_cleared.insert(dep.clone())
         {
-            early.push(Change {
-                key: dep.clone(),
-                action: Action::Drop,
-                statements: vec![format!(
-                    "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT",
-                    quote_ident(c)
-                )],
-                destructive: None,
-            });
+            defaults_to_reset.insert((t.clone(), c.clone()));
         }
     }
     // Identity dropped early (its sequence's name may be needed by a new sequence), and
@@ -1106,7 +1097,8 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     for i in moved.into_iter().rev() {
         early.push(late.remove(i));
     }
-    // Defaults using a re-created function or sequence: dropped early, set again after.
+    // Defaults using a re-created function or sequence, or a function dropped early: dropped
+    // early, set again after when they stay as they were.
     for (t, c) in &defaults_to_reset {
         let key = ObjKey::Column(t.clone(), c.clone());
         let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
@@ -1405,9 +1397,8 @@ fn order(
                 if d == r {
                     continue;
                 }
-                if let (Some(t), ObjKey::Table(rt) | ObjKey::Column(rt, _)) =
-                    (owner_of(d), &changes[r].key)
-                {
+                // (Forward, a column's readers are lifted to its table's change.)
+                if let (Some(t), ObjKey::Table(rt)) = (owner_of(d), &changes[r].key) {
                     if t == rt {
                         continue;
                     }

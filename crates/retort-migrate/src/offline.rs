@@ -138,14 +138,7 @@ pub(crate) fn bookkeeping_sql(
     let with = if ctes.is_empty() {
         String::new()
     } else {
-        format!(
-            "WITH {}
-",
-            ctes.join(
-                ",
-     "
-            )
-        )
+        format!("WITH {}\n", ctes.join(",\n     "))
     };
     format!(
         "{with}INSERT INTO {history} (revision, direction, checksum, message, duration_ms, note) VALUES ({}, {}, {checksum}, {}, {duration}, {note});\n",
