@@ -32,7 +32,7 @@ pub use conninfo::{
     PasswordSource, ProcessEnv, SslMode, TargetSessionAttrs,
 };
 pub use error::{PgError, ServerMessage};
-pub use postgres::Client;
+pub use postgres::{Client, SimpleQueryMessage};
 pub use quote::{quote_ident, quote_literal, quote_qualified};
 pub use server::{server_info, ServerInfo};
 pub use split::{split_statements, SplitError, Statement};

@@ -4,7 +4,9 @@ use postgres::Client;
 use retort_pg::PgError;
 
 use crate::error::ShadowError;
-use crate::install::shipped_functions;
+use std::collections::BTreeMap;
+
+use crate::install::{shipped_functions, Capability};
 
 /// One thing wrong (a finding) or risky (a warning).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl AuditReport {
     }
 }
 
-const TABLES: &[&str] = &["nonces", "passwords", "settings"];
+const TABLES: &[&str] = &["nonces", "passwords", "settings", "tokens"];
 
 fn finding(code: &'static str, object: String, message: String, fix: String) -> Finding {
     Finding {
@@ -48,12 +50,13 @@ fn finding(code: &'static str, object: String, message: String, fix: String) -> 
     }
 }
 
-/// Audits the store in `schema` for `app_role`. Read-only; needs a role that can read the
-/// catalogs (any role can).
+/// Audits the store in `schema` for `app_role` and `admin_role`. Read-only; needs a role that
+/// can read the catalogs (any role can).
 pub fn audit(
     client: &mut Client,
     schema: &str,
     app_role: &str,
+    admin_role: &str,
 ) -> Result<AuditReport, ShadowError> {
     let mut report = AuditReport::default();
     let q = |s: &str| {
@@ -192,7 +195,11 @@ pub fn audit(
                       CASE WHEN pg_catalog.has_table_privilege($2, c.oid, 'REFERENCES') THEN 'REFERENCES' END, \
                       CASE WHEN pg_catalog.has_table_privilege($2, c.oid, 'TRIGGER') THEN 'TRIGGER' END], NULL), \
                     pg_catalog.has_any_column_privilege($2, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'), \
-                    EXISTS (SELECT FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee = 0) \
+                    EXISTS (SELECT FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee = 0), \
+                    ARRAY(SELECT DISTINCT pg_catalog.pg_get_userbyid(a.grantee)::text \
+                          FROM pg_catalog.aclexplode(c.relacl) a \
+                          WHERE a.grantee NOT IN (0, c.relowner) \
+                            AND pg_catalog.pg_get_userbyid(a.grantee) <> $2 ORDER BY 1) \
              FROM pg_catalog.pg_class c WHERE c.relnamespace = $1 AND c.relkind IN ('r', 'p') \
              ORDER BY 1",
             &[&ns_oid, &app_role],
@@ -258,6 +265,25 @@ pub fn audit(
                 format!("REVOKE ALL ON {} FROM PUBLIC", q(table)),
             ));
         }
+        let others: Vec<String> = row.get(5);
+        if !others.is_empty() {
+            report.findings.push(finding(
+                "table-grant-to-other-role",
+                q(table),
+                format!(
+                    "{} {} privileges on {}: only the store's owner may touch its tables{}",
+                    others.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", "),
+                    if others.len() == 1 { "has" } else { "have" },
+                    q(table),
+                    if *table == "tokens" { " (a token table readable by others gives away reset and rehash tokens' hashes and who has one)" } else { "" }
+                ),
+                format!(
+                    "REVOKE ALL ON {} FROM {}",
+                    q(table),
+                    others.iter().map(|r| retort_pg::quote_ident(r)).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
     }
     for row in &rows {
         let name: String = row.get(0);
@@ -271,8 +297,116 @@ pub fn audit(
         }
     }
 
-    // Functions: each shipped one present, unchanged, SECURITY DEFINER, search_path pinned,
-    // owned by the owner, not executable by PUBLIC; executable by the app only where intended.
+    // A version 1 store: the application role holds the admin functions. One finding says so.
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    if !names.iter().any(|n| n == "tokens") && names.iter().any(|n| n == "passwords") {
+        report.findings.retain(|f| f.object != q("tokens"));
+        report.findings.push(finding(
+            "store-version-1",
+            schema.into(),
+            format!(
+                "the store in schema {schema:?} is version 1: {app_role:?} can set any user's \
+                 password, lock, unlock and delete accounts (and so reset the lockout counter)"
+            ),
+            "retort shadow upgrade (or --emit-migration to version it with your migrations)".into(),
+        ));
+        audit_settings(client, app_role, &mut report)?;
+        return Ok(report);
+    }
+
+    audit_functions(
+        client,
+        schema,
+        ns_oid,
+        &owner,
+        app_role,
+        admin_role,
+        &mut report,
+    )?;
+    audit_settings(client, app_role, &mut report)?;
+    if report
+        .findings
+        .iter()
+        .any(|f| matches!(f.code, "app-member-of-owner" | "app-owns-store"))
+    {
+        // Every privilege of the owner follows from that one finding; listing them would bury it.
+        report.findings.retain(|f| {
+            !matches!(
+                f.code,
+                "app-schema-create"
+                    | "app-table-privilege"
+                    | "app-column-privilege"
+                    | "app-internal-execute"
+                    | "app-admin-execute"
+                    | "app-admin-via-membership"
+            )
+        });
+    }
+    Ok(report)
+}
+
+/// Server settings that write statements, and so secrets, to the log.
+fn audit_settings(
+    client: &mut Client,
+    app_role: &str,
+    report: &mut AuditReport,
+) -> Result<(), ShadowError> {
+    let settings = client
+        .query(
+            "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN \
+             ('log_statement', 'log_min_duration_statement', 'log_parameter_max_length', \
+              'log_parameter_max_length_on_error') ORDER BY name",
+            &[],
+        )
+        .map_err(PgError::from)?;
+    for row in settings {
+        let (name, value): (String, String) = (row.get(0), row.get(1));
+        let risky = match name.as_str() {
+            "log_statement" => value == "all",
+            "log_min_duration_statement" => value.parse::<i64>().map(|v| v >= 0).unwrap_or(false),
+            "log_parameter_max_length_on_error" => value != "0",
+            _ => false,
+        };
+        if risky {
+            report.warnings.push(finding(
+                "logs-statements",
+                name.clone(),
+                format!(
+                    "{name} = {value}: the server log records the store's calls and their \
+                     parameters. In bcrypt mode that is the password itself; in scram-argon2 \
+                     mode a logged set_scram call shows the verifier, which costs an attacker \
+                     the same offline work as the table (logins cannot be replayed)"
+                ),
+                format!(
+                    "ALTER SYSTEM SET {name} = DEFAULT, or ALTER ROLE {} SET {name} = ... for the \
+                     application role",
+                    retort_pg::quote_ident(app_role)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Functions: each shipped one present, unchanged, SECURITY DEFINER, search_path pinned, owned
+/// by the owner, not executable by PUBLIC; executable by the application role and the admin role
+/// exactly where their capabilities say, and by nobody else where that matters.
+fn audit_functions(
+    client: &mut Client,
+    schema: &str,
+    ns_oid: postgres::types::Oid,
+    owner: &str,
+    app_role: &str,
+    admin_role: &str,
+    report: &mut AuditReport,
+) -> Result<(), ShadowError> {
+    let q = |s: &str| {
+        format!(
+            "{}.{}",
+            retort_pg::quote_ident(schema),
+            retort_pg::quote_ident(s)
+        )
+    };
     let crypto: Option<String> = client
         .query_opt(
             "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
@@ -281,7 +415,17 @@ pub fn audit(
         )
         .map_err(PgError::from)?
         .map(|r| r.get(0));
+    let admin_exists = client
+        .query_opt(
+            "SELECT FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&admin_role],
+        )
+        .map_err(PgError::from)?
+        .is_some();
     let shipped = shipped_functions(schema, crypto.as_deref().unwrap_or("public"));
+    // Columns: name, args, security definer, config, owner, body, PUBLIC may execute, the app
+    // may execute, granted to the app itself, roles the app inherits it through, the admin may
+    // execute.
     let rows = client
         .query(
             "SELECT p.proname::text, pg_catalog.oidvectortypes(p.proargtypes), p.prosecdef, \
@@ -289,11 +433,20 @@ pub fn audit(
                     p.prosrc, \
                     p.proacl IS NULL OR EXISTS (SELECT FROM pg_catalog.aclexplode(p.proacl) a \
                                                 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'), \
-                    pg_catalog.has_function_privilege($2, p.oid, 'EXECUTE') \
+                    pg_catalog.has_function_privilege($2, p.oid, 'EXECUTE'), \
+                    EXISTS (SELECT FROM pg_catalog.aclexplode(p.proacl) a JOIN pg_catalog.pg_roles r ON r.oid = a.grantee \
+                            WHERE r.rolname = $2 AND a.privilege_type = 'EXECUTE'), \
+                    ARRAY(SELECT DISTINCT r.rolname::text FROM pg_catalog.aclexplode(p.proacl) a \
+                          JOIN pg_catalog.pg_roles r ON r.oid = a.grantee \
+                          WHERE a.privilege_type = 'EXECUTE' AND r.rolname <> $2 \
+                            AND pg_catalog.pg_has_role($2, r.oid, 'USAGE') ORDER BY 1), \
+                    $3 AND pg_catalog.has_function_privilege($4, p.oid, 'EXECUTE') \
              FROM pg_catalog.pg_proc p WHERE p.pronamespace = $1 ORDER BY 1, 2",
-            &[&ns_oid, &app_role],
+            &[&ns_oid, &app_role, &admin_exists, &admin_role],
         )
         .map_err(PgError::from)?;
+    // Roles the app inherits a privilege through, with what they give it.
+    let mut inherited: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in &shipped {
         let sig = format!("{}({})", q(f.name), f.args);
         let Some(row) = rows
@@ -340,7 +493,7 @@ pub fn audit(
                 format!("{sig} is owned by {fowner:?}, not by the store's owner {owner:?}"),
                 format!(
                     "ALTER FUNCTION {sig} OWNER TO {}",
-                    retort_pg::quote_ident(&owner)
+                    retort_pg::quote_ident(owner)
                 ),
             ));
         }
@@ -353,36 +506,88 @@ pub fn audit(
                 "reinstall the store, and find out who changed it".into(),
             ));
         }
-        if row.get::<_, bool>(6) {
+        let (public, app_exec, app_direct): (bool, bool, bool) =
+            (row.get(6), row.get(7), row.get(8));
+        let through: Vec<String> = row.get(9);
+        let admin_exec: bool = row.get(10);
+        if public {
             report.findings.push(finding(
                 "public-execute",
                 sig.clone(),
-                format!("PUBLIC can execute {sig}"),
+                format!(
+                    "PUBLIC can execute {sig}{}",
+                    match f.capability {
+                        Capability::Admin => ", an admin function: every role, the application's included, can use it",
+                        Capability::Internal => ", an internal function",
+                        Capability::App => "",
+                    }
+                ),
                 format!("REVOKE EXECUTE ON FUNCTION {sig} FROM PUBLIC"),
             ));
         }
-        let app_exec: bool = row.get(7);
-        if app_exec && !f.for_app {
+        match f.capability {
+            Capability::App => {
+                if !app_exec {
+                    report.findings.push(finding(
+                        "app-cannot-execute",
+                        sig.clone(),
+                        format!("{app_role:?} cannot execute {sig}, so logins will fail"),
+                        format!(
+                            "GRANT EXECUTE ON FUNCTION {sig} TO {}",
+                            retort_pg::quote_ident(app_role)
+                        ),
+                    ));
+                }
+            }
+            Capability::Internal | Capability::Admin => {
+                if app_direct {
+                    let (code, what) = if f.capability == Capability::Admin {
+                        ("app-admin-execute", "the admin function")
+                    } else {
+                        ("app-internal-execute", "the internal")
+                    };
+                    report.findings.push(finding(
+                        code,
+                        sig.clone(),
+                        format!("{app_role:?} can execute {what} {sig}"),
+                        format!(
+                            "REVOKE EXECUTE ON FUNCTION {sig} FROM {}",
+                            retort_pg::quote_ident(app_role)
+                        ),
+                    ));
+                } else if app_exec && !public {
+                    for role in through.into_iter().filter(|r| r != owner) {
+                        inherited.entry(role).or_default().push(sig.clone());
+                    }
+                }
+            }
+        }
+        if f.capability != Capability::Internal && admin_exists && !admin_exec {
             report.findings.push(finding(
-                "app-internal-execute",
+                "admin-cannot-execute",
                 sig.clone(),
-                format!("{app_role:?} can execute the internal {sig}"),
-                format!(
-                    "REVOKE EXECUTE ON FUNCTION {sig} FROM {}",
-                    retort_pg::quote_ident(app_role)
-                ),
-            ));
-        } else if !app_exec && f.for_app {
-            report.findings.push(finding(
-                "app-cannot-execute",
-                sig.clone(),
-                format!("{app_role:?} cannot execute {sig}, so logins will fail"),
+                format!("the admin role {admin_role:?} cannot execute {sig}"),
                 format!(
                     "GRANT EXECUTE ON FUNCTION {sig} TO {}",
-                    retort_pg::quote_ident(app_role)
+                    retort_pg::quote_ident(admin_role)
                 ),
             ));
         }
+    }
+    for (role, sigs) in inherited {
+        report.findings.push(finding(
+            "app-admin-via-membership",
+            role.clone(),
+            format!(
+                "{app_role:?} is a member of {role:?} and so can execute {}",
+                sigs.join(", ")
+            ),
+            format!(
+                "REVOKE {} FROM {}",
+                retort_pg::quote_ident(&role),
+                retort_pg::quote_ident(app_role)
+            ),
+        ));
     }
     for row in &rows {
         let (name, args): (String, String) = (row.get(0), row.get(1));
@@ -396,57 +601,5 @@ pub fn audit(
             ));
         }
     }
-
-    // Server settings that write statements, and so secrets, to the log.
-    let settings = client
-        .query(
-            "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN \
-             ('log_statement', 'log_min_duration_statement', 'log_parameter_max_length', \
-              'log_parameter_max_length_on_error') ORDER BY name",
-            &[],
-        )
-        .map_err(PgError::from)?;
-    for row in settings {
-        let (name, value): (String, String) = (row.get(0), row.get(1));
-        let risky = match name.as_str() {
-            "log_statement" => value == "all",
-            "log_min_duration_statement" => value.parse::<i64>().map(|v| v >= 0).unwrap_or(false),
-            "log_parameter_max_length_on_error" => value != "0",
-            _ => false,
-        };
-        if risky {
-            report.warnings.push(finding(
-                "logs-statements",
-                name.clone(),
-                format!(
-                    "{name} = {value}: the server log records the store's calls and their \
-                     parameters. In bcrypt mode that is the password itself; in scram-argon2 \
-                     mode a logged set_scram call shows the verifier, which costs an attacker \
-                     the same offline work as the table (logins cannot be replayed)"
-                ),
-                format!(
-                    "ALTER SYSTEM SET {name} = DEFAULT, or ALTER ROLE {} SET {name} = ... for the \
-                     application role",
-                    retort_pg::quote_ident(app_role)
-                ),
-            ));
-        }
-    }
-    if report
-        .findings
-        .iter()
-        .any(|f| matches!(f.code, "app-member-of-owner" | "app-owns-store"))
-    {
-        // Every privilege of the owner follows from that one finding; listing them would bury it.
-        report.findings.retain(|f| {
-            !matches!(
-                f.code,
-                "app-schema-create"
-                    | "app-table-privilege"
-                    | "app-column-privilege"
-                    | "app-internal-execute"
-            )
-        });
-    }
-    Ok(report)
+    Ok(())
 }

@@ -28,6 +28,9 @@ pub enum ShadowError {
         /// Its length in bytes (UTF-8).
         len: usize,
     },
+    /// The password cannot be prepared with SASLprep (RFC 4013), so no verifier is written.
+    #[error("the password cannot be used: {0}")]
+    Unnormalizable(crate::normalize::PrepError),
     /// An empty password or user name.
     #[error("{0} must not be empty")]
     Empty(&'static str),
@@ -49,8 +52,10 @@ impl ShadowError {
         match self {
             ShadowError::Db(e) => match e.sqlstate() {
                 Some("42501") => Some(
-                    "the role lacks a privilege on the store; the installer grants EXECUTE to the \
-                     application role only (retort shadow install --app-role ROLE)"
+                    "the role lacks a privilege on the store: setting any password, lock, unlock, \
+                     delete, reset tokens and import belong to the admin role (shadow_admin by \
+                     default; GRANT it to the operator who runs them), logging in, sign-up and \
+                     changes with proof to the application role"
                         .into(),
                 ),
                 _ => e.hint(),
@@ -58,6 +63,11 @@ impl ShadowError {
             ShadowError::NotInstalled { .. } => Some(
                 "install it with `retort shadow install --app-role ROLE` (or --emit-migration to \
                  version it with your migrations), or point --schema at the store"
+                    .into(),
+            ),
+            ShadowError::Unnormalizable(_) => Some(
+                "choose a password of printable characters; spaces, letters, digits, symbols and \
+                 emoji in any script are fine"
                     .into(),
             ),
             ShadowError::PasswordTooLong { .. } => Some(

@@ -39,12 +39,17 @@ pub mod blocking;
 mod error;
 pub mod install;
 pub mod nonblocking;
+pub mod normalize;
 pub mod protocol;
 pub mod scram;
 
 pub use audit::{audit, AuditReport, Finding};
 pub use error::ShadowError;
-pub use install::{install, pgcrypto_schema, InstallOptions, STORE_SQL, STORE_VERSION};
+pub use install::{
+    install, pgcrypto_schema, store_version, upgrade, Capability, InstallOptions, Upgraded,
+    FUNCTIONS_SQL, STORE_SQL, STORE_VERSION,
+};
+pub use normalize::{saslprep, Normalization, PrepError};
 pub use protocol::{Mode, Outcome, Policy, Verdict};
 pub use scram::Argon2Params;
 pub use secrecy::{ExposeSecret, SecretString};

@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Row;
 
 use crate::error::ShadowError;
+use crate::normalize::{self, Normalization};
 use crate::scram::{self, Argon2Params, SaltedPassword, ScramVerifier};
 
 /// How a password is kept.
@@ -99,12 +100,20 @@ pub struct Queries {
     pub(crate) parameters: String,
     pub(crate) set_scram: String,
     pub(crate) set_bcrypt: String,
+    pub(crate) enrol_scram: String,
+    pub(crate) enrol_bcrypt: String,
+    pub(crate) change_scram: String,
+    pub(crate) change_bcrypt: String,
+    pub(crate) replace_scram: String,
+    pub(crate) replace_bcrypt: String,
     pub(crate) begin_login: String,
     pub(crate) finish_login: String,
     pub(crate) check_bcrypt: String,
     pub(crate) lock: String,
     pub(crate) unlock: String,
     pub(crate) delete: String,
+    pub(crate) issue_reset_token: String,
+    pub(crate) import_bcrypt: String,
 }
 
 impl Queries {
@@ -118,19 +127,52 @@ impl Queries {
             ),
             set_scram: format!("SELECT {s}.set_scram($1, $2, $3, $4, $5, $6, $7)"),
             set_bcrypt: format!("SELECT {s}.set_bcrypt($1, $2)"),
+            enrol_scram: format!("SELECT {s}.enrol_scram($1, $2, $3, $4, $5, $6, $7)"),
+            enrol_bcrypt: format!("SELECT {s}.enrol_bcrypt($1, $2)"),
+            change_scram: format!(
+                "SELECT verdict, server_signature \
+                 FROM {s}.change_scram($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            change_bcrypt: format!("SELECT verdict FROM {s}.change_bcrypt($1, $2, $3)"),
+            replace_scram: format!(
+                "SELECT coalesce({s}.replace_scram($1, $2, $3, $4, $5, $6, $7, $8), false)"
+            ),
+            replace_bcrypt: format!("SELECT coalesce({s}.replace_bcrypt($1, $2, $3), false)"),
             begin_login: format!(
-                "SELECT algorithm, salt, argon2_m_kib, argon2_t, argon2_p, server_nonce \
+                "SELECT algorithm, salt, argon2_m_kib, argon2_t, argon2_p, server_nonce, normalization \
                  FROM {s}.begin_login($1)"
             ),
             finish_login: format!(
-                "SELECT verdict, server_signature, needs_rehash FROM {s}.finish_login($1, $2, $3, $4)"
+                "SELECT verdict, server_signature, needs_rehash, rehash_token \
+                 FROM {s}.finish_login($1, $2, $3, $4)"
             ),
-            check_bcrypt: format!("SELECT verdict, needs_rehash FROM {s}.check_bcrypt($1, $2)"),
+            check_bcrypt: format!(
+                "SELECT verdict, needs_rehash, rehash_token FROM {s}.check_bcrypt($1, $2)"
+            ),
             lock: format!(
                 "SELECT coalesce({s}.lock($1, coalesce($2::timestamptz, 'infinity')), false)"
             ),
             unlock: format!("SELECT coalesce({s}.unlock($1), false)"),
             delete: format!("SELECT coalesce({s}.delete($1), false)"),
+            issue_reset_token: format!(
+                "SELECT {s}.issue_reset_token($1, CASE WHEN $2::bigint IS NULL THEN NULL \
+                 ELSE $2::bigint * interval '1 millisecond' END)"
+            ),
+            import_bcrypt: format!("SELECT u FROM {s}.import_bcrypt($1, $2) AS u"),
+        }
+    }
+
+    pub(crate) fn scram_write(&self, how: Write<'_>) -> &str {
+        match how {
+            Write::Enrol => &self.enrol_scram,
+            _ => &self.set_scram,
+        }
+    }
+
+    pub(crate) fn bcrypt_write(&self, how: Write<'_>) -> &str {
+        match how {
+            Write::Enrol => &self.enrol_bcrypt,
+            _ => &self.set_bcrypt,
         }
     }
 
@@ -165,26 +207,60 @@ fn proto(e: tokio_postgres::Error) -> ShadowError {
     ShadowError::Protocol(e.to_string())
 }
 
-/// What to send to set a password under `policy`.
+/// What to send to write a new password under `policy`.
 pub enum SetRequest {
-    /// `set_scram(user, salt, m, t, p, stored_key, server_key)`.
+    /// A verifier derived on the client (`set_scram`, `enrol_scram`, `change_scram`, `replace_scram`).
     Scram(ScramVerifier),
-    /// `set_bcrypt(user, password)`.
-    Bcrypt,
+    /// The SASLprep'd password, hashed with bcrypt by the database (`*_bcrypt`).
+    Bcrypt(SecretString),
 }
 
-/// Checks the inputs and, in `scram-argon2` mode, derives the verifier (argon2id: tens of
-/// milliseconds of CPU; async callers run it on a blocking thread).
+/// Which call writes a new verifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write<'a> {
+    /// `enrol_*`: only a user without a password (application role).
+    Enrol,
+    /// `set_*`: any user (admin role).
+    Set,
+    /// `replace_*` with a one-time token (a reset token, or a login's rehash token).
+    Replace(&'a str),
+}
+
+/// Decodes what a write returned: whether it wrote (`set_*` always does or raises).
+pub fn decode_written(row: &Row, how: Write<'_>) -> Result<bool, ShadowError> {
+    match how {
+        Write::Set => Ok(true),
+        _ => row.try_get(0).map_err(proto),
+    }
+}
+
+/// A token's lifetime in whole milliseconds for the store (None: its default).
+pub fn duration_ms(d: Option<std::time::Duration>) -> Result<Option<i64>, ShadowError> {
+    d.map(|d| {
+        i64::try_from(d.as_millis())
+            .ok()
+            .filter(|ms| *ms > 0)
+            .ok_or_else(|| {
+                ShadowError::Option(format!("a token lifetime of {d:?} is out of range"))
+            })
+    })
+    .transpose()
+}
+
+/// Checks the inputs, prepares the password with SASLprep and, in `scram-argon2` mode, derives
+/// the verifier (argon2id: tens of milliseconds of CPU; async callers run it on a blocking
+/// thread).
 pub fn prepare_set(
     username: &str,
     password: &SecretString,
     policy: &Policy,
 ) -> Result<SetRequest, ShadowError> {
     check_inputs(username, password)?;
+    let prepared = normalize::for_new_verifier(password)?;
     match policy.mode {
         Mode::ScramArgon2 => {
             let salt = scram::random_bytes(scram::SALT_LEN)?;
-            let salted = scram::salted_password(password, &salt, policy.argon2)?;
+            let salted = scram::salted_password(&prepared, &salt, policy.argon2)?;
             Ok(SetRequest::Scram(scram::verifier(
                 &salted,
                 &salt,
@@ -192,11 +268,11 @@ pub fn prepare_set(
             )))
         }
         Mode::Bcrypt => {
-            let len = password.expose_secret().len();
+            let len = prepared.expose_secret().len();
             if len > 72 {
                 return Err(ShadowError::PasswordTooLong { len });
             }
-            Ok(SetRequest::Bcrypt)
+            Ok(SetRequest::Bcrypt(prepared))
         }
     }
 }
@@ -222,16 +298,22 @@ pub enum Challenge {
         params: Argon2Params,
         /// The one-time server nonce.
         server_nonce: Vec<u8>,
+        /// How the user's password was prepared before hashing.
+        normalization: Normalization,
     },
     /// The user's password is a bcrypt hash: send it to `check_bcrypt`.
-    Bcrypt,
+    Bcrypt {
+        /// How the user's password was prepared before hashing.
+        normalization: Normalization,
+    },
 }
 
 /// Decodes the row of `begin_login`.
 pub fn decode_challenge(row: &Row) -> Result<Challenge, ShadowError> {
     let algorithm: String = row.try_get(0).map_err(proto)?;
+    let normalization = Normalization::parse(&row.try_get::<_, String>(6).map_err(proto)?)?;
     match Mode::parse(&algorithm)? {
-        Mode::Bcrypt => Ok(Challenge::Bcrypt),
+        Mode::Bcrypt => Ok(Challenge::Bcrypt { normalization }),
         Mode::ScramArgon2 => {
             let salt: Option<Vec<u8>> = row.try_get(1).map_err(proto)?;
             let m: Option<i32> = row.try_get(2).map_err(proto)?;
@@ -248,6 +330,7 @@ pub fn decode_challenge(row: &Row) -> Result<Challenge, ShadowError> {
                             p: i32_to_u32(p, "parallelism")?,
                         },
                         server_nonce,
+                        normalization,
                     })
                 }
                 _ => Err(ShadowError::Protocol(
@@ -256,6 +339,12 @@ pub fn decode_challenge(row: &Row) -> Result<Challenge, ShadowError> {
             }
         }
     }
+}
+
+/// The password to send to `check_bcrypt`/`change_bcrypt` for a user whose hash was prepared
+/// with `normalization`.
+pub fn bcrypt_password(password: &SecretString, normalization: Normalization) -> SecretString {
+    normalize::for_check(password, normalization)
 }
 
 /// A SCRAM login between `begin_login` and `finish_login`: the client nonce, the proof to
@@ -271,16 +360,19 @@ pub struct ScramResponse {
     salted: SaltedPassword,
 }
 
-/// Answers a SCRAM challenge (argon2id: run it off async executors).
+/// Answers a SCRAM challenge (argon2id: run it off async executors). The password is prepared
+/// as the user's verifier was (`normalization`).
 pub fn respond(
     username: &str,
     password: &SecretString,
     salt: &[u8],
     params: Argon2Params,
     server_nonce: &[u8],
+    normalization: Normalization,
 ) -> Result<ScramResponse, ShadowError> {
+    let prepared = normalize::for_check(password, normalization);
     let client_nonce = scram::random_bytes(scram::NONCE_LEN)?;
-    let salted = scram::salted_password(password, salt, params)?;
+    let salted = scram::salted_password(&prepared, salt, params)?;
     let auth_message = scram::auth_message(username, &client_nonce, server_nonce, salt, params);
     let proof = scram::client_proof(&salted, &auth_message);
     Ok(ScramResponse {
@@ -293,20 +385,22 @@ pub fn respond(
 }
 
 /// What `finish_login` or `check_bcrypt` said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The verdict.
     pub verdict: Verdict,
     /// The stored verifier is weaker than the policy (only ever true with `Ok`).
     pub needs_rehash: bool,
+    /// With `needs_rehash`: the one-time token that lets this login replace the verifier.
+    pub rehash_token: Option<String>,
 }
 
 impl ScramResponse {
-    /// Decodes `finish_login`'s row and, on `ok`, checks the server signature.
-    pub fn finish(&self, row: &Row) -> Result<Answer, ShadowError> {
-        let verdict = Verdict::parse(&row.try_get::<_, String>(0).map_err(proto)?)?;
-        let signature: Option<Vec<u8>> = row.try_get(1).map_err(proto)?;
-        let needs_rehash: bool = row.try_get(2).map_err(proto)?;
+    fn check_signature(
+        &self,
+        verdict: Verdict,
+        signature: Option<Vec<u8>>,
+    ) -> Result<(), ShadowError> {
         if verdict == Verdict::Ok {
             let good = signature.is_some_and(|sig| {
                 scram::verify_server_signature(&self.salted, &self.auth_message, &sig)
@@ -315,10 +409,27 @@ impl ScramResponse {
                 return Err(ShadowError::ServerSignature);
             }
         }
+        Ok(())
+    }
+
+    /// Decodes `finish_login`'s row and, on `ok`, checks the server signature.
+    pub fn finish(&self, row: &Row) -> Result<Answer, ShadowError> {
+        let verdict = Verdict::parse(&row.try_get::<_, String>(0).map_err(proto)?)?;
+        self.check_signature(verdict, row.try_get(1).map_err(proto)?)?;
+        let needs_rehash: bool = row.try_get(2).map_err(proto)?;
+        let rehash_token: Option<String> = row.try_get(3).map_err(proto)?;
         Ok(Answer {
             verdict,
             needs_rehash: verdict == Verdict::Ok && needs_rehash,
+            rehash_token: rehash_token.filter(|_| verdict == Verdict::Ok),
         })
+    }
+
+    /// Decodes `change_scram`'s row and, on `ok`, checks the server signature.
+    pub fn finish_change(&self, row: &Row) -> Result<Verdict, ShadowError> {
+        let verdict = Verdict::parse(&row.try_get::<_, String>(0).map_err(proto)?)?;
+        self.check_signature(verdict, row.try_get(1).map_err(proto)?)?;
+        Ok(verdict)
     }
 }
 
@@ -326,8 +437,113 @@ impl ScramResponse {
 pub fn decode_bcrypt_answer(row: &Row) -> Result<Answer, ShadowError> {
     let verdict = Verdict::parse(&row.try_get::<_, String>(0).map_err(proto)?)?;
     let needs_rehash: bool = row.try_get(1).map_err(proto)?;
+    let rehash_token: Option<String> = row.try_get(2).map_err(proto)?;
     Ok(Answer {
         verdict,
         needs_rehash: verdict == Verdict::Ok && needs_rehash,
+        rehash_token: rehash_token.filter(|_| verdict == Verdict::Ok),
     })
+}
+
+/// Decodes `change_bcrypt`'s row.
+pub fn decode_verdict(row: &Row) -> Result<Verdict, ShadowError> {
+    Verdict::parse(&row.try_get::<_, String>(0).map_err(proto)?)
+}
+
+/// How a password change goes, given the user's challenge and the store's mode.
+pub enum ChangePlan {
+    /// One `change_scram` call: a proof of the current password and the new verifier.
+    Scram,
+    /// One `change_bcrypt` call: the current password and the new one.
+    Bcrypt,
+    /// The user's verifier is in the other mode: log in with the current password, which earns a
+    /// rehash token (the mode differs), and replace the verifier with that token.
+    LoginThenReplace,
+}
+
+/// Chooses how to change a password.
+pub fn plan_change(challenge: &Challenge, policy: &Policy) -> ChangePlan {
+    match (challenge, policy.mode) {
+        (Challenge::Scram { .. }, Mode::ScramArgon2) => ChangePlan::Scram,
+        (Challenge::Bcrypt { .. }, Mode::Bcrypt) => ChangePlan::Bcrypt,
+        _ => ChangePlan::LoginThenReplace,
+    }
+}
+
+/// Checks a bcrypt hash written by another system before it is imported, and names its format
+/// when it is not bcrypt: `bcrypt` for `$2a$`/`$2b$`/`$2y$` hashes of cost 04-31, else one of
+/// `argon2`, `scrypt`, `pbkdf2`, `sha512-crypt`, `sha256-crypt`, `md5-crypt`, `bcrypt-malformed`,
+/// `bcrypt-2x`, `empty`, `unknown`.
+pub fn hash_format(hash: &str) -> &'static str {
+    let b = hash.as_bytes();
+    let bcrypt_alphabet = |c: &u8| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/';
+    if hash.is_empty() {
+        return "empty";
+    }
+    if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
+        let cost_ok = b.len() == 60
+            && b[6] == b'$'
+            && std::str::from_utf8(&b[4..6])
+                .ok()
+                .and_then(|c| c.parse::<u8>().ok())
+                .is_some_and(|c| (4..=31).contains(&c))
+            && b[4].is_ascii_digit()
+            && b[5].is_ascii_digit();
+        return if cost_ok && b[7..].iter().all(bcrypt_alphabet) {
+            "bcrypt"
+        } else {
+            "bcrypt-malformed"
+        };
+    }
+    if hash.starts_with("$2x$") {
+        return "bcrypt-2x";
+    }
+    if hash.starts_with("$argon2") || hash.starts_with("argon2") {
+        return "argon2";
+    }
+    if hash.starts_with("$scrypt$") || hash.starts_with("scrypt") || hash.starts_with("$7$") {
+        return "scrypt";
+    }
+    if hash.starts_with("pbkdf2") || hash.starts_with("$pbkdf2") {
+        return "pbkdf2";
+    }
+    if hash.starts_with("$6$") {
+        return "sha512-crypt";
+    }
+    if hash.starts_with("$5$") {
+        return "sha256-crypt";
+    }
+    if hash.starts_with("$1$") || hash.starts_with("md5") {
+        return "md5-crypt";
+    }
+    "unknown"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_formats_are_named() {
+        let good = "$2b$04$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234";
+        assert_eq!(good.len(), 60);
+        assert_eq!(hash_format(good), "bcrypt");
+        assert_eq!(hash_format(&good.replacen("$2b$", "$2a$", 1)), "bcrypt");
+        assert_eq!(hash_format(&good.replacen("$2b$", "$2y$", 1)), "bcrypt");
+        assert_eq!(hash_format(&good.replacen("$2b$", "$2x$", 1)), "bcrypt-2x");
+        assert_eq!(
+            hash_format(&good.replacen("$04$", "$03$", 1)),
+            "bcrypt-malformed"
+        );
+        assert_eq!(hash_format(&good[..59]), "bcrypt-malformed");
+        assert_eq!(
+            hash_format("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"),
+            "argon2"
+        );
+        assert_eq!(hash_format("pbkdf2_sha256$600000$salt$hash="), "pbkdf2");
+        assert_eq!(hash_format("$6$salt$hash"), "sha512-crypt");
+        assert_eq!(hash_format("$1$salt$hash"), "md5-crypt");
+        assert_eq!(hash_format(""), "empty");
+        assert_eq!(hash_format("plaintext"), "unknown");
+    }
 }

@@ -77,6 +77,14 @@ pub struct ScramVerifier {
     pub server_key: [u8; KEY_LEN],
 }
 
+impl ScramVerifier {
+    /// (m, t, p) as the store's integer columns take them (the store's policy bounds them).
+    pub fn params_i32(&self) -> (i32, i32, i32) {
+        let c = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        (c(self.params.m_kib), c(self.params.t), c(self.params.p))
+    }
+}
+
 impl std::fmt::Debug for ScramVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScramVerifier")

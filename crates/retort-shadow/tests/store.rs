@@ -3,84 +3,14 @@
 
 use std::time::Duration;
 
+mod support;
+
 use postgres::Client;
 use retort_cluster::Cluster;
 use retort_pg::ConnConfig;
 use retort_shadow::blocking::ShadowStore;
-use retort_shadow::{
-    audit, install, Argon2Params, InstallOptions, Mode, SecretString, ShadowError, Verdict,
-};
-
-const CHEAP: Argon2Params = Argon2Params {
-    m_kib: 256,
-    t: 1,
-    p: 1,
-};
-
-fn pw(s: &str) -> SecretString {
-    SecretString::from(s.to_owned())
-}
-
-struct Store {
-    cluster: Cluster,
-    db: String,
-    admin: Client,
-    store: ShadowStore,
-}
-
-impl Store {
-    fn conn_string(&self, user: &str) -> String {
-        format!(
-            "host={} port={} user={user} dbname={}",
-            self.cluster.socket_dir().display(),
-            self.cluster.nodes()[0].port(),
-            self.db
-        )
-    }
-
-    fn connect_as(&self, user: &str) -> Client {
-        retort_pg::connect(&ConnConfig::parse(&self.conn_string(user)).unwrap()).unwrap()
-    }
-
-    fn app(&self) -> Client {
-        self.connect_as("app")
-    }
-}
-
-fn options(mode: Mode) -> InstallOptions {
-    let mut o = InstallOptions::new("app");
-    o.mode = mode;
-    o.argon2 = CHEAP;
-    o.bcrypt_cost = 4;
-    o
-}
-
-fn setup_with(mode: Mode, cluster: Cluster, tweak: impl FnOnce(&mut InstallOptions)) -> Store {
-    let db = "speakfriend".to_owned();
-    let url = cluster.create_database(&db).unwrap();
-    let mut admin = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
-    admin.batch_execute("CREATE ROLE app LOGIN").unwrap();
-    let mut o = options(mode);
-    tweak(&mut o);
-    install(&mut admin, &o).unwrap();
-    Store {
-        cluster,
-        db,
-        admin,
-        store: ShadowStore::new("shadow"),
-    }
-}
-
-fn setup(mode: Mode) -> Store {
-    setup_with(mode, Cluster::builder().start().unwrap(), |_| {})
-}
-
-fn sqlstate(r: Result<impl Sized, postgres::Error>) -> String {
-    match r {
-        Ok(_) => "ok".into(),
-        Err(e) => e.code().map(|c| c.code().to_owned()).unwrap_or_default(),
-    }
-}
+use retort_shadow::{audit, install, Mode, ShadowError, Verdict};
+use support::{options, pw, setup, setup_with, sqlstate};
 
 fn app_role_is_kept_out_and_can_set_and_verify(mode: Mode) {
     let s = setup(mode);
@@ -121,7 +51,7 @@ fn app_role_is_kept_out_and_can_set_and_verify(mode: Mode) {
     ];
     for (i, name) in names.iter().enumerate() {
         let right = pw(&format!("correct horse {i} ✓"));
-        store.set_password(&mut app, name, &right).unwrap();
+        assert!(store.enrol(&mut app, name, &right).unwrap());
         assert_eq!(
             store.verify(&mut app, name, &right).unwrap(),
             Verdict::Ok,
@@ -157,16 +87,37 @@ fn app_role_is_kept_out_and_can_set_and_verify(mode: Mode) {
         .get(0);
     assert_eq!(mode_of, mode.as_str());
 
-    // A new password replaces the old; delete removes it.
-    store
-        .set_password(&mut app, "alice", &pw("second"))
-        .unwrap();
+    // Enrolling an existing user changes nothing; a change needs the current password.
+    assert!(!store.enrol(&mut app, "alice", &pw("taken over")).unwrap());
+    assert_eq!(
+        store.verify(&mut app, "alice", &pw("taken over")).unwrap(),
+        Verdict::Bad
+    );
+    assert_eq!(
+        store
+            .change_password(&mut app, "alice", &pw("not it"), &pw("second"))
+            .unwrap(),
+        Verdict::Bad
+    );
+    assert_eq!(
+        store
+            .change_password(&mut app, "alice", &pw("correct horse 0 ✓"), &pw("second"))
+            .unwrap(),
+        Verdict::Ok
+    );
     assert_eq!(
         store
             .verify(&mut app, "alice", &pw("correct horse 0 ✓"))
             .unwrap(),
         Verdict::Bad
     );
+    // Deleting is the admin's.
+    let mut app2 = s.app();
+    assert_eq!(
+        sqlstate(app2.query("SELECT shadow.delete('alice')", &[])),
+        "42501"
+    );
+    let mut app = s.operator();
     assert_eq!(
         store.verify(&mut app, "alice", &pw("second")).unwrap(),
         Verdict::Ok
@@ -181,12 +132,12 @@ fn app_role_is_kept_out_and_can_set_and_verify(mode: Mode) {
 }
 
 #[test]
-fn scram_app_role_is_kept_out_and_can_set_and_verify() {
+fn scram_app_role_is_kept_out_and_can_enrol_change_and_verify() {
     app_role_is_kept_out_and_can_set_and_verify(Mode::ScramArgon2);
 }
 
 #[test]
-fn bcrypt_app_role_is_kept_out_and_can_set_and_verify() {
+fn bcrypt_app_role_is_kept_out_and_can_enrol_change_and_verify() {
     app_role_is_kept_out_and_can_set_and_verify(Mode::Bcrypt);
 }
 
@@ -195,10 +146,7 @@ fn bcrypt_refuses_passwords_over_72_bytes_on_both_sides() {
     let s = setup(Mode::Bcrypt);
     let mut app = s.app();
     let long = "é".repeat(37); // 74 bytes, 37 characters
-    let err = s
-        .store
-        .set_password(&mut app, "bob", &pw(&long))
-        .unwrap_err();
+    let err = s.store.enrol(&mut app, "bob", &pw(&long)).unwrap_err();
     assert!(
         matches!(err, ShadowError::PasswordTooLong { len: 74 }),
         "{err}"
@@ -206,13 +154,13 @@ fn bcrypt_refuses_passwords_over_72_bytes_on_both_sides() {
     assert!(err.hint().unwrap().contains("scram-argon2"));
     // The database refuses it too, for callers that skip the client.
     let e = app
-        .query("SELECT shadow.set_bcrypt('bob', $1)", &[&long])
+        .query("SELECT shadow.enrol_bcrypt('bob', $1)", &[&long])
         .unwrap_err();
     assert_eq!(e.code().unwrap().code(), "22023");
     assert!(e.as_db_error().unwrap().message().contains("72"));
     // Exactly 72 bytes is fine.
     let ok = "a".repeat(72);
-    s.store.set_password(&mut app, "bob", &pw(&ok)).unwrap();
+    assert!(s.store.enrol(&mut app, "bob", &pw(&ok)).unwrap());
     assert_eq!(
         s.store.verify(&mut app, "bob", &pw(&ok)).unwrap(),
         Verdict::Ok
@@ -277,11 +225,19 @@ fn search_path_attacks_fail(mode: Mode) {
     );
     app.batch_execute("DELETE FROM evil.calls").unwrap();
 
-    s.store
-        .set_password(&mut app, "carol", &pw("right"))
-        .unwrap();
+    assert!(s.store.enrol(&mut app, "carol", &pw("right")).unwrap());
     assert_eq!(
         s.store.verify(&mut app, "carol", &pw("right")).unwrap(),
+        Verdict::Ok
+    );
+    assert_eq!(
+        s.store
+            .change_password(&mut app, "carol", &pw("right"), &pw("righter"))
+            .unwrap(),
+        Verdict::Ok
+    );
+    assert_eq!(
+        s.store.verify(&mut app, "carol", &pw("righter")).unwrap(),
         Verdict::Ok
     );
     assert_eq!(
@@ -318,9 +274,7 @@ fn bcrypt_search_path_attacks_fail() {
 fn lockout_holds_under_64_concurrent_wrong_passwords() {
     let s = setup(Mode::ScramArgon2);
     let mut app = s.app();
-    s.store
-        .set_password(&mut app, "erin", &pw("right"))
-        .unwrap();
+    assert!(s.store.enrol(&mut app, "erin", &pw("right")).unwrap());
     let conn = s.conn_string("app");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let verdicts: Vec<Verdict> = rt.block_on(async move {
@@ -350,20 +304,38 @@ fn lockout_holds_under_64_concurrent_wrong_passwords() {
         s.store.verify(&mut app, "erin", &pw("right")).unwrap(),
         Verdict::Locked
     );
-    assert!(s.store.unlock(&mut app, "erin").unwrap());
+    // The app cannot reset the counter or lift the lock: not by unlock, not by enrolling again,
+    // not by a change (the lock refuses it), not by a token it does not have.
+    assert_eq!(
+        sqlstate(app.query("SELECT shadow.unlock('erin')", &[])),
+        "42501"
+    );
+    assert!(!s.store.enrol(&mut app, "erin", &pw("mine now")).unwrap());
+    assert_eq!(
+        s.store
+            .change_password(&mut app, "erin", &pw("right"), &pw("mine now"))
+            .unwrap(),
+        Verdict::Locked
+    );
+    assert!(!s
+        .store
+        .reset_password(&mut app, "erin", &pw("00"), &pw("mine now"))
+        .unwrap());
+    let mut op = s.operator();
+    assert!(s.store.unlock(&mut op, "erin").unwrap());
     assert_eq!(
         s.store.verify(&mut app, "erin", &pw("right")).unwrap(),
         Verdict::Ok
     );
     // A hand lock, and an unknown user's lock request.
-    assert!(s.store.lock(&mut app, "erin", None).unwrap());
-    assert!(!s.store.lock(&mut app, "nobody", None).unwrap());
+    assert!(s.store.lock(&mut op, "erin", None).unwrap());
+    assert!(!s.store.lock(&mut op, "nobody", None).unwrap());
     assert_eq!(
         s.store.verify(&mut app, "erin", &pw("right")).unwrap(),
         Verdict::Locked
     );
     // A successful login resets the failure count.
-    s.store.unlock(&mut app, "erin").unwrap();
+    s.store.unlock(&mut op, "erin").unwrap();
     for _ in 0..4 {
         assert_eq!(
             s.store.verify(&mut app, "erin", &pw("wrong")).unwrap(),
@@ -406,9 +378,7 @@ fn with_log_statement_all_no_password_is_logged_and_a_logged_login_cannot_be_rep
     let s = setup_with(Mode::ScramArgon2, cluster, |_| {});
     let mut app = s.app();
     let secret = "Tr0ub4dor&3-unique-marker";
-    s.store
-        .set_password(&mut app, "frank", &pw(secret))
-        .unwrap();
+    assert!(s.store.enrol(&mut app, "frank", &pw(secret)).unwrap());
     assert_eq!(
         s.store.verify(&mut app, "frank", &pw(secret)).unwrap(),
         Verdict::Ok
@@ -456,7 +426,7 @@ fn with_log_statement_all_no_password_is_logged_and_a_logged_login_cannot_be_rep
 fn unknown_users_look_like_known_ones() {
     let s = setup(Mode::ScramArgon2);
     let mut app = s.app();
-    s.store.set_password(&mut app, "gina", &pw("pw")).unwrap();
+    assert!(s.store.enrol(&mut app, "gina", &pw("pw")).unwrap());
     let begin = |app: &mut Client, user: &str| -> (String, Vec<u8>, i32, Vec<u8>) {
         let r = app
             .query_one(
@@ -486,9 +456,10 @@ fn weaker_verifiers_are_upgraded_on_login_and_modes_can_change() {
     let s = setup(Mode::Bcrypt);
     let mut app = s.app();
     let mut admin = s.connect_as("postgres");
-    s.store
-        .set_password(&mut app, "hal", &pw("open the pod bay doors"))
-        .unwrap();
+    assert!(s
+        .store
+        .enrol(&mut app, "hal", &pw("open the pod bay doors"))
+        .unwrap());
     // The policy moves to scram-argon2: the next good login re-keys the user.
     admin
         .batch_execute("UPDATE shadow.settings SET mode = 'scram-argon2'")
@@ -541,7 +512,7 @@ fn weaker_verifiers_are_upgraded_on_login_and_modes_can_change() {
     // The store refuses a verifier weaker than its policy.
     let e = app
         .query(
-            "SELECT shadow.set_scram('hal', $1, 256, 1, 1, $2, $2)",
+            "SELECT shadow.enrol_scram('hal2', $1, 256, 1, 1, $2, $2)",
             &[&vec![0u8; 16], &vec![0u8; 32]],
         )
         .unwrap_err();
@@ -552,7 +523,7 @@ fn weaker_verifiers_are_upgraded_on_login_and_modes_can_change() {
 fn a_store_that_cannot_prove_the_server_key_is_an_error_and_a_missing_store_is_named() {
     let s = setup(Mode::ScramArgon2);
     let mut app = s.app();
-    s.store.set_password(&mut app, "ivan", &pw("pw")).unwrap();
+    assert!(s.store.enrol(&mut app, "ivan", &pw("pw")).unwrap());
     s.connect_as("postgres")
         .batch_execute(
             // Flip every bit of the first byte (overwriting it with a constant left the key
@@ -578,7 +549,7 @@ fn codes(report: &retort_shadow::AuditReport) -> Vec<&'static str> {
 fn audit_passes_a_fresh_store_and_names_each_weakness() {
     let s = setup(Mode::ScramArgon2);
     let mut admin = s.connect_as("postgres");
-    let report = audit(&mut admin, "shadow", "app").unwrap();
+    let report = audit(&mut admin, "shadow", "app", "shadow_admin").unwrap();
     assert!(report.passed(), "{:?}", report.findings);
     assert_eq!(report.owner.as_deref(), Some("shadow_owner"));
 
@@ -623,6 +594,38 @@ fn audit_passes_a_fresh_store_and_names_each_weakness() {
             "ALTER FUNCTION shadow.check_bcrypt(text, text) SECURITY DEFINER",
             &["not-security-definer"],
         ),
+        // The admin capabilities, reachable by the application role three ways: one code each.
+        (
+            "GRANT EXECUTE ON FUNCTION shadow.unlock(text) TO app",
+            "REVOKE EXECUTE ON FUNCTION shadow.unlock(text) FROM app",
+            &["app-admin-execute"],
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION shadow.set_scram(text, bytea, integer, integer, integer, bytea, bytea) TO PUBLIC",
+            "REVOKE EXECUTE ON FUNCTION shadow.set_scram(text, bytea, integer, integer, integer, bytea, bytea) FROM PUBLIC",
+            &["public-execute"],
+        ),
+        (
+            "GRANT shadow_admin TO app",
+            "REVOKE shadow_admin FROM app",
+            &["app-admin-via-membership"],
+        ),
+        (
+            "CREATE ROLE helpdesk NOLOGIN; GRANT EXECUTE ON FUNCTION shadow.delete(text), \
+             shadow.issue_reset_token(text, interval) TO helpdesk; GRANT helpdesk TO app",
+            "REVOKE helpdesk FROM app",
+            &["app-admin-via-membership"],
+        ),
+        (
+            "CREATE ROLE reporting NOLOGIN; GRANT SELECT ON shadow.tokens TO reporting",
+            "REVOKE SELECT ON shadow.tokens FROM reporting",
+            &["table-grant-to-other-role"],
+        ),
+        (
+            "REVOKE EXECUTE ON FUNCTION shadow.lock(text, timestamptz) FROM shadow_admin",
+            "GRANT EXECUTE ON FUNCTION shadow.lock(text, timestamptz) TO shadow_admin",
+            &["admin-cannot-execute"],
+        ),
         (
             "GRANT EXECUTE ON FUNCTION shadow.record_attempt(text, boolean) TO app",
             "REVOKE EXECUTE ON FUNCTION shadow.record_attempt(text, boolean) FROM app",
@@ -637,7 +640,7 @@ fn audit_passes_a_fresh_store_and_names_each_weakness() {
     ];
     for (break_it, fix, code) in cases.iter() {
         admin.batch_execute(break_it).unwrap();
-        let report = audit(&mut admin, "shadow", "app").unwrap();
+        let report = audit(&mut admin, "shadow", "app", "shadow_admin").unwrap();
         assert_eq!(
             codes(&report),
             code.to_vec(),
@@ -649,7 +652,9 @@ fn audit_passes_a_fresh_store_and_names_each_weakness() {
         if !fix.is_empty() {
             admin.batch_execute(fix).unwrap();
             assert!(
-                audit(&mut admin, "shadow", "app").unwrap().passed(),
+                audit(&mut admin, "shadow", "app", "shadow_admin")
+                    .unwrap()
+                    .passed(),
                 "after `{fix}`"
             );
         }
@@ -657,12 +662,12 @@ fn audit_passes_a_fresh_store_and_names_each_weakness() {
 
     // Logging settings are warnings, not findings.
     admin.batch_execute("SET log_statement = 'all'").unwrap();
-    let report = audit(&mut admin, "shadow", "app").unwrap();
+    let report = audit(&mut admin, "shadow", "app", "shadow_admin").unwrap();
     assert_eq!(report.warnings.len(), 1);
     assert_eq!(report.warnings[0].object, "log_statement");
 
     // A database without the store.
-    let report = audit(&mut admin, "nostore", "app").unwrap();
+    let report = audit(&mut admin, "nostore", "app", "shadow_admin").unwrap();
     assert_eq!(codes(&report), vec!["not-installed"]);
 }
 

@@ -452,14 +452,52 @@ pub struct ReplicaWaitArgs {
 pub enum ShadowCommand {
     /// Install the store into the database, or write it as a migration (--emit-migration).
     ///
-    /// Creates the owner role (NOLOGIN) when missing, pgcrypto when missing, the schema, its
-    /// tables and functions, in one transaction. The application role must exist.
+    /// Creates the owner role and the admin role (both NOLOGIN) when missing, pgcrypto when
+    /// missing, the schema, its tables and functions, in one transaction. The application role
+    /// must exist. It may log users in, enrol new ones and change a password with proof of the
+    /// current one; setting any password, lock, unlock, delete, reset tokens and import belong to
+    /// the admin role: GRANT it to the operators who run those commands.
+    ///
+    /// Example: retort shadow install --app-role web && psql -c 'GRANT shadow_admin TO alice'
     Install(ShadowInstall),
-    /// Set a user's password (asked twice on the terminal without echo, or --password-stdin).
+    /// Move an installed store to this retort's store version, in place and in one transaction.
+    ///
+    /// Users keep their passwords, failure counts and lockouts; the application role loses the
+    /// admin functions (version 1 granted it set, lock, unlock and delete). --emit-migration
+    /// writes the same SQL as a migration instead.
+    Upgrade(ShadowUpgrade),
+    /// Set any user's password (admin role), asked twice on the terminal without echo, or
+    /// --password-stdin.
     Set(ShadowUser),
     /// Check a user's password. Exit 0 when right, 1 when wrong or unknown, 3 when locked.
     Verify(ShadowUser),
-    /// Lock a user's account (until `unlock`, or --until a time).
+    /// Print a one-time password reset token for a user (admin role).
+    ///
+    /// Only its hash is stored; this is the one time it is shown. The application redeems it
+    /// (ShadowStore::reset_password in Rust, store.reset_password in Python) with the user's new
+    /// password. A newer token replaces the user's older ones.
+    ///
+    /// Example: retort shadow reset-token gandalf --valid-for 30min
+    ResetToken {
+        #[command(flatten)]
+        store: ShadowStoreArgs,
+        /// The user name.
+        user: String,
+        /// How long the token works (default: the store's reset_ttl, 1 hour).
+        #[arg(long, value_name = "DURATION")]
+        valid_for: Option<String>,
+    },
+    /// Import bcrypt hashes from another system (admin role).
+    ///
+    /// $2a$, $2b$ and $2y$ hashes (passlib, Rails, Django's bcrypt hasher, Laravel, Devise) are
+    /// imported for users the store does not know; they log in through the bcrypt check and
+    /// move to the store's mode on their first good login. Other formats are refused per row and
+    /// counted by format; users already in the store are skipped and keep their password. The
+    /// source is only read. Exit 3 when any row was not imported.
+    ///
+    /// Example: retort shadow import --query "SELECT email, password_digest FROM users"
+    Import(ShadowImport),
+    /// Lock a user's account (until `unlock`, or --until a time). Admin role.
     Lock {
         #[command(flatten)]
         store: ShadowStoreArgs,
@@ -469,14 +507,14 @@ pub enum ShadowCommand {
         #[arg(long, value_name = "TIME")]
         until: Option<String>,
     },
-    /// Unlock a user's account and clear its failed attempts.
+    /// Unlock a user's account and clear its failed attempts. Admin role.
     Unlock {
         #[command(flatten)]
         store: ShadowStoreArgs,
         /// The user name.
         user: String,
     },
-    /// Remove a user's password.
+    /// Remove a user's password. Admin role.
     Delete {
         #[command(flatten)]
         store: ShadowStoreArgs,
@@ -486,14 +524,51 @@ pub enum ShadowCommand {
     /// Check the store on a live database; exit 3 on any finding.
     ///
     /// Findings: the application role (directly, through PUBLIC or through membership) has a
-    /// privilege on the store's tables or schema; the owner can log in, is the application role,
-    /// or has it as a member; a function is not SECURITY DEFINER, lacks the pinned search_path,
-    /// is executable by PUBLIC, has another owner or an altered body; objects are missing or
-    /// extra. Server settings that log statements are warnings.
+    /// privilege on the store's tables or schema, or can execute an admin function; a role other
+    /// than the owner has a privilege on a table (the token table included); the owner can log
+    /// in, is the application role, or has it as a member; a function is not SECURITY DEFINER,
+    /// lacks the pinned search_path, is executable by PUBLIC, has another owner or an altered
+    /// body; objects are missing or extra; the store is version 1. Server settings that log
+    /// statements are warnings.
     Audit {
         #[command(flatten)]
         store: ShadowStoreArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ShadowUpgrade {
+    #[command(flatten)]
+    pub store: ShadowStoreArgs,
+    /// The NOLOGIN role that owns the store (default: [shadow] owner_role, else "shadow_owner").
+    #[arg(long, value_name = "ROLE")]
+    pub owner_role: Option<String>,
+    /// The schema pgcrypto is in (default: where it is installed, else public).
+    #[arg(long, value_name = "SCHEMA")]
+    pub pgcrypto_schema: Option<String>,
+    /// Write the upgrade as a new migration in migrations/ instead of running it now.
+    #[arg(long)]
+    pub emit_migration: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShadowImport {
+    #[command(flatten)]
+    pub store: ShadowStoreArgs,
+    /// A query on this database returning (user name, hash) rows.
+    #[arg(
+        long,
+        value_name = "SQL",
+        required_unless_present = "csv",
+        conflicts_with = "csv"
+    )]
+    pub query: Option<String>,
+    /// A CSV file of user name,hash rows (a first row "username,hash" is a header).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Classify and count, import nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Which store: schema and application role (flags over [shadow] in retort.toml).
@@ -505,6 +580,9 @@ pub struct ShadowStoreArgs {
     /// The application's login role (default: [shadow] app_role, else "app").
     #[arg(long, value_name = "ROLE")]
     pub app_role: Option<String>,
+    /// The role with the admin capabilities (default: [shadow] admin_role, else "shadow_admin").
+    #[arg(long, value_name = "ROLE")]
+    pub admin_role: Option<String>,
 }
 
 #[derive(Debug, Args)]

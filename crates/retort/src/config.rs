@@ -63,6 +63,9 @@ pub struct Shadow {
     pub app_role: Option<String>,
     /// The NOLOGIN role that owns the store (default "shadow_owner").
     pub owner_role: Option<String>,
+    /// The role that may set any password, lock, unlock, delete, issue reset tokens and import
+    /// (default "shadow_admin"; created NOLOGIN; grant it to operators).
+    pub admin_role: Option<String>,
 }
 
 /// `[replicas]`: how migrations treat standbys.
@@ -103,6 +106,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RETORT_SHADOW_SCHEMA", "[shadow] schema"),
     ("RETORT_SHADOW_APP_ROLE", "[shadow] app_role"),
     ("RETORT_SHADOW_OWNER_ROLE", "[shadow] owner_role"),
+    ("RETORT_SHADOW_ADMIN_ROLE", "[shadow] admin_role"),
 ];
 
 impl Config {
@@ -133,6 +137,7 @@ impl Config {
             ("RETORT_SHADOW_SCHEMA", &mut self.shadow.schema),
             ("RETORT_SHADOW_APP_ROLE", &mut self.shadow.app_role),
             ("RETORT_SHADOW_OWNER_ROLE", &mut self.shadow.owner_role),
+            ("RETORT_SHADOW_ADMIN_ROLE", &mut self.shadow.admin_role),
         ] {
             if let Some(x) = v(key) {
                 *slot = Some(x);

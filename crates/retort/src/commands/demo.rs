@@ -180,9 +180,11 @@ fn shadow_step(
     let mut app = retort_pg::connect(&retort_pg::ConnConfig::parse(&app_url)?)?;
     let store = ShadowStore::new(&opts.schema);
     let secret = |s: &str| SecretString::from(s.to_owned());
-    store.set_password(&mut app, "gandalf", &secret("mellon"))?;
+    if !store.enrol(&mut app, "gandalf", &secret("mellon"))? {
+        bail!("the demo's fresh store already had a password for gandalf");
+    }
     out.say(format!(
-        "   as {APP}: set the password of \"gandalf\" (the password never left this process)"
+        "   as {APP}: enrol \"gandalf\" (sign-up; the password never left this process)"
     ));
     let denied = match app.query("SELECT * FROM shadow.passwords", &[]) {
         Ok(_) => bail!("{APP} could read the password store; the demo's store is broken"),
@@ -210,7 +212,17 @@ fn shadow_step(
             bail!("verify {guess:?} gave {verdict:?}, expected {expected:?}");
         }
     }
-    let report = retort_shadow::audit(primary, &opts.schema, APP)?;
+    // The app role holds no admin capability: it cannot unlock, and so cannot reset the
+    // lockout between guesses.
+    let unlock_denied = match app.query("SELECT shadow.unlock('gandalf')", &[]) {
+        Ok(_) => bail!("{APP} could unlock accounts; the demo's store is broken"),
+        Err(e) => retort_pg::PgError::from(e).to_string(),
+    };
+    out.say(format!(
+        "   as {APP}: SELECT shadow.unlock('gandalf') -> {unlock_denied} (unlock is {:?}'s)",
+        opts.admin_role
+    ));
+    let report = retort_shadow::audit(primary, &opts.schema, APP, &opts.admin_role)?;
     out.say(format!(
         "   retort shadow audit: {}",
         if report.passed() {
@@ -219,7 +231,9 @@ fn shadow_step(
             format!("{} finding(s)", report.findings.len())
         }
     ));
-    Ok(json!({"select_denied": denied, "verify": verdicts, "audit_passed": report.passed()}))
+    Ok(
+        json!({"select_denied": denied, "unlock_denied": unlock_denied, "verify": verdicts, "audit_passed": report.passed()}),
+    )
 }
 
 /// Steps 7 and 8: a migration that waits for a lagging standby, and a missing synchronous

@@ -14,6 +14,7 @@ pub mod project;
 pub mod replica;
 pub mod schema;
 pub mod shadow;
+pub mod shadow_import;
 pub mod stamp;
 pub mod status;
 

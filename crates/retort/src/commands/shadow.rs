@@ -6,34 +6,50 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use retort_migrate::NewMigration;
 use retort_shadow::blocking::ShadowStore;
-use retort_shadow::{Argon2Params, InstallOptions, Mode, SecretString, Verdict};
+use retort_shadow::{
+    Argon2Params, ExposeSecret, InstallOptions, Mode, SecretString, Upgraded, Verdict,
+};
 use serde_json::json;
 use zeroize::Zeroize;
 
 use super::authoring;
 use super::project::{self, Project};
 use crate::cli::{
-    GlobalArgs, ShadowCommand, ShadowInstall, ShadowMode, ShadowStoreArgs, ShadowUser,
+    GlobalArgs, ShadowCommand, ShadowInstall, ShadowMode, ShadowStoreArgs, ShadowUpgrade,
+    ShadowUser,
 };
 use crate::config::{self, parse_duration};
 use crate::output::Output;
 use crate::EXIT_DIFFERENCES;
 
-/// Schema and app role: flags, then [shadow] in retort.toml, then the defaults.
-fn store_names(global: &GlobalArgs, args: &ShadowStoreArgs) -> Result<(String, String, String)> {
+/// Which store and roles: flags, then [shadow] in retort.toml, then the defaults.
+struct StoreNames {
+    schema: String,
+    app: String,
+    owner: String,
+    admin: String,
+}
+
+fn store_names(global: &GlobalArgs, args: &ShadowStoreArgs) -> Result<StoreNames> {
     let cfg = config::load(global.config.as_deref())?.shadow;
-    let schema = args
-        .schema
-        .clone()
-        .or(cfg.schema)
-        .unwrap_or_else(|| "shadow".into());
-    let app = args
-        .app_role
-        .clone()
-        .or(cfg.app_role)
-        .unwrap_or_else(|| "app".into());
-    let owner = cfg.owner_role.unwrap_or_else(|| "shadow_owner".into());
-    Ok((schema, app, owner))
+    Ok(StoreNames {
+        schema: args
+            .schema
+            .clone()
+            .or(cfg.schema)
+            .unwrap_or_else(|| "shadow".into()),
+        app: args
+            .app_role
+            .clone()
+            .or(cfg.app_role)
+            .unwrap_or_else(|| "app".into()),
+        owner: cfg.owner_role.unwrap_or_else(|| "shadow_owner".into()),
+        admin: args
+            .admin_role
+            .clone()
+            .or(cfg.admin_role)
+            .unwrap_or_else(|| "shadow_admin".into()),
+    })
 }
 
 pub fn run(global: &GlobalArgs, out: &Output, cmd: &ShadowCommand) -> Result<ExitCode> {
@@ -41,8 +57,15 @@ pub fn run(global: &GlobalArgs, out: &Output, cmd: &ShadowCommand) -> Result<Exi
         ShadowCommand::Install(args) => install(global, out, args),
         ShadowCommand::Set(args) => set(global, out, args),
         ShadowCommand::Verify(args) => verify(global, out, args),
+        ShadowCommand::Upgrade(args) => upgrade(global, out, args),
+        ShadowCommand::ResetToken {
+            store,
+            user,
+            valid_for,
+        } => reset_token(global, out, store, user, valid_for.as_deref()),
+        ShadowCommand::Import(args) => super::shadow_import::run(global, out, args),
         ShadowCommand::Lock { store, user, until } => {
-            let (schema, _, _) = store_names(global, store)?;
+            let schema = store_names(global, store)?.schema;
             let mut client = project::connect(global)?;
             let until = match until {
                 Some(t) => {
@@ -62,13 +85,13 @@ pub fn run(global: &GlobalArgs, out: &Output, cmd: &ShadowCommand) -> Result<Exi
             changed(out, "locked", user, found)
         }
         ShadowCommand::Unlock { store, user } => {
-            let (schema, _, _) = store_names(global, store)?;
+            let schema = store_names(global, store)?.schema;
             let mut client = project::connect(global)?;
             let found = ShadowStore::new(&schema).unlock(&mut client, user)?;
             changed(out, "unlocked", user, found)
         }
         ShadowCommand::Delete { store, user } => {
-            let (schema, _, _) = store_names(global, store)?;
+            let schema = store_names(global, store)?.schema;
             let mut client = project::connect(global)?;
             let found = ShadowStore::new(&schema).delete(&mut client, user)?;
             changed(out, "deleted", user, found)
@@ -95,10 +118,11 @@ fn changed(out: &Output, what: &str, user: &str, found: bool) -> Result<ExitCode
 }
 
 fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<ExitCode> {
-    let (schema, app, owner) = store_names(global, &args.store)?;
-    let mut opts = InstallOptions::new(&app);
-    opts.schema = schema;
-    opts.owner_role = args.owner_role.clone().unwrap_or(owner);
+    let names = store_names(global, &args.store)?;
+    let mut opts = InstallOptions::new(&names.app);
+    opts.schema = names.schema;
+    opts.owner_role = args.owner_role.clone().unwrap_or(names.owner);
+    opts.admin_role = names.admin;
     opts.mode = match args.mode {
         ShadowMode::ScramArgon2 => Mode::ScramArgon2,
         ShadowMode::Bcrypt => Mode::Bcrypt,
@@ -136,9 +160,9 @@ fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<Ex
             ..NewMigration::default()
         };
         out.note(format!(
-            "the store ({} mode, app role {:?}, owner {:?}, pgcrypto in {:?}) is a migration now; \
-             `retort upgrade` installs it",
-            opts.mode, opts.app_role, opts.owner_role, opts.pgcrypto_schema
+            "the store ({} mode, app role {:?}, admin role {:?}, owner {:?}, pgcrypto in {:?}) is a \
+             migration now; `retort upgrade` installs it",
+            opts.mode, opts.app_role, opts.admin_role, opts.owner_role, opts.pgcrypto_schema
         ));
         return authoring::write(&project, out, &new);
     }
@@ -149,17 +173,20 @@ fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<Ex
         None => retort_shadow::pgcrypto_schema(&mut client)?.unwrap_or_else(|| "public".into()),
     };
     retort_shadow::install(&mut client, &opts)?;
-    let report = retort_shadow::audit(&mut client, &opts.schema, &opts.app_role)?;
+    let report = retort_shadow::audit(&mut client, &opts.schema, &opts.app_role, &opts.admin_role)?;
     if out.json() {
         out.print_json(&json!({
             "schema": opts.schema, "mode": opts.mode.as_str(), "app_role": opts.app_role,
-            "owner_role": opts.owner_role, "pgcrypto_schema": opts.pgcrypto_schema,
+            "admin_role": opts.admin_role, "owner_role": opts.owner_role,
+            "pgcrypto_schema": opts.pgcrypto_schema, "store_version": retort_shadow::STORE_VERSION,
             "audit_passed": report.passed(),
         }))?;
     } else {
         out.say(format!(
-            "installed the shadow store in schema {:?} ({} mode): owner {:?} (NOLOGIN), app role {:?} may only execute its functions",
-            opts.schema, opts.mode, opts.owner_role, opts.app_role
+            "installed the shadow store in schema {:?} ({} mode): owner {:?} (NOLOGIN); app role {:?} \
+             may log users in, enrol them and change a password with proof; admin role {:?} may also \
+             set any password, lock, unlock, delete and issue reset tokens (GRANT it to operators)",
+            opts.schema, opts.mode, opts.owner_role, opts.app_role, opts.admin_role
         ));
         out.say(if report.passed() {
             "audit: passed".to_owned()
@@ -211,7 +238,7 @@ fn read_password(user: &str, from_stdin: bool, confirm: bool) -> Result<SecretSt
 }
 
 fn set(global: &GlobalArgs, out: &Output, args: &ShadowUser) -> Result<ExitCode> {
-    let (schema, _, _) = store_names(global, &args.store)?;
+    let schema = store_names(global, &args.store)?.schema;
     let mut client = project::connect(global)?;
     let password = read_password(&args.user, args.password_stdin, true)?;
     let store = ShadowStore::new(&schema);
@@ -225,7 +252,7 @@ fn set(global: &GlobalArgs, out: &Output, args: &ShadowUser) -> Result<ExitCode>
 }
 
 fn verify(global: &GlobalArgs, out: &Output, args: &ShadowUser) -> Result<ExitCode> {
-    let (schema, _, _) = store_names(global, &args.store)?;
+    let schema = store_names(global, &args.store)?.schema;
     let mut client = project::connect(global)?;
     let password = read_password(&args.user, args.password_stdin, false)?;
     let outcome = ShadowStore::new(&schema).verify_outcome(&mut client, &args.user, &password)?;
@@ -253,13 +280,15 @@ fn verify(global: &GlobalArgs, out: &Output, args: &ShadowUser) -> Result<ExitCo
 }
 
 fn audit(global: &GlobalArgs, out: &Output, args: &ShadowStoreArgs) -> Result<ExitCode> {
-    let (schema, app, _) = store_names(global, args)?;
+    let StoreNames {
+        schema, app, admin, ..
+    } = store_names(global, args)?;
     let mut client = project::connect(global)?;
-    let report = retort_shadow::audit(&mut client, &schema, &app)?;
+    let report = retort_shadow::audit(&mut client, &schema, &app, &admin)?;
     let as_json = |f: &retort_shadow::Finding| json!({"code": f.code, "object": f.object, "message": f.message, "fix": f.fix});
     if out.json() {
         out.print_json(&json!({
-            "schema": schema, "app_role": app, "owner_role": report.owner,
+            "schema": schema, "app_role": app, "admin_role": admin, "owner_role": report.owner,
             "passed": report.passed(),
             "findings": report.findings.iter().map(as_json).collect::<Vec<_>>(),
             "warnings": report.warnings.iter().map(as_json).collect::<Vec<_>>(),
@@ -279,7 +308,7 @@ fn audit(global: &GlobalArgs, out: &Output, args: &ShadowStoreArgs) -> Result<Ex
         }
         out.say(if report.passed() {
             format!(
-                "audit passed: {app:?} can execute the store's functions in schema {schema:?} and read nothing{}",
+                "audit passed: {app:?} can log users in, enrol them and change passwords with proof in schema {schema:?}, and read nothing{}",
                 if report.warnings.is_empty() { String::new() } else { format!(" ({} warning(s))", report.warnings.len()) }
             )
         } else {
@@ -291,4 +320,129 @@ fn audit(global: &GlobalArgs, out: &Output, args: &ShadowStoreArgs) -> Result<Ex
     } else {
         ExitCode::from(EXIT_DIFFERENCES)
     })
+}
+
+fn upgrade(global: &GlobalArgs, out: &Output, args: &ShadowUpgrade) -> Result<ExitCode> {
+    let names = store_names(global, &args.store)?;
+    let mut opts = InstallOptions::new(&names.app);
+    opts.schema = names.schema;
+    opts.owner_role = args.owner_role.clone().unwrap_or(names.owner);
+    opts.admin_role = names.admin;
+    if args.emit_migration {
+        opts.pgcrypto_schema = args
+            .pgcrypto_schema
+            .clone()
+            .unwrap_or_else(|| "public".into());
+        let project = Project::load(global)?;
+        let graph = authoring::graph_or_empty(&project)?;
+        let new = NewMigration {
+            revision: authoring::fresh_id(&graph)?,
+            parents: authoring::parents_for(&graph, None)?,
+            message: format!(
+                "shadow password store in schema {} to version {}",
+                opts.schema,
+                retort_shadow::STORE_VERSION
+            ),
+            transactional: true,
+            up: opts.render_upgrade_from_v1()?,
+            down: format!(
+                "DO $$BEGIN RAISE EXCEPTION 'the shadow store upgrade to version {} cannot be undone: \
+                 version 1 let the application role set any password, lock, unlock and delete'; END$$;\n",
+                retort_shadow::STORE_VERSION
+            ),
+            ..NewMigration::default()
+        };
+        out.note(format!(
+            "the upgrade of the store in schema {:?} is a migration now (app role {:?}, admin role {:?}); \
+             `retort upgrade` runs it, and it refuses a store that is not at version 1",
+            opts.schema, opts.app_role, opts.admin_role
+        ));
+        return authoring::write(&project, out, &new);
+    }
+    let mut client = project::connect(global)?;
+    opts.pgcrypto_schema = match &args.pgcrypto_schema {
+        Some(s) => s.clone(),
+        None => retort_shadow::pgcrypto_schema(&mut client)?.unwrap_or_else(|| "public".into()),
+    };
+    let done = retort_shadow::upgrade(&mut client, &opts)?;
+    let report = retort_shadow::audit(&mut client, &opts.schema, &opts.app_role, &opts.admin_role)?;
+    let from = match done {
+        Upgraded::From(v) => Some(v),
+        Upgraded::AlreadyCurrent => None,
+    };
+    if out.json() {
+        out.print_json(&json!({
+            "schema": opts.schema, "from_version": from,
+            "store_version": retort_shadow::STORE_VERSION, "audit_passed": report.passed(),
+        }))?;
+    } else {
+        out.say(match from {
+            Some(v) => format!(
+                "upgraded the shadow store in schema {:?} from version {v} to {}: users keep their \
+                 passwords and lockouts; {:?} lost set, lock, unlock and delete, which belong to {:?} now",
+                opts.schema,
+                retort_shadow::STORE_VERSION,
+                opts.app_role,
+                opts.admin_role
+            ),
+            None => format!(
+                "the shadow store in schema {:?} is at version {} already; nothing to do",
+                opts.schema,
+                retort_shadow::STORE_VERSION
+            ),
+        });
+        out.say(if report.passed() {
+            "audit: passed".to_owned()
+        } else {
+            format!(
+                "audit: {} finding(s); run `retort shadow audit`",
+                report.findings.len()
+            )
+        });
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIFFERENCES)
+    })
+}
+
+fn reset_token(
+    global: &GlobalArgs,
+    out: &Output,
+    store: &ShadowStoreArgs,
+    user: &str,
+    valid_for: Option<&str>,
+) -> Result<ExitCode> {
+    let schema = store_names(global, store)?.schema;
+    let valid_for = match valid_for {
+        Some(d) => Some(
+            parse_duration(d)
+                .context("reading --valid-for")?
+                .context("--valid-for must be longer than 0")?,
+        ),
+        None => None,
+    };
+    let mut client = project::connect(global)?;
+    let token = ShadowStore::new(&schema).issue_reset_token(&mut client, user, valid_for)?;
+    let Some(token) = token else {
+        if out.json() {
+            out.print_json(&json!({"user": user, "token": null}))?;
+        } else {
+            out.note(format!(
+                "no password is stored for {user:?}; no token issued"
+            ));
+        }
+        return Ok(ExitCode::FAILURE);
+    };
+    if out.json() {
+        out.print_json(&json!({"user": user, "token": token.expose_secret()}))?;
+    } else {
+        // The token alone on stdout, for scripts; what it is on stderr.
+        println!("{}", token.expose_secret());
+        out.note(format!(
+            "a one-time reset token for {user:?}: hand it to the user; only its hash is stored"
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
