@@ -21,12 +21,17 @@ fn venv() -> PathBuf {
     }
     let st = Command::new(&python)
         .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
-        .args(["argon2-cffi>=21", "psycopg[binary]>=3.1", "pytest>=7"])
+        .args([
+            "argon2-cffi>=21",
+            "psycopg[binary]>=3.1",
+            "pytest>=7",
+            "bcrypt>=4",
+        ])
         .status()
         .expect("pip");
     assert!(
         st.success(),
-        "pip install of argon2-cffi, psycopg and pytest failed"
+        "pip install of argon2-cffi, psycopg, pytest and bcrypt failed"
     );
     target
 }
@@ -49,5 +54,5 @@ fn python_client_interoperates_with_the_rust_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "pytest failed:\n{text}");
-    assert!(text.contains("3 passed"), "{text}");
+    assert!(text.contains("5 passed"), "{text}");
 }
