@@ -120,17 +120,22 @@ impl Db {
         if inserted == 0 {
             return Ok(false);
         }
-        if let Err(e) = self
-            .store
-            .set_password(&self.primary, username, password)
-            .await
-        {
-            self.primary
-                .execute("DELETE FROM users WHERE username = $1", &[&username])
-                .await?;
-            return Err(e.into());
+        // The store's sign-up call never replaces an existing password.
+        match self.store.enrol(&self.primary, username, password).await {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.primary
+                    .execute("DELETE FROM users WHERE username = $1", &[&username])
+                    .await?;
+                Ok(false)
+            }
+            Err(e) => {
+                self.primary
+                    .execute("DELETE FROM users WHERE username = $1", &[&username])
+                    .await?;
+                Err(e.into())
+            }
         }
-        Ok(true)
     }
 
     pub async fn log_in(&self, username: &str, password: &SecretString) -> Result<Login> {
@@ -142,20 +147,33 @@ impl Db {
         )
     }
 
-    /// Changes the password after checking the current one.
+    /// Changes the password with proof of the current one, in one call to the store (a wrong
+    /// current password counts as a failed login).
     pub async fn change_password(
         &self,
         username: &str,
         current: &SecretString,
         new: &SecretString,
     ) -> Result<bool> {
-        if self.log_in(username, current).await? != Login::Ok {
-            return Ok(false);
-        }
-        self.store
-            .set_password(&self.primary, username, new)
-            .await?;
-        Ok(true)
+        Ok(self
+            .store
+            .change_password(&self.primary, username, current, new)
+            .await?
+            == Verdict::Ok)
+    }
+
+    /// Sets a new password with a one-time reset code an operator issued
+    /// (`retort shadow reset-token USER`); false when the code is wrong, used or expired.
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        code: &SecretString,
+        new: &SecretString,
+    ) -> Result<bool> {
+        Ok(self
+            .store
+            .reset_password(&self.primary, username, code, new)
+            .await?)
     }
 
     /// Adds a note on the primary; returns the WAL position after it, for read-your-writes.

@@ -3,7 +3,9 @@
 //! - On start it runs its embedded migrations with `retort_migrate` (which refuses a standby)
 //!   and waits until the synchronous standby has replayed them (`retort_replica`).
 //! - Passwords go through the shadow store (`retort_shadow`, scram-argon2): the app's role can
-//!   execute the store's functions and read nothing of it.
+//!   log users in, sign them up, change a password with proof of the current one and redeem a
+//!   reset code an operator issued, and read nothing of the store. Setting any password, lock,
+//!   unlock and issuing reset codes belong to the store's admin role, which the app never has.
 //! - Writes go to the primary; the notes page reads from an asynchronous standby after waiting
 //!   (bounded) for it to replay the session's last write, and says where it read from.
 //!
@@ -77,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             "/password",
             get(pages::password::form).post(pages::password::change),
         )
+        .route("/reset", get(pages::reset::form).post(pages::reset::reset))
         .route("/notes", get(pages::notes::list).post(pages::notes::add))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -103,6 +106,7 @@ pub fn templates() -> Environment<'static> {
         ("signup.html", include_str!("../templates/signup.html")),
         ("login.html", include_str!("../templates/login.html")),
         ("password.html", include_str!("../templates/password.html")),
+        ("reset.html", include_str!("../templates/reset.html")),
         ("notes.html", include_str!("../templates/notes.html")),
         ("message.html", include_str!("../templates/message.html")),
     ] {
@@ -111,7 +115,8 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
-/// The database role the app logs in as (the shadow store migration grants it EXECUTE).
+/// The database role the app logs in as (the shadow store migrations grant it the store's login
+/// and enrol/change functions).
 pub const APP_ROLE: &str = "speakfriend_app";
 
 /// A throwaway primary with a synchronous and an asynchronous standby, the async one replaying

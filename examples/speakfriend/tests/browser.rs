@@ -1,6 +1,7 @@
 //! Speak Friend in headless Chromium (chromedriver + fantoccini): sign up, log in, add a note
 //! and see it at once although the list is read from an asynchronous standby replaying 2 s late,
-//! log out, fail a login, get locked out. A screenshot of each step is saved under the test's
+//! change the password, reset it with an operator's one-time code, log out, fail a login, get
+//! locked out. A screenshot of each step is saved under the test's
 //! output directory; assertions are on page content only.
 
 mod support;
@@ -100,7 +101,7 @@ async fn fill_and_submit(c: &Client, fields: &[(&str, &str)], button: &str) {
 }
 
 #[test]
-fn sign_up_log_in_add_a_note_log_out_fail_and_get_locked_out() {
+fn sign_up_log_in_add_a_note_change_and_reset_the_password_fail_and_get_locked_out() {
     let chromium = find(
         "chromium",
         &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
@@ -123,6 +124,7 @@ fn sign_up_log_in_add_a_note_log_out_fail_and_get_locked_out() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let profile = tempfile_dir();
     let base = app.url("");
+    let admin_conn = app.conn(0, "postgres");
     app.rt.block_on(async move {
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -175,32 +177,72 @@ fn sign_up_log_in_add_a_note_log_out_fail_and_get_locked_out() {
         assert!(t.elapsed() >= Duration::from_millis(1500), "the standby replays 2 s late");
         shot(&c, "3-note-added").await;
 
-        // 4. Log out, then a wrong password: the careful message.
+        // 4. Change the password: a wrong current one is refused, the right one changes it.
+        c.goto(&format!("{base}/password")).await.unwrap();
+        fill_and_submit(&c, &[("current", "not-mellon"), ("new", "friend-mellon")], "submit").await;
+        wait_text(&c, "#error", "do not match").await;
+        fill_and_submit(&c, &[("current", "mellon-friend"), ("new", "friend-mellon")], "submit").await;
+        wait_text(&c, "#done", "changed").await;
+        shot(&c, "4-password-changed").await;
+        fill_and_submit(&c, &[], "logout").await;
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "mellon-friend")], "submit").await;
+        wait_text(&c, "#error", "do not match").await;
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "friend-mellon")], "submit").await;
+        wait_text(&c, "h2", "Your notes").await;
+        fill_and_submit(&c, &[], "logout").await;
+
+        // 5. Forgot it: an operator issues a reset code (the store's admin role; here the
+        // cluster's superuser), the user sets a new password with it, once.
+        let code = tokio::task::spawn_blocking(move || {
+            let mut admin = retort_pg::connect(&retort_pg::ConnConfig::parse(&admin_conn).unwrap()).unwrap();
+            retort_shadow::blocking::ShadowStore::new("shadow")
+                .issue_reset_token(&mut admin, "frodo", None)
+                .unwrap()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let code = retort_shadow::ExposeSecret::expose_secret(&code).to_owned();
+        c.find(Locator::Id("reset-link")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "h2", "Reset your password").await;
+        fill_and_submit(&c, &[("username", "frodo"), ("code", &code), ("new", "speak-and-enter")], "submit").await;
+        wait_text(&c, "#done", "reset").await;
+        shot(&c, "5-password-reset").await;
+        c.goto(&format!("{base}/reset")).await.unwrap();
+        fill_and_submit(&c, &[("username", "frodo"), ("code", &code), ("new", "used-code-again")], "submit").await;
+        wait_text(&c, "#error", "does not work").await;
+        c.goto(&format!("{base}/login")).await.unwrap();
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "speak-and-enter")], "submit").await;
+        wait_text(&c, "h2", "Your notes").await;
+
+        // 6. Log out, then a wrong password: the careful message.
         fill_and_submit(&c, &[], "logout").await;
         fill_and_submit(&c, &[("username", "frodo"), ("password", "speak-friend")], "submit").await;
         let refused = wait_text(&c, "#error", "do not match").await;
-        shot(&c, "4-wrong-password").await;
+        shot(&c, "6-wrong-password").await;
         // An unknown user gets exactly the same words.
         fill_and_submit(&c, &[("username", "sauron"), ("password", "one-ring")], "submit").await;
         assert_eq!(text_of(&c, "#error").await, refused);
 
-        // 5. Four more wrong passwords lock the account: now even the right one is refused,
+        // 7. Four more wrong passwords lock the account: now even the right one is refused,
         // with the same message.
         for _ in 0..4 {
             fill_and_submit(&c, &[("username", "frodo"), ("password", "not-it")], "submit").await;
         }
-        fill_and_submit(&c, &[("username", "frodo"), ("password", "mellon-friend")], "submit").await;
+        fill_and_submit(&c, &[("username", "frodo"), ("password", "speak-and-enter")], "submit").await;
         assert_eq!(text_of(&c, "#error").await, refused);
         wait_text(&c, "h2", "Log in").await;
-        shot(&c, "5-locked-out").await;
+        shot(&c, "7-locked-out").await;
         c.close().await.unwrap();
     });
     for step in [
         "1-signed-up",
         "2-logged-in",
         "3-note-added",
-        "4-wrong-password",
-        "5-locked-out",
+        "4-password-changed",
+        "5-password-reset",
+        "6-wrong-password",
+        "7-locked-out",
     ] {
         assert!(shots_dir().join(format!("{step}.png")).is_file());
     }

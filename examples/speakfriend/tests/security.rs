@@ -29,6 +29,13 @@ fn the_app_role_cannot_read_the_store_and_forms_need_their_token() {
         "SELECT * FROM shadow.settings",
         "UPDATE shadow.passwords SET failed_attempts = 0",
         "SELECT shadow.record_attempt('x', true)",
+        // The admin capabilities are not the app's: no unlock, no overwriting, no reset codes.
+        "SELECT shadow.unlock('x')",
+        "SELECT shadow.lock('x')",
+        "SELECT shadow.delete('x')",
+        "SELECT shadow.set_bcrypt('x', 'y')",
+        "SELECT shadow.issue_reset_token('x')",
+        "SELECT * FROM shadow.tokens",
     ] {
         let e = as_app.query(sql, &[]).unwrap_err();
         assert_eq!(e.code().unwrap().code(), "42501", "{sql}");
@@ -39,6 +46,7 @@ fn the_app_role_cannot_read_the_store_and_forms_need_their_token() {
         &mut app.cluster.connect_primary().unwrap(),
         "shadow",
         APP_ROLE,
+        "shadow_admin",
     )
     .unwrap();
     assert!(audit.passed(), "{:?}", audit.findings);

@@ -339,7 +339,7 @@ fn upgrade(global: &GlobalArgs, out: &Output, args: &ShadowUpgrade) -> Result<Ex
             revision: authoring::fresh_id(&graph)?,
             parents: authoring::parents_for(&graph, None)?,
             message: format!(
-                "shadow password store in schema {} to version {}",
+                "shadow store {} to version {}",
                 opts.schema,
                 retort_shadow::STORE_VERSION
             ),

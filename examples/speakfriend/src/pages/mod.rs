@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod notes;
 pub mod password;
+pub mod reset;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
