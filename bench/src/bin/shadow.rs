@@ -87,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app_url = format!("{url}&user=app");
         let mut app = retort_pg::connect(&retort_pg::ConnConfig::parse(&app_url)?)?;
         let store = ShadowStore::new("shadow");
-        store.set_password(&mut app, "alice", &pw("correct horse"))?;
+        store.enrol(&mut app, "alice", &pw("correct horse"))?;
         let runs = if mode == Mode::Bcrypt { n / 4 } else { n };
         let right = measure(
             &mut app,

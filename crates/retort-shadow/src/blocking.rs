@@ -346,7 +346,7 @@ impl ShadowStore {
         Ok(row.get(0))
     }
 
-    /// Imports bcrypt hashes (checked with [`protocol::hash_format`] first) for users that have
+    /// Imports bcrypt hashes (checked with [`crate::import::hash_format`] first) for users that have
     /// no password yet, in one statement. Returns the names skipped because the store already
     /// has a password for them. Admin role only.
     pub fn import_bcrypt(

@@ -37,6 +37,7 @@
 pub mod audit;
 pub mod blocking;
 mod error;
+pub mod import;
 pub mod install;
 pub mod nonblocking;
 pub mod normalize;

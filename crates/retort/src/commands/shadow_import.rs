@@ -1,36 +1,17 @@
 //! `retort shadow import`: bcrypt hashes from another system into the store.
 
-use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use retort_shadow::blocking::ShadowStore;
-use retort_shadow::protocol::hash_format;
+use retort_shadow::import::{classify, SourceRow};
 use serde_json::json;
 
 use super::project;
 use crate::cli::{GlobalArgs, ShadowImport};
 use crate::output::Output;
 use crate::EXIT_DIFFERENCES;
-
-/// Rows per call of import_bcrypt: one statement and one transaction each.
-const BATCH: usize = 10_000;
-
-/// One source row: where it came from (row number or CSV line), the name and the hash.
-#[derive(Debug)]
-struct SourceRow {
-    at: usize,
-    user: Option<String>,
-    hash: Option<String>,
-}
-
-/// A row that was not imported, and why.
-struct Refused {
-    at: usize,
-    user: String,
-    reason: &'static str,
-}
 
 pub fn run(global: &GlobalArgs, out: &Output, args: &ShadowImport) -> Result<ExitCode> {
     let cfg = crate::config::load(global.config.as_deref())?.shadow;
@@ -55,59 +36,26 @@ pub fn run(global: &GlobalArgs, out: &Output, args: &ShadowImport) -> Result<Exi
     };
 
     // Classify every row first: a refused row is reported, never silently dropped.
-    let mut names = Vec::new();
-    let mut hashes = Vec::new();
-    let mut refused: Vec<Refused> = Vec::new();
-    let mut seen = HashSet::new();
-    for row in rows {
-        let user = row.user.unwrap_or_default();
-        let reason = match &row.hash {
-            _ if user.is_empty() => Some("no-user-name"),
-            None => Some("empty"),
-            Some(h) => match hash_format(h) {
-                "bcrypt" if !seen.insert(user.clone()) => Some("duplicate-user-name"),
-                "bcrypt" => None,
-                other => Some(other),
-            },
-        };
-        match reason {
-            Some(reason) => refused.push(Refused {
-                at: row.at,
-                user,
-                reason,
-            }),
-            None => {
-                names.push(user);
-                hashes.push(row.hash.unwrap_or_default());
-            }
-        }
-    }
-
+    let plan = classify(rows);
     let started = std::time::Instant::now();
     let mut skipped: Vec<String> = Vec::new();
     if !args.dry_run {
-        let store = ShadowStore::new(&schema);
-        let bar = progress(out, names.len() as u64);
-        for (n, h) in names.chunks(BATCH).zip(hashes.chunks(BATCH)) {
-            skipped.extend(
-                store
-                    .import_bcrypt(&mut client, n, h)
-                    .with_context(|| "importing bcrypt hashes (this needs the admin role)")?,
-            );
-            bar.inc(n.len() as u64);
-        }
+        let bar = progress(out, plan.names.len() as u64);
+        skipped =
+            retort_shadow::import::import(&mut client, &ShadowStore::new(&schema), &plan, |done| {
+                bar.set_position(done as u64)
+            })
+            .context("importing bcrypt hashes (this needs the store's admin role)")?;
         bar.finish_and_clear();
     }
     let elapsed = started.elapsed();
     let imported = if args.dry_run {
         0
     } else {
-        names.len() - skipped.len()
+        plan.names.len() - skipped.len()
     };
-    let mut by_format: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &refused {
-        *by_format.entry(r.reason).or_default() += 1;
-    }
+    let by_format = plan.refused_by_reason();
+    let (names, refused) = (&plan.names, &plan.refused);
 
     if out.json() {
         out.print_json(&json!({
