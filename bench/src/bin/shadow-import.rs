@@ -73,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let plan = classify(rows);
+    let read = t.elapsed();
     let store = ShadowStore::new("shadow");
     let skipped = import(&mut admin, &store, &plan, |_| {})?;
     let took = t.elapsed();
@@ -118,6 +119,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         retort_shadow::import::IMPORT_BATCH,
         ms(floor),
         took.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "  of which reading and classifying the source: {}, import_bcrypt calls: {}",
+        ms(read),
+        ms(took - read)
     );
     println!(
         "refused by format: {}",
