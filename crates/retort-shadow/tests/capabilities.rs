@@ -79,6 +79,11 @@ fn attacker_cannot_take_over_or_lift_a_lockout(mode: Mode) {
             .unwrap(),
         Verdict::Bad
     );
+    // After all of that the user still logs in with the old password.
+    assert_eq!(
+        store.verify(&mut app, "gandalf", &pw("mellon")).unwrap(),
+        Verdict::Ok
+    );
     // The reset works once, for its user, and then never again.
     assert!(store
         .reset_password(&mut app, "gandalf", &token, &pw("you shall not pass"))
