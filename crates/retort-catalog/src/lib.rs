@@ -62,7 +62,7 @@ pub use extensions::Extension;
 pub use functions::Function;
 pub use indexes::Index;
 pub use inherited::InheritedColumn;
-pub use load::{load_sql, sql_files};
+pub use load::{load_sql, load_sql_texts, sql_files};
 pub use name::{ObjKey, QName};
 pub use partindexes::AttachedIndex;
 pub use policies::Policy;

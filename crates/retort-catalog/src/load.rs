@@ -56,18 +56,31 @@ pub fn load_sql(
     client: &mut impl postgres::GenericClient,
     files: &[PathBuf],
 ) -> Result<(), CatalogError> {
+    let mut texts = Vec::with_capacity(files.len());
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| CatalogError::Load {
+            file: file.clone(),
+            line: 0,
+            message: e.to_string(),
+            sqlstate: None,
+        })?;
+        texts.push((file.clone(), text));
+    }
+    load_sql_texts(client, &texts)
+}
+
+/// Runs every statement of the `(name, SQL)` pairs in order, in one transaction: SQL that did
+/// not come from a file (a program's output), named for errors by `name` (`file:line`).
+pub fn load_sql_texts(
+    client: &mut impl postgres::GenericClient,
+    texts: &[(PathBuf, String)],
+) -> Result<(), CatalogError> {
     client
         .batch_execute("BEGIN")
         .map_err(|e| server_error(Path::new("-"), 0, "", e))?;
     let result = (|| {
-        for file in files {
-            let text = std::fs::read_to_string(file).map_err(|e| CatalogError::Load {
-                file: file.clone(),
-                line: 0,
-                message: e.to_string(),
-                sqlstate: None,
-            })?;
-            let statements = split_statements(&text, 1).map_err(|e| CatalogError::Load {
+        for (file, text) in texts {
+            let statements = split_statements(text, 1).map_err(|e| CatalogError::Load {
                 file: file.clone(),
                 line: e.line,
                 message: e.message,

@@ -262,6 +262,10 @@ mod env_tests {
             Some("v-RETORT_SHADOW_OWNER_ROLE")
         );
         assert_eq!(
+            c.shadow.admin_role.as_deref(),
+            Some("v-RETORT_SHADOW_ADMIN_ROLE")
+        );
+        assert_eq!(
             c.migrations.dir.as_deref(),
             Some(std::path::Path::new("v-RETORT_MIGRATIONS_DIR"))
         );
