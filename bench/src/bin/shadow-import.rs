@@ -18,7 +18,11 @@ const DISTINCT: usize = 1_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let users: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let users: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let sample: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200);
     let cluster = Cluster::builder().start()?;
     let url = cluster.create_database("import")?;

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Every retort.toml key can be set by an environment variable (a flag wins over both):
 /// RETORT_DATABASE_URL, RETORT_MIGRATIONS_DIR, RETORT_MIGRATIONS_SCHEMA,
+/// RETORT_MIGRATIONS_SCHEMA_COMMAND, RETORT_MIGRATIONS_SCHEMA_BUILD,
 /// RETORT_MIGRATIONS_TABLE_SCHEMA, RETORT_MIGRATIONS_LOCK_TIMEOUT,
 /// RETORT_MIGRATIONS_STATEMENT_TIMEOUT, RETORT_MIGRATIONS_LOCK_WAIT, RETORT_REPLICAS_WAIT,
 /// RETORT_REPLICAS_TIMEOUT, RETORT_REPLICAS_MAX_LAG, RETORT_SHADOW_SCHEMA,
@@ -77,11 +78,16 @@ pub enum Format {
 pub enum Command {
     /// Start a project here: retort.toml, migrations/ and schema.sql.
     ///
-    /// Existing files are never overwritten.
+    /// Existing files are never overwritten. With --sqlalchemy myapp.models:Base the desired
+    /// schema is what the models declare (schema_command), and no schema.sql is written.
     Init {
         /// Where to create the project.
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
+        /// The schema lives in SQLAlchemy models: MODULE:ATTRIBUTE of the declarative base or
+        /// MetaData (e.g. myapp.models:Base). Writes schema_command instead of a schema.sql.
+        #[arg(long, value_name = "MODULE:ATTR")]
+        sqlalchemy: Option<String>,
     },
 
     /// Write a new migration file whose parent is the current head.
@@ -241,29 +247,28 @@ pub enum Command {
     ///
     /// FROM and TO are postgres:// URLs, or .sql files / directories of .sql files, which are
     /// loaded into a throwaway database first (a local cluster retort starts and removes, or
-    /// --dev-url). Objects are created and dropped in dependency order taken from pg_depend;
-    /// views and functions that depend on a changed column are dropped and re-created;
-    /// destructive steps are marked. Applied to FROM, the output yields exactly TO's schema.
+    /// --dev-url). Either side can instead be what a program makes: --from-command/--to-command
+    /// run a shell command whose standard output is SQL (an ORM's DDL printer), and
+    /// --from-build/--to-build run one that builds the schema in the throwaway database
+    /// $DATABASE_URL (and PGHOST, PGPORT, PGUSER, PGDATABASE) names (`python manage.py
+    /// migrate`, `bin/rails db:schema:load`, `npx prisma db push --skip-generate`). Objects are
+    /// created and dropped in dependency order taken from pg_depend; views and functions that
+    /// depend on a changed column are dropped and re-created; destructive steps are marked.
+    /// Applied to FROM, the output yields exactly TO's schema.
     ///
-    /// Examples: retort diff "$PROD_URL" schema.sql; retort diff old.sql new.sql --exit-code
-    Diff {
-        /// The current schema.
-        from: String,
-        /// The wanted schema.
-        to: String,
-        /// Exit with 3 when there are differences (for CI).
-        #[arg(long)]
-        exit_code: bool,
-        #[command(flatten)]
-        schema: SchemaArgs,
-    },
+    /// Examples: retort diff "$PROD_URL" schema.sql; retort diff old.sql new.sql --exit-code;
+    /// retort diff "$DATABASE_URL" --to-command "python -m retort_sqlalchemy app.models:Base"
+    Diff(DiffArgs),
 
-    /// Drift check for CI: the live database and schema.sql against the migrations head.
+    /// Drift check for CI: the live database and the desired schema against the migrations head.
     ///
     /// Applies all migrations to a throwaway database, then compares it with the configured
-    /// database and with [migrations] schema. Exits 3 (with the SQL of each difference) when
-    /// either differs, 0 when both match.
+    /// database and with the desired schema ([migrations] schema, schema_command or
+    /// schema_build). Exits 3 (with the SQL of each difference) when either differs, 0 when
+    /// both match.
     Check {
+        #[command(flatten)]
+        desired: DesiredArgs,
         #[command(flatten)]
         schema: SchemaArgs,
     },
@@ -687,13 +692,61 @@ pub struct NewArgs {
     /// Mark the migration `-- retort:transaction off` (for CREATE INDEX CONCURRENTLY and the like).
     #[arg(long)]
     pub no_transaction: bool,
-    /// Fill in up and down from the difference between the migrations head and schema.sql
-    /// (or --to). Writes nothing when there is no difference.
+    /// Fill in up and down from the difference between the migrations head and the desired
+    /// schema ([migrations] schema, schema_command or schema_build; or --to). Writes nothing
+    /// when there is no difference.
     #[arg(long)]
     pub autogenerate: bool,
     /// With --autogenerate: the wanted schema from this database (or .sql path) instead of schema.sql.
-    #[arg(long, value_name = "URL", requires = "autogenerate")]
+    #[arg(long, value_name = "URL", requires = "autogenerate", conflicts_with_all = ["schema_file", "schema_command", "schema_build"])]
     pub to: Option<String>,
+    #[command(flatten)]
+    pub desired: DesiredArgs,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+}
+
+/// Where the desired schema comes from, over [migrations] schema / schema_command / schema_build.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DesiredArgs {
+    /// The desired schema from this .sql file or directory.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["schema_command", "schema_build"])]
+    pub schema_file: Option<PathBuf>,
+    /// The desired schema is the SQL this shell command prints (run in the project directory).
+    ///
+    /// Example: --schema-command "python -m retort_sqlalchemy myapp.models:Base"
+    #[arg(long, value_name = "CMD", conflicts_with = "schema_build")]
+    pub schema_command: Option<String>,
+    /// The desired schema is what this shell command builds in the throwaway database
+    /// $DATABASE_URL names.
+    ///
+    /// Example: --schema-build "python manage.py migrate"
+    #[arg(long, value_name = "CMD")]
+    pub schema_build: Option<String>,
+}
+
+/// `retort diff`'s sides: positional FROM and TO, or a program's schema for either.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The current schema, then the wanted one (a side given by a --from-*/--to-* flag is left
+    /// out here).
+    #[arg(value_name = "FROM TO", num_args = 0..=2)]
+    pub sides: Vec<String>,
+    /// FROM is the SQL this shell command prints.
+    #[arg(long, value_name = "CMD", conflicts_with = "from_build")]
+    pub from_command: Option<String>,
+    /// FROM is what this shell command builds in a throwaway database ($DATABASE_URL).
+    #[arg(long, value_name = "CMD")]
+    pub from_build: Option<String>,
+    /// TO is the SQL this shell command prints.
+    #[arg(long, value_name = "CMD", conflicts_with = "to_build")]
+    pub to_command: Option<String>,
+    /// TO is what this shell command builds in a throwaway database ($DATABASE_URL).
+    #[arg(long, value_name = "CMD")]
+    pub to_build: Option<String>,
+    /// Exit with 3 when there are differences (for CI).
+    #[arg(long)]
+    pub exit_code: bool,
     #[command(flatten)]
     pub schema: SchemaArgs,
 }

@@ -39,10 +39,13 @@ pub struct Database {
 pub struct Migrations {
     /// Directory of migration files (default "migrations").
     pub dir: Option<PathBuf>,
-    /// Desired-state schema for autogenerate (default "schema.sql").
-    #[allow(dead_code)]
-    // read by autogenerate (next issue); accepted now so retort.toml validates
+    /// Desired-state schema for autogenerate and check: a .sql file or a directory of them
+    /// (default "schema.sql"). At most one of schema, schema_command, schema_build.
     pub schema: Option<PathBuf>,
+    /// A shell command whose standard output is the desired schema as SQL.
+    pub schema_command: Option<String>,
+    /// A shell command that builds the desired schema in the database $DATABASE_URL names.
+    pub schema_build: Option<String>,
     /// Schema of the version and history tables (default "retort").
     pub table_schema: Option<String>,
     /// `SET lock_timeout` per migration (default 5s; 0 = off).
@@ -88,6 +91,14 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RETORT_MIGRATIONS_DIR", "[migrations] dir"),
     ("RETORT_MIGRATIONS_SCHEMA", "[migrations] schema"),
     (
+        "RETORT_MIGRATIONS_SCHEMA_COMMAND",
+        "[migrations] schema_command",
+    ),
+    (
+        "RETORT_MIGRATIONS_SCHEMA_BUILD",
+        "[migrations] schema_build",
+    ),
+    (
         "RETORT_MIGRATIONS_TABLE_SCHEMA",
         "[migrations] table_schema",
     ),
@@ -120,9 +131,23 @@ impl Config {
         if let Some(x) = v("RETORT_MIGRATIONS_DIR") {
             m.dir = Some(PathBuf::from(x));
         }
-        if let Some(x) = v("RETORT_MIGRATIONS_SCHEMA") {
+        // The three desired-state keys are one setting: a variable for one replaces whichever
+        // the file set (two variables at once are refused later, like two keys in the file).
+        let (file, command, build) = (
+            v("RETORT_MIGRATIONS_SCHEMA"),
+            v("RETORT_MIGRATIONS_SCHEMA_COMMAND"),
+            v("RETORT_MIGRATIONS_SCHEMA_BUILD"),
+        );
+        if file.is_some() || command.is_some() || build.is_some() {
+            m.schema = None;
+            m.schema_command = None;
+            m.schema_build = None;
+        }
+        if let Some(x) = file {
             m.schema = Some(PathBuf::from(x));
         }
+        m.schema_command = m.schema_command.take().or(command);
+        m.schema_build = m.schema_build.take().or(build);
         for (key, slot) in [
             ("RETORT_MIGRATIONS_TABLE_SCHEMA", &mut m.table_schema),
             ("RETORT_MIGRATIONS_LOCK_TIMEOUT", &mut m.lock_timeout),
@@ -264,6 +289,10 @@ mod env_tests {
         assert_eq!(
             c.shadow.admin_role.as_deref(),
             Some("v-RETORT_SHADOW_ADMIN_ROLE")
+        );
+        assert_eq!(
+            c.migrations.schema_build.as_deref(),
+            Some("v-RETORT_MIGRATIONS_SCHEMA_BUILD")
         );
         assert_eq!(
             c.migrations.dir.as_deref(),

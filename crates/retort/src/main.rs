@@ -47,7 +47,9 @@ fn main() -> ExitCode {
     }
     let g = &cli.global;
     let result = match &cli.command {
-        Command::Init { dir } => commands::authoring::init(&out, dir),
+        Command::Init { dir, sqlalchemy } => {
+            commands::authoring::init(&out, dir, sqlalchemy.as_deref())
+        }
         Command::New(args) => commands::authoring::new(g, &out, args),
         Command::Merge {
             revisions,
@@ -86,14 +88,9 @@ fn main() -> ExitCode {
         Command::Import(cli::ImportCommand::Alembic { from, to, schema }) => {
             commands::adopt::import_alembic(g, &out, from, to.as_deref(), schema)
         }
-        Command::Diff {
-            from,
-            to,
-            exit_code,
-            schema,
-        } => commands::schema::run_diff(g, &out, from, to, *exit_code, schema),
+        Command::Diff(args) => commands::schema::run_diff(g, &out, args),
         Command::Lint { targets } => commands::lint::run(g, &out, targets),
-        Command::Check { schema } => commands::schema::run_check(g, &out, schema),
+        Command::Check { desired, schema } => commands::schema::run_check(g, &out, desired, schema),
         Command::Replica(cmd) => commands::replica::run(g, &out, cmd),
         Command::Shadow(cmd) => commands::shadow::run(g, &out, cmd),
         Command::Cluster(cmd) => commands::cluster::run(&cli.global, &out, cmd),

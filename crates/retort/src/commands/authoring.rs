@@ -19,7 +19,9 @@ const CONFIG_TEMPLATE: &str = r#"# retort configuration. Every key can be overri
 
 [migrations]
 dir = "migrations"
-schema = "schema.sql"          # desired state, for autogenerate
+schema = "schema.sql"          # desired state, for autogenerate and check; or one of:
+# schema_command = "python -m retort_sqlalchemy myapp.models:Base"   # SQL a program prints
+# schema_build = "python manage.py migrate"    # what a program builds in $DATABASE_URL
 table_schema = "retort"        # where the version and history tables live
 lock_timeout = "5s"            # SET lock_timeout for each migration (0 = off)
 statement_timeout = "0"        # SET statement_timeout for each migration (0 = off)
@@ -34,21 +36,53 @@ lock_wait = "60s"              # how long a second runner waits for the first
 # schema = "shadow"            # where the password store lives
 # app_role = "app"             # the application's login role (EXECUTE on the store, nothing else)
 # owner_role = "shadow_owner"  # the NOLOGIN role that owns the store
+# admin_role = "shadow_admin"  # may set any password, lock, unlock, delete, reset tokens
 "#;
 
 const SCHEMA_TEMPLATE: &str = "-- The schema you want, as plain SQL (CREATE TABLE ...).\n\
 -- `retort new --autogenerate` will diff the migrations' result against this file.\n";
 
-pub fn init(out: &Output, dir: &Path) -> Result<ExitCode> {
+/// The [migrations] lines of a project whose schema lives in SQLAlchemy models.
+fn sqlalchemy_config(target: &str) -> Result<String> {
+    let valid = target.split_once(':').is_some_and(|(module, attr)| {
+        !module.is_empty()
+            && !attr.is_empty()
+            && module
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            && attr
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    });
+    if !valid {
+        bail!("--sqlalchemy takes MODULE:ATTRIBUTE, e.g. myapp.models:Base (the declarative base or a MetaData); got {target:?}");
+    }
+    Ok(CONFIG_TEMPLATE.replace(
+        "schema = \"schema.sql\"          # desired state, for autogenerate and check; or one of:\n\
+         # schema_command = \"python -m retort_sqlalchemy myapp.models:Base\"   # SQL a program prints\n",
+        &format!(
+            "# The desired state is what the SQLAlchemy models declare (pip install retort-sqlalchemy):\n\
+             schema_command = \"python -m retort_sqlalchemy {target}\"\n\
+             # schema = \"schema.sql\"        # or a .sql file; exactly one of the three\n"
+        ),
+    ))
+}
+
+pub fn init(out: &Output, dir: &Path, sqlalchemy: Option<&str>) -> Result<ExitCode> {
+    let config_text = match sqlalchemy {
+        Some(target) => sqlalchemy_config(target)?,
+        None => CONFIG_TEMPLATE.to_owned(),
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut created = Vec::new();
     let mut kept = Vec::new();
     let config = dir.join(CONFIG_FILE);
-    for (path, text) in [
-        (config, Some(CONFIG_TEMPLATE)),
-        (dir.join("schema.sql"), Some(SCHEMA_TEMPLATE)),
-        (dir.join("migrations"), None),
-    ] {
+    let mut files = vec![(config, Some(config_text.as_str()))];
+    if sqlalchemy.is_none() {
+        files.push((dir.join("schema.sql"), Some(SCHEMA_TEMPLATE)));
+    }
+    files.push((dir.join("migrations"), None));
+    for (path, text) in files {
         if path.exists() {
             kept.push(path);
             continue;
@@ -124,8 +158,14 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         .map(|d| graph.resolve(d).map(|m| m.revision.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     let (up, down, transactional) = if args.autogenerate {
-        let (up, down) =
-            super::schema::autogenerate(&project, out, &graph, args.to.as_deref(), &args.schema)?;
+        let (up, down) = super::schema::autogenerate(
+            &project,
+            out,
+            &graph,
+            args.to.as_deref(),
+            &args.desired,
+            &args.schema,
+        )?;
         if up.is_empty() {
             out.note("no changes: the migrations head already matches the wanted schema; no file written");
             if out.json() {
@@ -263,4 +303,23 @@ fn check_labels(graph: &RevisionGraph, labels: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqlalchemy_project_gets_schema_command_and_no_schema_key() {
+        let text = sqlalchemy_config("myapp.models:Base").unwrap();
+        assert!(
+            text.contains("\nschema_command = \"python -m retort_sqlalchemy myapp.models:Base\"\n")
+        );
+        assert!(!text.contains("\nschema = "), "{text}");
+        let parsed: crate::config::Config = toml::from_str(&text).unwrap();
+        assert!(parsed.migrations.schema.is_none());
+        for bad in ["myapp.models", ":Base", "a b:Base", "m:B; rm -rf /"] {
+            assert!(sqlalchemy_config(bad).is_err(), "{bad}");
+        }
+    }
 }

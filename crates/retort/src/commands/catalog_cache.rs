@@ -93,6 +93,14 @@ pub fn files_key(
     Ok(retort_migrate::checksum(&text))
 }
 
+/// The key of the catalog `sql` (a program's output) produces.
+pub fn text_key(sql: &str, server_version: &str, filter: &Filter) -> String {
+    let mut text = preamble(server_version, filter);
+    text.push_str("schema text\n");
+    text.push_str(&retort_migrate::checksum(sql));
+    retort_migrate::checksum(&text)
+}
+
 fn dir() -> PathBuf {
     retort_cluster::cache_dir().join("catalog")
 }

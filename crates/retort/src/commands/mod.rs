@@ -6,6 +6,7 @@ pub mod authoring;
 pub mod catalog_cache;
 pub mod cluster;
 pub mod demo;
+pub mod desired;
 pub mod fleet;
 pub mod graph;
 pub mod lint;

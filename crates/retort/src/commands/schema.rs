@@ -15,8 +15,9 @@ use retort_pg::ConnConfig;
 use serde_json::json;
 
 use super::catalog_cache;
+use super::desired::Desired;
 use super::project::Project;
-use crate::cli::{GlobalArgs, SchemaArgs};
+use crate::cli::{DesiredArgs, DiffArgs, GlobalArgs, SchemaArgs};
 use crate::output::Output;
 use crate::{progress, EXIT_DIFFERENCES};
 
@@ -91,30 +92,86 @@ pub fn is_url(side: &str) -> bool {
         || (side.contains('=') && !Path::new(side).exists())
 }
 
+/// One side of `retort diff`: a live database, or a desired-state source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffSide {
+    /// A postgres URL or key=value string.
+    Url(String),
+    /// Files, or a program's output or build.
+    Desired(Desired),
+}
+
+impl DiffSide {
+    fn of(side: &str) -> DiffSide {
+        if is_url(side) {
+            DiffSide::Url(side.to_owned())
+        } else {
+            DiffSide::Desired(Desired::Files(PathBuf::from(side)))
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            DiffSide::Url(u) => retort_pg::redact_conn_string(u),
+            DiffSide::Desired(d) => d.describe(),
+        }
+    }
+}
+
+/// FROM and TO from positional arguments and the --from-*/--to-* flags.
+fn diff_sides(args: &DiffArgs) -> Result<(DiffSide, DiffSide)> {
+    let mut positional = args.sides.iter();
+    let from = match (&args.from_command, &args.from_build) {
+        (Some(c), _) => DiffSide::Desired(Desired::Command(c.clone())),
+        (_, Some(c)) => DiffSide::Desired(Desired::Build(c.clone())),
+        _ => match positional.next() {
+            Some(s) => DiffSide::of(s),
+            None => bail!("retort diff needs FROM: a URL, a .sql path, --from-command CMD or --from-build CMD"),
+        },
+    };
+    let to = match (&args.to_command, &args.to_build) {
+        (Some(c), _) => DiffSide::Desired(Desired::Command(c.clone())),
+        (_, Some(c)) => DiffSide::Desired(Desired::Build(c.clone())),
+        _ => match positional.next() {
+            Some(s) => DiffSide::of(s),
+            None => bail!(
+                "retort diff needs TO: a URL, a .sql path, --to-command CMD or --to-build CMD"
+            ),
+        },
+    };
+    if let Some(extra) = positional.next() {
+        bail!("retort diff takes two sides; {extra:?} is one too many (a side given by a --from-*/--to-* flag is not repeated)");
+    }
+    Ok((from, to))
+}
+
 /// The catalog of one side. `readers` is how many connections may read a database side (more
-/// than one share the work and one snapshot).
+/// than one share the work and one snapshot); programs run in `root`.
 pub fn snapshot(
-    side: &str,
+    side: &DiffSide,
+    root: &Path,
     dev: &mut DevServer,
     filter: &Filter,
     cache: bool,
     readers: usize,
 ) -> Result<Snapshot> {
-    if is_url(side) {
-        let cfg = ConnConfig::parse(side)?;
-        let mut client = retort_pg::connect(&cfg)?;
-        let mut helper = if readers > 1 {
-            retort_pg::connect(&cfg).ok()
-        } else {
-            None
-        };
-        return Ok(introspect_parallel(&mut client, helper.as_mut(), filter)?);
+    match side {
+        DiffSide::Url(url) => {
+            let cfg = ConnConfig::parse(url)?;
+            let mut client = retort_pg::connect(&cfg)?;
+            let mut helper = if readers > 1 {
+                retort_pg::connect(&cfg).ok()
+            } else {
+                None
+            };
+            Ok(introspect_parallel(&mut client, helper.as_mut(), filter)?)
+        }
+        DiffSide::Desired(Desired::Files(path)) if !path.exists() => bail!(
+            "{}: no such file or directory (FROM and TO are postgres:// URLs, .sql files or directories of .sql files)",
+            path.display()
+        ),
+        DiffSide::Desired(d) => Ok(d.snapshot(root, dev, filter, cache)?.0),
     }
-    let path = PathBuf::from(side);
-    if !path.exists() {
-        bail!("{side}: no such file or directory (FROM and TO are postgres:// URLs, .sql files or directories of .sql files)");
-    }
-    Ok(snapshot_of_sql(&path, dev, filter, cache)?.0)
 }
 
 /// Loads `path` (a file or directory) into a throwaway database and reads its catalog, or
@@ -260,30 +317,29 @@ fn tell(out: &Output, d: &SchemaDiff) {
     }
 }
 
-pub fn run_diff(
-    global: &GlobalArgs,
-    out: &Output,
-    from: &str,
-    to: &str,
-    exit_code: bool,
-    args: &SchemaArgs,
-) -> Result<ExitCode> {
+pub fn run_diff(global: &GlobalArgs, out: &Output, diff_args: &DiffArgs) -> Result<ExitCode> {
+    let (exit_code, args) = (diff_args.exit_code, &diff_args.schema);
+    let (from, to) = diff_sides(diff_args)?;
+    let (from, to) = (&from, &to);
     let project = Project::load(global)?;
+    let root = project.config.root_dir();
+    let root = root.as_path();
     let filter = filter_for(&project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
     // Catalog reads are CPU-bound on the server: each database side gets a second connection
     // only when there is a core for it (measured on 2 cores: reading both sides of a 5,000-table
     // diff over 4 connections took as long as over 2, and 25 MB more memory).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let url_sides = usize::from(is_url(from)) + usize::from(is_url(to));
+    let is_db = |s: &DiffSide| matches!(s, DiffSide::Url(_));
+    let url_sides = usize::from(is_db(from)) + usize::from(is_db(to));
     let readers = cores.checked_div(url_sides).unwrap_or(1).clamp(1, 2);
-    let read = |side: &str, label: &str, dev: &mut DevServer| {
-        let s = snapshot(side, dev, &filter, !args.no_cache, readers)
-            .with_context(|| format!("reading {label} ({})", retort_pg::redact_conn_string(side)));
+    let read = |side: &DiffSide, label: &str, dev: &mut DevServer| {
+        let s = snapshot(side, root, dev, &filter, !args.no_cache, readers)
+            .with_context(|| format!("reading {label} ({})", side.describe()));
         trim_heap();
         s
     };
-    let (a, b) = if is_url(from) && is_url(to) {
+    let (a, b) = if is_db(from) && is_db(to) {
         // Two databases to read: read them at the same time.
         std::thread::scope(|s| {
             let other = s.spawn(|| read(to, "TO", &mut DevServer::new(None, out)));
@@ -319,8 +375,14 @@ pub fn run_diff(
     })
 }
 
-pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result<ExitCode> {
+pub fn run_check(
+    global: &GlobalArgs,
+    out: &Output,
+    desired_args: &DesiredArgs,
+    args: &SchemaArgs,
+) -> Result<ExitCode> {
     let project = Project::load(global)?;
+    let desired = Desired::of_project(&project, desired_args)?;
     let graph = project.graph()?;
     let options = project.options(None, None, None)?;
     let filter = filter_for(&project, args)?;
@@ -346,14 +408,25 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
     let pending = graph.len() - graph.applied_revisions(&current.state).count();
     let live_diff = diff(&live, &head);
 
-    let schema_path = project.schema_path();
+    let schema_name = desired.as_ref().map_or_else(
+        || project.schema_path().display().to_string(),
+        Desired::describe,
+    );
     let mut schema_source = None;
-    let schema_diff = if schema_path.exists() {
-        let (desired, source) = snapshot_of_sql(&schema_path, &mut dev, &filter, !args.no_cache)?;
-        schema_source = Some(source);
-        Some(diff(&head, &desired))
-    } else {
-        None
+    let schema_diff = match &desired {
+        Some(d) => {
+            let (desired, source) = d
+                .snapshot(
+                    &project.config.root_dir(),
+                    &mut dev,
+                    &filter,
+                    !args.no_cache,
+                )
+                .with_context(|| format!("reading the desired schema ({})", d.describe()))?;
+            schema_source = Some(source);
+            Some(diff(&head, &desired))
+        }
+        None => None,
     };
     let differs = !live_diff.is_empty()
         || !edited.is_empty()
@@ -363,7 +436,7 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
             "ok": !differs,
             "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
             "edited_migrations": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
-            "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_path.display().to_string(), "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
+            "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_name, "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
             "cache": {"migrations_head": head_source, "schema_file": schema_source},
         }))?;
     } else {
@@ -392,18 +465,13 @@ pub fn run_check(global: &GlobalArgs, out: &Output, args: &SchemaArgs) -> Result
             ));
         }
         match &schema_diff {
-            None => out.note(format!(
-                "note: no {} to compare (skipped)",
-                schema_path.display()
-            )),
-            Some(d) if d.is_empty() => out.say(format!(
-                "ok: {} matches the migrations head",
-                schema_path.display()
-            )),
+            None => out.note(format!("note: no {schema_name} to compare (skipped)")),
+            Some(d) if d.is_empty() => {
+                out.say(format!("ok: {schema_name} matches the migrations head"))
+            }
             Some(d) => {
                 out.say(format!(
-                    "DRIFT: {} has changes no migration makes; `retort new -m MESSAGE --autogenerate` writes one:",
-                    schema_path.display()
+                    "DRIFT: {schema_name} has changes no migration makes; `retort new -m MESSAGE --autogenerate` writes one:"
                 ));
                 print!("{}", d.to_script());
             }
@@ -422,6 +490,7 @@ pub fn autogenerate(
     out: &Output,
     graph: &RevisionGraph,
     to: Option<&str>,
+    desired_args: &DesiredArgs,
     args: &SchemaArgs,
 ) -> Result<(SchemaDiff, SchemaDiff)> {
     let options = project.options(None, None, None)?;
@@ -429,18 +498,21 @@ pub fn autogenerate(
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
     let cache = !args.no_cache;
     let (head, _) = migrations_head_cached(graph, &options, &mut dev, &filter, cache)?;
+    let root = project.config.root_dir();
     let desired = match to {
-        Some(url) => snapshot(url, &mut dev, &filter, cache, 2)?,
-        None => {
-            let path = project.schema_path();
-            if !path.exists() {
-                bail!(
-                    "{} does not exist; write the schema you want there, or pass --to URL",
-                    path.display()
-                );
+        Some(side) => snapshot(&DiffSide::of(side), &root, &mut dev, &filter, cache, 2)?,
+        None => match Desired::of_project(project, desired_args)? {
+            Some(d) => {
+                d.snapshot(&root, &mut dev, &filter, cache)
+                    .with_context(|| format!("reading the desired schema ({})", d.describe()))?
+                    .0
             }
-            snapshot_of_sql(&path, &mut dev, &filter, cache)?.0
-        }
+            None => bail!(
+                "{} does not exist; write the schema you want there, set [migrations] \
+                 schema_command or schema_build in retort.toml, or pass --to URL",
+                project.schema_path().display()
+            ),
+        },
     };
     let up = diff(&head, &desired);
     let down = diff(&desired, &head);
