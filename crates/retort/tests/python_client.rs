@@ -1,10 +1,14 @@
-//! Runs the Python shadow-store client's interoperability tests (python/tests) with pytest in a
-//! virtualenv, against real clusters, with this build's `retort` as the Rust side.
+//! Runs the Python packages' pytest suites in a virtualenv, against real clusters, with this
+//! build's `retort`: the shadow-store client's interoperability tests (python/tests) and
+//! retort-sqlalchemy's (python/retort-sqlalchemy/tests).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn venv() -> PathBuf {
+    // The tests of this file run in parallel; one pip at a time in the shared virtualenv.
+    static PIP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = PIP.lock().unwrap_or_else(|e| e.into_inner());
     // Kept between runs in the target directory: pip only downloads once.
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python-venv");
     let python = target.join("bin/python");
@@ -26,24 +30,24 @@ fn venv() -> PathBuf {
             "psycopg[binary]>=3.1",
             "pytest>=7",
             "bcrypt>=4",
+            "sqlalchemy>=2",
         ])
         .status()
         .expect("pip");
     assert!(
         st.success(),
-        "pip install of argon2-cffi, psycopg, pytest and bcrypt failed"
+        "pip install of argon2-cffi, psycopg, pytest, bcrypt and sqlalchemy failed"
     );
     target
 }
 
-#[test]
-fn python_client_interoperates_with_the_rust_one() {
+/// Runs the pytest suite in `package_dir`/tests with the package importable; its output.
+fn pytest(package_dir: &Path) -> String {
     let venv = venv();
-    let python_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python");
     let out = Command::new(venv.join("bin/python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
-        .current_dir(&python_dir)
-        .env("PYTHONPATH", &python_dir)
+        .current_dir(package_dir)
+        .env("PYTHONPATH", package_dir)
         .env("RETORT_BIN", env!("CARGO_BIN_EXE_retort"))
         .env_remove("DATABASE_URL")
         .output()
@@ -54,5 +58,21 @@ fn python_client_interoperates_with_the_rust_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "pytest failed:\n{text}");
+    text
+}
+
+fn python_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python")
+}
+
+#[test]
+fn python_client_interoperates_with_the_rust_one() {
+    let text = pytest(&python_dir());
     assert!(text.contains("5 passed"), "{text}");
+}
+
+#[test]
+fn sqlalchemy_models_render_and_check_clean_against_create_all() {
+    let text = pytest(&python_dir().join("retort-sqlalchemy"));
+    assert!(text.contains("3 passed"), "{text}");
 }
