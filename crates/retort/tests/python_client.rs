@@ -1,6 +1,7 @@
 //! Runs the Python packages' pytest suites in a virtualenv, against real clusters, with this
 //! build's `retort`: the shadow-store client's interoperability tests (python/tests) and
-//! retort-sqlalchemy's (python/retort-sqlalchemy/tests).
+//! retort-sqlalchemy's (python/retort-sqlalchemy/tests), and the tested recipes of
+//! docs/desired-state.md (python/recipes/tests).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,12 +32,13 @@ fn venv() -> PathBuf {
             "pytest>=7",
             "bcrypt>=4",
             "sqlalchemy>=2",
+            "django>=4.2",
         ])
         .status()
         .expect("pip");
     assert!(
         st.success(),
-        "pip install of argon2-cffi, psycopg, pytest, bcrypt and sqlalchemy failed"
+        "pip install of argon2-cffi, psycopg, pytest, bcrypt, sqlalchemy and django failed"
     );
     target
 }
@@ -75,4 +77,10 @@ fn python_client_interoperates_with_the_rust_one() {
 fn sqlalchemy_models_render_and_check_clean_against_create_all() {
     let text = pytest(&python_dir().join("retort-sqlalchemy"));
     assert!(text.contains("3 passed"), "{text}");
+}
+
+#[test]
+fn the_django_recipe_builds_the_desired_schema_with_manage_py_migrate() {
+    let text = pytest(&python_dir().join("recipes"));
+    assert!(text.contains("1 passed"), "{text}");
 }

@@ -1,4 +1,4 @@
--- retort:revision b4f4e8120286
+-- retort:revision 4befb220dd4b
 -- retort:parents c4a438759efb
 -- retort:message shadow store shadow to version 2
 
@@ -600,7 +600,10 @@ BEGIN
         RAISE EXCEPTION 'import_bcrypt: % names but % hashes', array_length(p_usernames, 1), array_length(p_hashes, 1)
             USING ERRCODE = '22023';
     END IF;
-    IF EXISTS (SELECT FROM unnest(p_hashes) h WHERE h IS NULL OR h !~ '^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$') THEN
+    -- (A bounded repetition like {53} makes PostgreSQL's regex three times slower; length does it.)
+    IF EXISTS (SELECT FROM unnest(p_hashes) h
+               WHERE h IS NULL OR h !~ '^\$2[aby]\$[0-3][0-9]\$[./A-Za-z0-9]+$' OR length(h) <> 60
+                  OR substr(h, 5, 2)::integer NOT BETWEEN 4 AND 31) THEN
         RAISE EXCEPTION 'import_bcrypt: not every hash is a bcrypt hash ($2a$, $2b$ or $2y$, cost 04-31, 60 characters)'
             USING ERRCODE = '22023';
     END IF;
