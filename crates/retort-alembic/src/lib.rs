@@ -4,7 +4,9 @@
 //! Each `versions/*.py` file is parsed with a real Python parser (`rustpython-parser`); the
 //! module-level `revision`, `down_revision` (a string, a tuple for merges, or None),
 //! `branch_labels` and `depends_on` must be literals, and the docstring's first line is the
-//! message. Nothing is imported or executed.
+//! message. Nothing is imported or executed. A file Python 3 cannot parse as a whole (Python 2
+//! bodies: `print "..."`, `except X, e:`, `ur''`) is read from its module-level statements
+//! alone; only when those do not parse is it an error, with its file and line.
 //!
 //! ```no_run
 //! let project = retort_alembic::read_project(std::path::Path::new("alembic"))?;
@@ -19,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use rustpython_parser::{ast, Parse};
 use sha2::{Digest, Sha256};
+
+mod skeleton;
 
 /// What can go wrong reading an Alembic project.
 #[derive(Debug, thiserror::Error)]
@@ -211,13 +215,25 @@ fn read_file(path: &Path) -> Result<Option<Raw>, AlembicError> {
         path: path.to_owned(),
         source,
     })?;
-    let suite = ast::Suite::parse(&text, &path.display().to_string()).map_err(|e| {
-        AlembicError::Syntax {
-            path: path.to_owned(),
-            line: line_of(&text, e.offset.to_usize()),
-            message: e.error.to_string(),
+    let name = path.display().to_string();
+    let (suite, text) = match ast::Suite::parse(&text, &name) {
+        Ok(suite) => (suite, text),
+        // Python 2 (or other syntax Python 3 refuses) in the bodies: read only what retort
+        // needs, on the same lines. When that does not parse either, the error is the file's.
+        Err(e) => {
+            let module_level = skeleton::module_level(&text);
+            match ast::Suite::parse(&module_level, &name) {
+                Ok(suite) => (suite, module_level),
+                Err(_) => {
+                    return Err(AlembicError::Syntax {
+                        path: path.to_owned(),
+                        line: line_of(&text, e.offset.to_usize()),
+                        message: e.error.to_string(),
+                    })
+                }
+            }
         }
-    })?;
+    };
     let mut vars: BTreeMap<String, (Vec<String>, usize)> = BTreeMap::new();
     let mut message = String::new();
     for (i, stmt) in suite.iter().enumerate() {
@@ -440,6 +456,62 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("is not a revision"));
+    }
+
+    /// A Python 2-era revision file, as `alembic revision` wrote them around 2013.
+    fn python2_file(id: &str, down: &str, n: usize) -> String {
+        format!(
+            "# -*- coding: utf-8 -*-\n\"\"\"step {n}: widen the ledger\n\nRevision ID: {id}\nRevises: {down}\nCreate Date: 2013-0{m}-01 12:00:00.000000\n\n\"\"\"\n\n# revision identifiers, used by Alembic.\nrevision = '{id}'\ndown_revision = {down}\n\nfrom alembic import op\nimport sqlalchemy as sa\n\nprint \"loading {n}\"\n\ndef upgrade():\n\ttry:\n\t\top.execute(ur\"UPDATE ledger SET note = 'caf\\u00e9'\")\n\texcept Exception, e:\n\t\tprint >>sys.stderr, \"failed: %s\" % e\n\t\traise\n\ndef downgrade():\n\tprint 'nothing to undo', {n}L\n",
+            m = n % 9 + 1
+        )
+    }
+
+    #[test]
+    fn a_python_2_history_of_120_revisions_imports() {
+        let ids: Vec<String> = (0..120)
+            .map(|i| format!("{:012x}", 0xa000_0000_0000_u64 + i))
+            .collect();
+        let mut files = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            let down = match n {
+                0 => "None".to_owned(),
+                // Every 30th revision merges two branches that split 5 revisions earlier.
+                n if n % 30 == 0 => format!("('{}', '{}')", ids[n - 1], ids[n - 5]),
+                n => format!("'{}'", ids[n - 1]),
+            };
+            files.push((format!("{id}_step_{n}.py"), python2_file(id, &down, n)));
+        }
+        // Labels written as Python 2 unicode literals.
+        files[3].1 = files[3].1.replace(
+            "down_revision = ",
+            "branch_labels = (u'ledger',)\ndown_revision = ",
+        );
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let d = project(&refs);
+        let p = read_project(d.path()).unwrap();
+        assert_eq!(p.revisions.len(), 120);
+        assert_eq!(p.heads().len(), 1);
+        let r60 = p
+            .revisions
+            .iter()
+            .find(|r| r.alembic_id == ids[60])
+            .unwrap();
+        assert_eq!(r60.down_revisions, vec![ids[59].clone(), ids[55].clone()]);
+        assert_eq!(r60.message, "step 60: widen the ledger");
+        let r3 = p.revisions.iter().find(|r| r.alembic_id == ids[3]).unwrap();
+        assert_eq!(r3.branch_labels, ["ledger"]);
+        // Module-level values that cannot be read without running the file are still errors,
+        // with the line, Python 2 or not.
+        let bad = python2_file("abcdefabcdef", "compute_parent()", 1);
+        let d = project(&[("bad.py", &bad)]);
+        let e = read_project(d.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.py:12") && e.contains("not a literal"),
+            "{e}"
+        );
     }
 
     #[test]
