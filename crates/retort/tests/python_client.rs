@@ -1,7 +1,8 @@
 //! Runs the Python packages' pytest suites in a virtualenv, against real clusters, with this
 //! build's `retort`: the shadow-store client's interoperability tests (python/tests) and
 //! retort-sqlalchemy's (python/retort-sqlalchemy/tests), and the tested recipes of
-//! docs/desired-state.md (python/recipes/tests).
+//! docs/desired-state.md (python/recipes/tests), and the Python example app's browser test
+//! (examples/speakfriend-py/tests).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,12 +35,14 @@ fn venv() -> PathBuf {
             "sqlalchemy>=2",
             "django>=4.2",
             "alembic>=1.13",
+            "pyramid>=2",
+            "selenium>=4.10",
         ])
         .status()
         .expect("pip");
     assert!(
         st.success(),
-        "pip install of argon2-cffi, psycopg, pytest, bcrypt, sqlalchemy, django and alembic failed"
+        "pip install of argon2-cffi, psycopg, pytest, bcrypt, sqlalchemy, django, alembic, pyramid and selenium failed"
     );
     target
 }
@@ -86,4 +89,13 @@ fn sqlalchemy_models_render_and_check_clean_against_create_all() {
 fn recipes_and_the_comparison_with_alembic() {
     let text = pytest(&python_dir().join("recipes"));
     assert!(text.contains("2 passed"), "{text}");
+}
+
+/// The Python example app, started with its one command on a throwaway primary + sync + async
+/// cluster, driven through headless Chromium (screenshots under target/tmp/).
+#[test]
+fn the_python_example_app_in_a_browser() {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/speakfriend-py");
+    let text = pytest(&app);
+    assert!(text.contains("1 passed"), "{text}");
 }
