@@ -248,6 +248,11 @@ pub struct StatementFailure {
     pub non_transactional: bool,
     /// The server's error.
     pub source: PgError,
+    /// How many times the migration was tried (more than 1 after lock-timeout retries).
+    pub attempts: u32,
+    /// The sessions that held the lock it waited for, when a lock timeout ended it and a
+    /// second connection could ask (`RunnerOptions::watch`).
+    pub blockers: Vec<crate::lockwatch::Blocker>,
 }
 
 impl StatementFailure {
@@ -270,7 +275,14 @@ impl std::fmt::Display for StatementFailure {
             self.index,
             self.count,
             self.source
-        )
+        )?;
+        if self.attempts > 1 {
+            write!(f, " (after {} tries)", self.attempts)?;
+        }
+        for b in &self.blockers {
+            write!(f, "; the lock is held by {b}")?;
+        }
+        Ok(())
     }
 }
 

@@ -25,18 +25,22 @@
 //! # Ok(()) }
 //! ```
 
+mod concurrent;
 mod error;
 mod file;
 mod graph;
+mod lockwatch;
 mod offline;
 mod runner;
 mod source;
 mod store;
 mod target;
 
+pub use concurrent::{invalid_indexes, InvalidIndex};
 pub use error::{Edited, Location, MigrateError, StatementFailure};
 pub use file::{checksum, is_revision_id, new_revision_id, Migration, NewMigration, Section};
 pub use graph::{AppliedSet, Direction, EdgeKind, Plan, RevisionGraph, Step};
+pub use lockwatch::Blocker;
 pub use offline::render_script;
 pub use retort_pg::{split_statements, SplitError, Statement};
 pub use runner::{

@@ -8,6 +8,7 @@ use retort_pg::{Client, PgError};
 use crate::error::{db, Edited, Location, MigrateError, StatementFailure};
 use crate::file::Migration;
 use crate::graph::{AppliedSet, Direction, Plan, RevisionGraph, Step};
+use crate::lockwatch::{Blocker, LockWatch};
 use crate::store::{MigrationLock, StoredHeads, VersionStore};
 use crate::target::Target;
 use retort_pg::Statement;
@@ -23,6 +24,15 @@ pub struct RunnerOptions {
     pub statement_timeout: Option<Duration>,
     /// How long to wait for another runner's lock.
     pub lock_wait: Duration,
+    /// How many times a transactional migration that hit `lock_timeout` (SQLSTATE 55P03) is
+    /// rolled back and tried again, after a jittered, doubling pause (default 3).
+    pub lock_retries: u32,
+    /// The first pause before such a retry; each next one doubles (default 500 ms).
+    pub retry_backoff: Duration,
+    /// Where a second connection can reach the same database, to ask `pg_blocking_pids` who
+    /// holds a lock a migration waits for (the retry messages and the error name them). None:
+    /// lock timeouts are retried and reported without their blockers.
+    pub watch: Option<retort_pg::ConnConfig>,
 }
 
 impl RunnerOptions {
@@ -47,6 +57,9 @@ impl Default for RunnerOptions {
             lock_timeout: Some(Duration::from_secs(5)),
             statement_timeout: None,
             lock_wait: Duration::from_secs(60),
+            lock_retries: 3,
+            retry_backoff: Duration::from_millis(500),
+            watch: None,
         }
     }
 }
@@ -77,6 +90,20 @@ pub trait Observer {
     }
     /// A migration marked `-- retort:transaction off` is about to run.
     fn non_transactional(&mut self, _migration: &Migration) {}
+    /// A transactional migration hit `lock_timeout`; it was rolled back and runs again after
+    /// `wait` (retry `attempt` of `retries`). `blockers` held the lock it waited for, when known.
+    fn lock_retry(
+        &mut self,
+        _migration: &Migration,
+        _attempt: u32,
+        _retries: u32,
+        _wait: Duration,
+        _blockers: &[Blocker],
+    ) {
+    }
+    /// An INVALID index left by an interrupted `CREATE INDEX CONCURRENTLY` was dropped before
+    /// the statement that builds it runs again.
+    fn invalid_index_dropped(&mut self, _migration: &Migration, _index: &str) {}
     /// Asked before each migration: `Some(reason)` stops the run there (the migrations already
     /// committed stay; the error is [`MigrateError::Stopped`]). `upgrade --wait-each` uses it
     /// when a wait for standbys fails.
@@ -126,6 +153,9 @@ pub struct MigrationRunner<'a> {
     store: VersionStore,
     options: RunnerOptions,
     observer: &'a mut dyn Observer,
+    watch: LockWatch,
+    /// The backend pid of `client`, read when the run takes its lock.
+    pid: Option<i32>,
 }
 
 /// Upgrades `client`'s database to `target` with default options: the one call an application
@@ -159,8 +189,10 @@ impl<'a> MigrationRunner<'a> {
             client,
             graph,
             store: VersionStore::new(options.schema.clone()),
+            watch: LockWatch::new(options.watch.clone()),
             options,
             observer,
+            pid: None,
         }
     }
 
@@ -339,7 +371,7 @@ impl<'a> MigrationRunner<'a> {
         &mut self,
         work: impl FnOnce(&mut Self) -> Result<T, MigrateError>,
     ) -> Result<T, MigrateError> {
-        let standby: bool = self
+        let row = self
             .client
             .query_one(
                 // PG14+: a backend whose runner died (SIGKILL, lost network) aborts within a
@@ -347,11 +379,13 @@ impl<'a> MigrationRunner<'a> {
                 // writes to the socket.
                 "SELECT pg_is_in_recovery(), set_config('application_name', 'retort migrate', false), \
                  CASE WHEN current_setting('server_version_num')::int >= 140000 \
-                      THEN set_config('client_connection_check_interval', '1000', false) END",
+                      THEN set_config('client_connection_check_interval', '1000', false) END, \
+                 pg_backend_pid()",
                 &[],
             )
-            .map_err(db("checking that the server is a primary"))?
-            .get(0);
+            .map_err(db("checking that the server is a primary"))?;
+        let standby: bool = row.get(0);
+        self.pid = Some(row.get(3));
         if standby {
             let target: String = self
                 .client
@@ -431,7 +465,67 @@ impl<'a> MigrationRunner<'a> {
             .collect()
     }
 
+    /// A transactional migration, tried again after a lock timeout (55P03) up to
+    /// `lock_retries` times with a jittered, doubling pause; every try is its own transaction,
+    /// rolled back whole when it fails.
     fn run_in_transaction(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        statements: &[Statement],
+        bookkeeping: &postgres::Statement,
+        started: Instant,
+    ) -> Result<(), MigrateError> {
+        let mut attempt = 0;
+        loop {
+            let (result, blockers) =
+                self.try_transaction(m, step, statements, bookkeeping, started);
+            let Err(MigrateError::Statement(mut failure)) = result else {
+                return result;
+            };
+            if failure.source.sqlstate() != Some("55P03") {
+                return Err(MigrateError::Statement(failure));
+            }
+            if attempt >= self.options.lock_retries {
+                failure.attempts = attempt + 1;
+                failure.blockers = blockers;
+                return Err(MigrateError::Statement(failure));
+            }
+            attempt += 1;
+            let wait = backoff(self.options.retry_backoff, attempt);
+            self.observer
+                .lock_retry(m, attempt, self.options.lock_retries, wait, &blockers);
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// One try of a transactional migration, watched for lock waits.
+    fn try_transaction(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        statements: &[Statement],
+        bookkeeping: &postgres::Statement,
+        started: Instant,
+    ) -> (Result<(), MigrateError>, Vec<Blocker>) {
+        // Ask who blocks us once a lock wait has lasted a while (half the lock timeout, at most
+        // a quarter second): quick migrations never open the second connection.
+        let delay = self
+            .options
+            .lock_timeout
+            .map_or(Duration::from_millis(250), |t| {
+                (t / 2).min(Duration::from_millis(250))
+            });
+        let pid = self.pid;
+        let mut watch = std::mem::replace(&mut self.watch, LockWatch::new(None));
+        let (result, blockers) = watch.during(pid, delay, || {
+            self.transaction(m, step, statements, bookkeeping, started)
+        });
+        self.watch = watch;
+        (result, blockers)
+    }
+
+    fn transaction(
         &mut self,
         m: &Migration,
         step: &Step,
@@ -517,7 +611,20 @@ impl<'a> MigrationRunner<'a> {
                 .map_err(db("setting timeouts"))?;
         }
         for (i, s) in statements.iter().enumerate() {
-            if let Err(e) = self.client.batch_execute(&s.sql) {
+            // A CONCURRENTLY build an earlier run left INVALID is dropped and built again.
+            let mut result = Ok(());
+            if let Some((index, table)) = crate::concurrent::concurrent_index(&s.sql) {
+                result = match crate::concurrent::invalid_index(self.client, &index, &table) {
+                    Ok(Some(invalid)) => {
+                        self.observer.invalid_index_dropped(m, &invalid);
+                        self.client
+                            .batch_execute(&format!("DROP INDEX CONCURRENTLY {invalid}"))
+                    }
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                };
+            }
+            if let Err(e) = result.and_then(|()| self.client.batch_execute(&s.sql)) {
                 let err = statement_error(m, step, statements, i, true, e);
                 let note = format!(
                     "statement {} of {} (line {}) failed outside a transaction; statements 1..{} \
@@ -592,6 +699,17 @@ impl<'a> MigrationRunner<'a> {
             .map_err(db(format!("updating the version table for {}", m.revision)))?;
         Ok(())
     }
+}
+
+/// The pause before retry `attempt` (1-based): `base` doubled each time, between half and one
+/// and a half of that (jitter, so that several runners do not retry in step).
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let doubled = base.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let factor = 0.5 + f64::from(nanos % 1000) / 1000.0;
+    doubled.mul_f64(factor)
 }
 
 /// Splits every step's SQL and checks down sections exist, so that nothing runs when any
@@ -673,5 +791,7 @@ fn statement_error(
         statement: s.sql.clone(),
         non_transactional,
         source: PgError::from(e),
+        attempts: 1,
+        blockers: Vec::new(),
     }))
 }

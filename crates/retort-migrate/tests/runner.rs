@@ -6,7 +6,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use retort_migrate::{
-    render_script, MigrateError, MigrationRunner, Observer, RunnerOptions, Silent, Target,
+    render_script, Blocker, MigrateError, Migration, MigrationRunner, Observer, RunnerOptions,
+    Silent, Target,
 };
 use support::{cluster, database, schema_dump, tables, version_rows, Files};
 
@@ -659,6 +660,7 @@ fn lock_and_statement_timeouts_apply_to_each_migration_and_end_with_it() {
         .unwrap();
     let options = RunnerOptions {
         lock_timeout: Some(Duration::from_millis(200)),
+        lock_retries: 0,
         ..RunnerOptions::default()
     };
     let started = std::time::Instant::now();
@@ -717,4 +719,204 @@ fn lock_and_statement_timeouts_apply_to_each_migration_and_end_with_it() {
     assert_eq!(tables(&mut client), vec!["quick".to_owned()]);
     assert_eq!(show(&mut client, "statement_timeout"), "0");
     assert_eq!(show(&mut client, "lock_timeout"), "0");
+}
+
+/// Records lock-timeout retries and repaired indexes.
+#[derive(Default)]
+struct Retries {
+    retries: Vec<(u32, Duration, Vec<Blocker>)>,
+    dropped: Vec<String>,
+}
+
+impl Observer for Retries {
+    fn lock_retry(
+        &mut self,
+        _m: &Migration,
+        attempt: u32,
+        _retries: u32,
+        wait: Duration,
+        blockers: &[Blocker],
+    ) {
+        self.retries.push((attempt, wait, blockers.to_vec()));
+    }
+    fn invalid_index_dropped(&mut self, _m: &Migration, index: &str) {
+        self.dropped.push(index.to_owned());
+    }
+}
+
+fn history_count(client: &mut retort_pg::Client, revision: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM retort.history WHERE revision = $1 AND direction = 'up'",
+            &[&revision],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_lock_timeout_is_retried_naming_the_blocker_until_the_writer_commits() {
+    let c = cluster();
+    let (url, mut client) = database(&c, "retries");
+    client.batch_execute("CREATE TABLE busy (id int)").unwrap();
+    let files = Files::new();
+    files.add(A, &[], "ALTER TABLE busy ADD COLUMN v text;", None);
+    let graph = files.graph();
+    // A writer in an open transaction holds a lock ALTER TABLE must wait for.
+    let mut writer = retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).unwrap();
+    let writer_pid: i32 = writer
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    writer
+        .batch_execute("SET application_name = 'the writer'; BEGIN; INSERT INTO busy VALUES (1)")
+        .unwrap();
+    let options = RunnerOptions {
+        lock_timeout: Some(Duration::from_millis(300)),
+        lock_retries: 5,
+        retry_backoff: Duration::from_millis(200),
+        watch: Some(retort_pg::ConnConfig::parse(&url).unwrap()),
+        ..RunnerOptions::default()
+    };
+    let committer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1200));
+        writer.batch_execute("COMMIT").unwrap();
+    });
+    let mut seen = Retries::default();
+    let started = std::time::Instant::now();
+    MigrationRunner::new(&mut client, &graph, options, &mut seen)
+        .upgrade(&Target::Heads)
+        .unwrap();
+    committer.join().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1200));
+    assert!(!seen.retries.is_empty(), "it waited, so it retried");
+    let (attempt, wait, blockers) = &seen.retries[0];
+    assert_eq!(*attempt, 1);
+    assert!(*wait >= Duration::from_millis(100) && *wait <= Duration::from_millis(300));
+    assert_eq!(blockers.len(), 1, "{blockers:?}");
+    assert_eq!(blockers[0].pid, writer_pid);
+    assert_eq!(blockers[0].application_name, "the writer");
+    assert!(
+        blockers[0].query.contains("INSERT INTO busy"),
+        "{:?}",
+        blockers[0]
+    );
+    // Applied once, in the end.
+    assert_eq!(history_count(&mut client, A), 1);
+    let cols: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'busy' AND column_name = 'v'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 1);
+}
+
+#[test]
+fn after_the_last_retry_the_error_names_the_blocker_and_nothing_is_applied() {
+    let c = cluster();
+    let (url, mut client) = database(&c, "retries_out");
+    client.batch_execute("CREATE TABLE busy (id int)").unwrap();
+    let files = Files::new();
+    files.add(
+        A,
+        &[],
+        "CREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN v text;",
+        None,
+    );
+    let graph = files.graph();
+    let mut writer = retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).unwrap();
+    writer
+        .batch_execute(
+            "SET application_name = 'long report'; BEGIN; LOCK TABLE busy IN ACCESS SHARE MODE",
+        )
+        .unwrap();
+    let options = RunnerOptions {
+        lock_timeout: Some(Duration::from_millis(200)),
+        lock_retries: 2,
+        retry_backoff: Duration::from_millis(50),
+        watch: Some(retort_pg::ConnConfig::parse(&url).unwrap()),
+        ..RunnerOptions::default()
+    };
+    let mut seen = Retries::default();
+    let err = MigrationRunner::new(&mut client, &graph, options, &mut seen)
+        .upgrade(&Target::Heads)
+        .unwrap_err();
+    let MigrateError::Statement(f) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(f.source.sqlstate(), Some("55P03"));
+    assert_eq!(f.attempts, 3);
+    assert_eq!(seen.retries.len(), 2);
+    assert_eq!(f.blockers.len(), 1, "{:?}", f.blockers);
+    let text = err.to_string();
+    assert!(
+        text.contains("after 3 tries") && text.contains("long report"),
+        "{text}"
+    );
+    assert!(
+        !tables(&mut client).contains(&"side".to_owned()),
+        "rolled back whole"
+    );
+    assert_eq!(history_count(&mut client, A), 0);
+    writer.batch_execute("ROLLBACK").unwrap();
+    // Without a watch connection the retries still happen, the blockers are just unknown.
+    let options = RunnerOptions {
+        lock_timeout: Some(Duration::from_millis(100)),
+        lock_retries: 1,
+        retry_backoff: Duration::from_millis(10),
+        ..RunnerOptions::default()
+    };
+    MigrationRunner::new(&mut client, &graph, options, &mut Silent)
+        .upgrade(&Target::Heads)
+        .unwrap();
+    assert_eq!(history_count(&mut client, A), 1);
+}
+
+#[test]
+fn an_invalid_index_left_by_a_failed_concurrent_build_is_dropped_and_built_again() {
+    let c = cluster();
+    let (_, mut client) = database(&c, "invalid_index");
+    client
+        .batch_execute("CREATE TABLE people (id int, email text); INSERT INTO people VALUES (1, 'a'), (2, 'a')")
+        .unwrap();
+    let files = Files::new();
+    files.add_with(
+        A,
+        &[],
+        "-- retort:transaction off\n",
+        "CREATE UNIQUE INDEX CONCURRENTLY people_email ON people (email);",
+        None,
+    );
+    let graph = files.graph();
+    // The build fails on the duplicate and leaves people_email INVALID.
+    let err = MigrationRunner::new(&mut client, &graph, RunnerOptions::default(), &mut Silent)
+        .upgrade(&Target::Heads)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("could not create unique index"),
+        "{err}"
+    );
+    let valid = |client: &mut retort_pg::Client| -> Option<bool> {
+        client
+            .query_opt(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('people_email')",
+                &[],
+            )
+            .unwrap()
+            .map(|r| r.get(0))
+    };
+    assert_eq!(valid(&mut client), Some(false));
+    // The data is fixed; the rerun drops the INVALID index and builds it again.
+    client
+        .batch_execute("DELETE FROM people WHERE id = 2")
+        .unwrap();
+    let mut seen = Retries::default();
+    MigrationRunner::new(&mut client, &graph, RunnerOptions::default(), &mut seen)
+        .upgrade(&Target::Heads)
+        .unwrap();
+    assert_eq!(seen.dropped, vec!["people_email".to_owned()]);
+    assert_eq!(valid(&mut client), Some(true));
+    assert_eq!(history_count(&mut client, A), 1);
 }

@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// RETORT_DATABASE_URL, RETORT_MIGRATIONS_DIR, RETORT_MIGRATIONS_SCHEMA,
 /// RETORT_MIGRATIONS_SCHEMA_COMMAND, RETORT_MIGRATIONS_SCHEMA_BUILD,
 /// RETORT_MIGRATIONS_TABLE_SCHEMA, RETORT_MIGRATIONS_LOCK_TIMEOUT,
-/// RETORT_MIGRATIONS_STATEMENT_TIMEOUT, RETORT_MIGRATIONS_LOCK_WAIT, RETORT_REPLICAS_WAIT,
+/// RETORT_MIGRATIONS_STATEMENT_TIMEOUT, RETORT_MIGRATIONS_LOCK_WAIT,
+/// RETORT_MIGRATIONS_LOCK_RETRIES, RETORT_REPLICAS_WAIT,
 /// RETORT_REPLICAS_TIMEOUT, RETORT_REPLICAS_MAX_LAG, RETORT_SHADOW_SCHEMA,
 /// RETORT_SHADOW_APP_ROLE, RETORT_SHADOW_OWNER_ROLE, RETORT_SHADOW_ADMIN_ROLE.
 ///
@@ -790,6 +791,11 @@ pub struct ApplyArgs {
     /// SET lock_timeout for each migration (default 5s, [migrations] lock_timeout; 0 = off).
     #[arg(long, value_name = "DURATION")]
     pub lock_timeout: Option<String>,
+    /// A transactional migration that hits lock_timeout is rolled back and tried again this many
+    /// times, after a jittered pause that doubles (0.5 s, 1 s, 2 s, ...); each retry names the
+    /// session holding the lock (default 3, [migrations] lock_retries).
+    #[arg(long, value_name = "N")]
+    pub lock_retries: Option<u32>,
     /// SET statement_timeout for each migration (default off, [migrations] statement_timeout).
     #[arg(long, value_name = "DURATION")]
     pub statement_timeout: Option<String>,

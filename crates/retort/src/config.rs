@@ -54,6 +54,8 @@ pub struct Migrations {
     pub statement_timeout: Option<String>,
     /// How long to wait for another runner's lock (default 60s).
     pub lock_wait: Option<String>,
+    /// How many times a migration that hit lock_timeout is retried (default 3).
+    pub lock_retries: Option<u32>,
 }
 
 /// `[shadow]`: where the password store lives and who the application is.
@@ -111,6 +113,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "[migrations] statement_timeout",
     ),
     ("RETORT_MIGRATIONS_LOCK_WAIT", "[migrations] lock_wait"),
+    (
+        "RETORT_MIGRATIONS_LOCK_RETRIES",
+        "[migrations] lock_retries",
+    ),
     ("RETORT_REPLICAS_WAIT", "[replicas] wait"),
     ("RETORT_REPLICAS_TIMEOUT", "[replicas] timeout"),
     ("RETORT_REPLICAS_MAX_LAG", "[replicas] max_lag"),
@@ -145,6 +151,9 @@ impl Config {
         }
         if let Some(x) = file {
             m.schema = Some(PathBuf::from(x));
+        }
+        if let Some(n) = v("RETORT_MIGRATIONS_LOCK_RETRIES").and_then(|x| x.parse().ok()) {
+            m.lock_retries = Some(n);
         }
         m.schema_command = m.schema_command.take().or(command);
         m.schema_build = m.schema_build.take().or(build);

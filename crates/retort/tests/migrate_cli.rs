@@ -437,3 +437,74 @@ fn bad_input_is_reported_with_file_and_line() {
         .unwrap()
         .contains("missing_table"));
 }
+
+#[test]
+fn lock_timeouts_are_retried_naming_the_blocker_and_invalid_indexes_are_reported() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, mut client) = database(&c, "locks");
+    client
+        .batch_execute("CREATE TABLE busy (id int); CREATE TABLE people (email text); INSERT INTO people VALUES ('a'), ('a')")
+        .unwrap();
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    std::fs::write(
+        p.join("retort.toml"),
+        "[migrations]\ndir = \"migrations\"\nlock_timeout = \"300ms\"\n",
+    )
+    .unwrap();
+    write(p, &rev(1), &[], "ALTER TABLE busy ADD COLUMN v text;", "");
+    // A writer holds busy in an open transaction for a while.
+    let mut writer = retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).unwrap();
+    writer
+        .batch_execute(
+            "SET application_name = 'nightly report'; BEGIN; LOCK TABLE busy IN ACCESS SHARE MODE",
+        )
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        writer.batch_execute("COMMIT").unwrap();
+    });
+    let (code, _, err) = run(retort(p, &url).args(["upgrade", "--lock-retries", "6"]));
+    release.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("hit lock_timeout and was rolled back"),
+        "{err}"
+    );
+    assert!(
+        err.contains("blocked by pid") && err.contains("nightly report"),
+        "{err}"
+    );
+    assert!(err.contains("retry 1 of 6"), "{err}");
+
+    // A failed CONCURRENTLY build leaves an INVALID index: current and check report it.
+    std::fs::write(
+        p.join("migrations").join(format!("{}_idx.sql", rev(2))),
+        format!(
+            "-- retort:revision {}\n-- retort:parents {}\n-- retort:message email index\n-- retort:transaction off\n\n-- retort:up\nCREATE UNIQUE INDEX CONCURRENTLY people_email ON people (email);\n",
+            rev(2),
+            rev(1)
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 1, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["current", "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["invalid_indexes"][0]["index"], "people_email");
+    let (code, _, err) = run(retort(p, &url).arg("current"));
+    assert_eq!(code, 0);
+    assert!(err.contains("people_email on people is INVALID"), "{err}");
+    client
+        .batch_execute("DELETE FROM people WHERE ctid = (SELECT max(ctid) FROM people)")
+        .unwrap();
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("left INVALID") && err.contains("dropped it"),
+        "{err}"
+    );
+    let (code, out, _) = run(retort(p, &url).args(["current", "--format", "json"]));
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["invalid_indexes"], serde_json::json!([]));
+}

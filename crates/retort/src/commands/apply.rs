@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use retort_migrate::{
-    render_script, Direction, Migration, MigrationRunner, Observer, Plan, RevisionGraph, Target,
+    render_script, Direction, Migration, MigrationRunner, Observer, Plan, RevisionGraph,
+    RunnerOptions, Target,
 };
 use serde_json::json;
 
@@ -26,10 +27,11 @@ pub fn run(
 ) -> Result<ExitCode> {
     let project = Project::load(global)?;
     let graph = project.graph()?;
-    let options = project.options(
+    let options = project.options_with_retries(
         args.lock_wait.as_deref(),
         args.lock_timeout.as_deref(),
         args.statement_timeout.as_deref(),
+        args.lock_retries,
     )?;
     let target_text = match (&args.target, direction) {
         (Some(t), _) => t.clone(),
@@ -53,6 +55,11 @@ pub fn run(
     }
     let rollout = RolloutOptions::resolve(&project.config.replicas, args)?;
     let cfg = super::database_config(global)?;
+    // A second connection names whoever holds a lock a migration waits for.
+    let options = RunnerOptions {
+        watch: Some(cfg.clone()),
+        ..options
+    };
     let mut client = retort_pg::connect(&cfg)?;
     let topology = Topology::read(&mut client)?;
     topology.require_primary(&cfg.to_string())?;
@@ -376,6 +383,38 @@ impl Observer for CliObserver<'_> {
                 elapsed.as_secs_f64() * 1000.0
             )),
         }
+    }
+
+    fn lock_retry(
+        &mut self,
+        m: &Migration,
+        attempt: u32,
+        retries: u32,
+        wait: Duration,
+        blockers: &[retort_migrate::Blocker],
+    ) {
+        let who = if blockers.is_empty() {
+            "another session holds a lock it needs".to_owned()
+        } else {
+            blockers
+                .iter()
+                .map(|b| format!("blocked by {b}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        self.line(format!(
+            "  {} hit lock_timeout and was rolled back ({who}); retry {attempt} of {retries} in {:.1} s",
+            m.revision,
+            wait.as_secs_f64()
+        ));
+    }
+
+    fn invalid_index_dropped(&mut self, m: &Migration, index: &str) {
+        self.line(format!(
+            "  {}: index {index} was left INVALID by an interrupted CREATE INDEX CONCURRENTLY; \
+             dropped it (concurrently) to build it again",
+            m.revision
+        ));
     }
 
     fn non_transactional(&mut self, m: &Migration) {

@@ -26,6 +26,7 @@ table_schema = "retort"        # where the version and history tables live
 lock_timeout = "5s"            # SET lock_timeout for each migration (0 = off)
 statement_timeout = "0"        # SET statement_timeout for each migration (0 = off)
 lock_wait = "60s"              # how long a second runner waits for the first
+lock_retries = 3               # a migration that hits lock_timeout is rolled back and retried
 
 [replicas]
 # wait = "none"                # none | sync | all | N: after upgrade, wait for standbys to replay it

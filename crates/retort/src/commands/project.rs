@@ -64,6 +64,17 @@ impl Project {
         lock_timeout: Option<&str>,
         statement_timeout: Option<&str>,
     ) -> Result<RunnerOptions> {
+        self.options_with_retries(lock_wait, lock_timeout, statement_timeout, None)
+    }
+
+    /// [`options`](Self::options), with `--lock-retries` over [migrations] lock_retries.
+    pub fn options_with_retries(
+        &self,
+        lock_wait: Option<&str>,
+        lock_timeout: Option<&str>,
+        statement_timeout: Option<&str>,
+        lock_retries: Option<u32>,
+    ) -> Result<RunnerOptions> {
         let m = &self.config.migrations;
         let defaults = RunnerOptions::default();
         let pick = |flag: Option<&str>, key: &Option<String>, name: &str, default| -> Result<_> {
@@ -96,6 +107,10 @@ impl Project {
                 Some(defaults.lock_wait),
             )?
             .unwrap_or_default(),
+            lock_retries: lock_retries
+                .or(m.lock_retries)
+                .unwrap_or(defaults.lock_retries),
+            ..defaults
         })
     }
 }

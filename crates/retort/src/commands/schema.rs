@@ -406,6 +406,8 @@ pub fn run_check(
     let current = runner.current()?;
     let edited = runner.edited(&current.state)?;
     let pending = graph.len() - graph.applied_revisions(&current.state).count();
+    drop(runner);
+    let invalid = retort_migrate::invalid_indexes(&mut client)?;
     let live_diff = diff(&live, &head);
 
     let schema_name = desired.as_ref().map_or_else(
@@ -430,11 +432,13 @@ pub fn run_check(
     };
     let differs = !live_diff.is_empty()
         || !edited.is_empty()
+        || !invalid.is_empty()
         || schema_diff.as_ref().is_some_and(|d| !d.is_empty());
     if out.json() {
         out.print_json(&json!({
             "ok": !differs,
             "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
+            "invalid_indexes": invalid,
             "edited_migrations": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
             "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_name, "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
             "cache": {"migrations_head": head_source, "schema_file": schema_source},
@@ -463,6 +467,9 @@ pub fn run_check(
                 "EDITED: {e}; undo the edit or accept it with `retort repair {}`",
                 e.revision
             ));
+        }
+        for i in &invalid {
+            out.say(format!("INVALID: {i}"));
         }
         match &schema_diff {
             None => out.note(format!("note: no {schema_name} to compare (skipped)")),

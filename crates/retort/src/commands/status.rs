@@ -65,6 +65,8 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
+    drop(runner);
+    let invalid = retort_migrate::invalid_indexes(&mut client)?;
     let applied = graph.applied_revisions(&current.state).count();
     let heads: Vec<&Migration> = current
         .stored
@@ -83,6 +85,7 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
             "applied": applied,
             "pending": graph.len() - applied,
             "edited": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
+            "invalid_indexes": invalid,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -103,6 +106,9 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     ));
     for e in edited {
         out.note(format!("warning: {e}"));
+    }
+    for i in &invalid {
+        out.note(format!("warning: {i}"));
     }
     Ok(ExitCode::SUCCESS)
 }
