@@ -701,6 +701,12 @@ pub struct NewArgs {
     /// With --autogenerate: the wanted schema from this database (or .sql path) instead of schema.sql.
     #[arg(long, value_name = "URL", requires = "autogenerate", conflicts_with_all = ["schema_file", "schema_command", "schema_build"])]
     pub to: Option<String>,
+    /// With --autogenerate: keep the simple DDL forms even on tables that hold data (by default
+    /// indexes are built CONCURRENTLY, constraints added NOT VALID and validated in a later
+    /// migration, SET NOT NULL proven by a validated check; sizes come from the configured
+    /// database, and tables under [migrations] small_table_rows keep the simple forms).
+    #[arg(long, requires = "autogenerate")]
+    pub no_online: bool,
     #[command(flatten)]
     pub desired: DesiredArgs,
     #[command(flatten)]

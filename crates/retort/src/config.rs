@@ -56,6 +56,9 @@ pub struct Migrations {
     pub lock_wait: Option<String>,
     /// How many times a migration that hit lock_timeout is retried (default 3).
     pub lock_retries: Option<u32>,
+    /// Autogenerate keeps the simple DDL forms on tables with fewer estimated rows (default
+    /// 10000).
+    pub small_table_rows: Option<u64>,
 }
 
 /// `[shadow]`: where the password store lives and who the application is.

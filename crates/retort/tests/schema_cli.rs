@@ -540,3 +540,139 @@ fn a_pg_dump_of_the_database_is_a_schema_file_that_matches_it() {
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert!(err.contains("no differences"), "{err}");
 }
+
+#[test]
+fn autogenerate_writes_online_forms_for_tables_that_hold_data() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, mut client) = database(&c, "online");
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    let base = "CREATE TABLE accounts (id bigint PRIMARY KEY);\nCREATE TABLE orders (id bigint PRIMARY KEY, account bigint, code text, qty int);\nCREATE TABLE tiny (id int PRIMARY KEY, v text);\n";
+    std::fs::write(p.join("schema.sql"), base).unwrap();
+    let dev = c.primary_url();
+    let (code, _, err) =
+        run(retort(p, &url).args(["new", "-m", "base", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run(retort(p, &url).arg("upgrade")).0, 0);
+    client
+        .batch_execute(
+            "INSERT INTO accounts SELECT g FROM generate_series(1, 100) g;
+             INSERT INTO orders SELECT g, 1 + g % 100, 'c' || g, 1 FROM generate_series(1, 20000) g;
+             ANALYZE accounts, orders;",
+        )
+        .unwrap();
+    // The wanted schema: an index, a foreign key, a CHECK, a UNIQUE and a NOT NULL on the
+    // populated table; the same kinds of change on the tiny one.
+    std::fs::write(
+        p.join("schema.sql"),
+        format!(
+            "{base}CREATE INDEX orders_code ON orders (lower(code));
+ALTER TABLE orders ADD CONSTRAINT orders_account_fkey FOREIGN KEY (account) REFERENCES accounts;
+ALTER TABLE orders ADD CONSTRAINT orders_qty_check CHECK (qty > 0);
+ALTER TABLE orders ADD CONSTRAINT orders_code_key UNIQUE (code);
+ALTER TABLE orders ALTER COLUMN code SET NOT NULL;
+CREATE INDEX tiny_v ON tiny (v);
+ALTER TABLE tiny ALTER COLUMN v SET NOT NULL;
+"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "order rules",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
+        .collect();
+    assert_eq!(files.len(), 3, "{out}\n{err}");
+    let (main, concurrent, validate) = (&files[0], &files[1], &files[2]);
+    assert!(
+        main.contains("FOREIGN KEY (account) REFERENCES public.accounts(id) NOT VALID"),
+        "{main}"
+    );
+    assert!(main.contains("CHECK ((qty > 0)) NOT VALID"), "{main}");
+    assert!(
+        main.contains("CHECK (code IS NOT NULL) NOT VALID"),
+        "{main}"
+    );
+    assert!(!main.contains("CREATE INDEX orders_code"), "{main}");
+    // The tiny table keeps the simple forms, in the main migration.
+    assert!(
+        main.contains("CREATE INDEX tiny_v") && main.contains("ALTER COLUMN v SET NOT NULL"),
+        "{main}"
+    );
+    assert!(
+        concurrent.contains("-- retort:transaction off"),
+        "{concurrent}"
+    );
+    assert!(
+        concurrent.contains("CREATE INDEX CONCURRENTLY orders_code ON public.orders"),
+        "{concurrent}"
+    );
+    assert!(
+        concurrent.contains("CREATE UNIQUE INDEX CONCURRENTLY orders_code_key"),
+        "{concurrent}"
+    );
+    assert!(
+        concurrent.contains("DROP INDEX CONCURRENTLY IF EXISTS public.orders_code"),
+        "{concurrent}"
+    );
+    assert!(
+        validate.contains("VALIDATE CONSTRAINT orders_account_fkey"),
+        "{validate}"
+    );
+    assert!(
+        validate.contains("ADD CONSTRAINT orders_code_key UNIQUE USING INDEX orders_code_key"),
+        "{validate}"
+    );
+    assert!(
+        validate.contains("ALTER COLUMN code SET NOT NULL"),
+        "{validate}"
+    );
+    assert!(
+        validate.contains("DROP CONSTRAINT orders_code_not_null"),
+        "{validate}"
+    );
+
+    // Applied while a writer holds the table in an open transaction: the main migration waits
+    // at most lock_timeout per try, and goes through once the writer commits.
+    std::fs::write(
+        p.join("retort.toml"),
+        std::fs::read_to_string(p.join("retort.toml"))
+            .unwrap()
+            .replace("lock_timeout = \"5s\"", "lock_timeout = \"300ms\""),
+    )
+    .unwrap();
+    let mut writer = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
+    writer
+        .batch_execute("BEGIN; INSERT INTO orders VALUES (20001, 1, 'late', 1)")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        writer.batch_execute("COMMIT").unwrap();
+    });
+    let (code, _, err) = run(retort(p, &url).args(["upgrade", "--lock-retries", "8"]));
+    release.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("hit lock_timeout"), "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    // Down, all three, back to the base.
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-3"]));
+    assert_eq!(code, 0, "{err}");
+    let constraints: i64 = client
+        .query_one("SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype <> 'p'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(constraints, 0);
+    // What autogenerate wrote lints clean: the online forms are the ones the lint asks for.
+    let (code, out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -158,14 +158,32 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         .iter()
         .map(|d| graph.resolve(d).map(|m| m.revision.clone()))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut later: Vec<NewMigration> = Vec::new();
     let (up, down, transactional) = if args.autogenerate {
-        let (up, down) = super::schema::autogenerate(
+        // Table sizes from the database this project points at; without one, every existing
+        // table is assumed to hold data (the safe forms).
+        let threshold = project.config.migrations.small_table_rows.unwrap_or(10_000) as f64;
+        let sizes = if args.no_online {
+            None
+        } else {
+            let sizes = super::schema::table_sizes(global, threshold);
+            if sizes.is_none() {
+                out.note("note: no database to read table sizes from: every existing table is treated as populated (online forms)");
+            }
+            Some(sizes)
+        };
+        let populated = |t: &retort_catalog::QName| match &sizes {
+            Some(Some(big)) => big.contains(&(t.schema.clone(), t.name.clone())),
+            _ => true,
+        };
+        let (up, down, plan) = super::schema::autogenerate(
             &project,
             out,
             &graph,
             args.to.as_deref(),
             &args.desired,
             &args.schema,
+            (!args.no_online).then_some(&populated as &dyn Fn(&retort_catalog::QName) -> bool),
         )?;
         if up.is_empty() {
             out.note("no changes: the migrations head already matches the wanted schema; no file written");
@@ -174,6 +192,14 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             }
             return Ok(ExitCode::SUCCESS);
         }
+        let (up, down, first_down) = match &plan {
+            Some(p) => (
+                p.main_up.clone(),
+                p.main_down.clone(),
+                p.main_down_first.clone(),
+            ),
+            None => (up, down, Vec::new()),
+        };
         let mut up_sql = String::new();
         for hint in &up.hints {
             up_sql.push_str(&format!("-- hint: {hint}\n"));
@@ -187,9 +213,46 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 "note: the migration adds enum values, so it is marked `-- retort:transaction off`",
             );
         }
+        let mut down_sql: String = first_down.iter().map(|s| format!("{s};\n")).collect();
+        down_sql.push_str(&down.to_sql());
+        if let Some(p) = &plan {
+            let script = |v: &[String]| v.iter().map(|s| format!("{s};\n")).collect::<String>();
+            for (part, transactional, ups, downs) in [
+                (
+                    "indexes, built concurrently",
+                    false,
+                    &p.concurrent_up,
+                    &p.concurrent_down,
+                ),
+                (
+                    "constraints validated",
+                    true,
+                    &p.validate_up,
+                    &p.validate_down,
+                ),
+            ] {
+                if ups.is_empty() {
+                    continue;
+                }
+                later.push(NewMigration {
+                    message: format!("{} ({part})", args.message),
+                    transactional,
+                    up: super::lint::annotate(&script(ups), transactional),
+                    down: script(downs),
+                    ..NewMigration::default()
+                });
+            }
+            out.note(format!(
+                "note: online forms for tables that hold data: {} migration(s) after the main one \
+                 (indexes CONCURRENTLY outside a transaction; constraints added NOT VALID, then \
+                 validated; SET NOT NULL through a validated check). --no-online writes one \
+                 migration with the simple forms",
+                later.len()
+            ));
+        }
         (
             up_sql,
-            down.to_sql(),
+            down_sql,
             !args.no_transaction && !up.outside_transaction && !down.outside_transaction,
         )
     } else {
@@ -208,7 +271,35 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         imported: None,
     };
     check_labels(&graph, &new.branch_labels)?;
-    write(&project, out, &new)
+    if later.is_empty() {
+        return write(&project, out, &new);
+    }
+    // A chain: each later part's parent is the one before it.
+    let mut written = vec![(
+        new.revision.clone(),
+        write_file(&project.migrations_dir, &new)?,
+    )];
+    let mut taken = vec![new.revision.clone()];
+    for mut part in later {
+        let mut revision = fresh_id(&graph)?;
+        while taken.contains(&revision) {
+            revision = fresh_id(&graph)?;
+        }
+        taken.push(revision.clone());
+        part.revision = revision.clone();
+        part.parents = vec![written.last().map(|(r, _)| r.clone()).unwrap_or_default()];
+        written.push((revision, write_file(&project.migrations_dir, &part)?));
+    }
+    if out.json() {
+        out.print_json(&json!({
+            "revisions": written.iter().map(|(r, p)| json!({"revision": r, "path": p.display().to_string()})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for (_, p) in &written {
+            println!("{}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn merge(

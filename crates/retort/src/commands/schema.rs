@@ -491,7 +491,8 @@ pub fn run_check(
     })
 }
 
-/// For `retort new --autogenerate`: (up, down) between the migrations head and the desired state.
+/// For `retort new --autogenerate`: (up, down) between the migrations head and the desired
+/// state, and, when `populated` is given, the online plan for the tables it says hold data.
 pub fn autogenerate(
     project: &Project,
     out: &Output,
@@ -499,7 +500,8 @@ pub fn autogenerate(
     to: Option<&str>,
     desired_args: &DesiredArgs,
     args: &SchemaArgs,
-) -> Result<(SchemaDiff, SchemaDiff)> {
+    populated: Option<&dyn Fn(&retort_catalog::QName) -> bool>,
+) -> Result<(SchemaDiff, SchemaDiff, Option<retort_catalog::OnlinePlan>)> {
     let options = project.options(None, None, None)?;
     let filter = filter_for(project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
@@ -524,7 +526,31 @@ pub fn autogenerate(
     let up = diff(&head, &desired);
     let down = diff(&desired, &head);
     tell(out, &up);
-    Ok((up, down))
+    let plan = populated
+        .map(|p| retort_catalog::plan_online(&up, &down, &head.catalog, &desired.catalog, p))
+        .filter(retort_catalog::OnlinePlan::is_split);
+    Ok((up, down, plan))
+}
+
+/// Which tables of the configured database hold data, for the online plan: estimated rows at
+/// or above `threshold`, or never analyzed and not empty. None when there is no database to ask
+/// (then every existing table counts as populated).
+pub fn table_sizes(
+    global: &GlobalArgs,
+    threshold: f64,
+) -> Option<std::collections::HashSet<(String, String)>> {
+    let cfg = super::database_config(global).ok()?;
+    let mut client = retort_pg::connect(&cfg).ok()?;
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND (c.reltuples >= $1 OR (c.reltuples < 0 AND pg_catalog.pg_relation_size(c.oid) > 0))",
+            &[&(threshold as f32)],
+        )
+        .ok()?;
+    Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Gives the memory the catalog reads used on the way (rows, buffers) back to the system, so
