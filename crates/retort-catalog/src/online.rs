@@ -38,12 +38,16 @@ pub struct OnlinePlan {
     pub validate_up: Vec<String>,
     /// See `validate_up`.
     pub validate_down: Vec<String>,
+    /// Column type changes that rewrite a populated table (table, column, old type, new type):
+    /// written as they are, for the caller to refuse or to allow.
+    pub rewrites: Vec<(QName, String, String, String)>,
 }
 
 impl OnlinePlan {
-    /// True when the plan needs more than one migration.
+    /// True when the plan differs from the plain diff: more than one migration, or a rewrite
+    /// to report.
     pub fn is_split(&self) -> bool {
-        !self.concurrent_up.is_empty() || !self.validate_up.is_empty()
+        !self.concurrent_up.is_empty() || !self.validate_up.is_empty() || !self.rewrites.is_empty()
     }
 }
 
@@ -158,6 +162,9 @@ pub fn plan_online(
             (ObjKey::Table(table), Action::Alter) if busy(table) => {
                 let mut rest = Vec::new();
                 for s in std::mem::take(&mut change.statements) {
+                    if let Some(r) = rewrite(&s, table, from, to) {
+                        plan.rewrites.push(r);
+                    }
                     match set_not_null(&s, table) {
                         Some(column) => {
                             let check = not_null_check_name(table, &column);
@@ -280,6 +287,32 @@ fn set_not_null(statement: &str, table: &QName) -> Option<String> {
             None => ident.to_owned(),
         },
     )
+}
+
+/// A `ALTER TABLE <table> ALTER COLUMN <col> TYPE ...` that rewrites the table.
+fn rewrite(
+    statement: &str,
+    table: &QName,
+    from: &Catalog,
+    to: &Catalog,
+) -> Option<(QName, String, String, String)> {
+    let rest = statement.strip_prefix(&format!("ALTER TABLE {table} ALTER COLUMN "))?;
+    let (ident, after) = split_ident(rest)?;
+    after.strip_prefix(" TYPE ")?;
+    let column = match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => ident.to_owned(),
+    };
+    let type_of = |c: &Catalog| {
+        c.tables
+            .get(table)?
+            .columns
+            .iter()
+            .find(|col| col.name == column)
+            .map(|col| col.data_type.clone())
+    };
+    let (old, new) = (type_of(from)?, type_of(to)?);
+    (!crate::typechange::rewrite_free(&old, &new)).then(|| (table.clone(), column, old, new))
 }
 
 /// `<table>_<column>_not_null`, cut to PostgreSQL's 63 bytes on a character boundary.

@@ -707,6 +707,10 @@ pub struct NewArgs {
     /// database, and tables under [migrations] small_table_rows keep the simple forms).
     #[arg(long, requires = "autogenerate")]
     pub no_online: bool,
+    /// With --autogenerate: write a column type change that rewrites a table holding data (by
+    /// default autogenerate stops and explains the expand/contract steps instead).
+    #[arg(long, requires = "autogenerate")]
+    pub allow_rewrite: bool,
     #[command(flatten)]
     pub desired: DesiredArgs,
     #[command(flatten)]

@@ -676,3 +676,81 @@ ALTER TABLE tiny ALTER COLUMN v SET NOT NULL;
     let (code, out, err) = run(retort(p, &url).arg("lint"));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn a_type_change_that_rewrites_a_populated_table_stops_autogenerate_with_the_steps() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, mut client) = database(&c, "rewrite");
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    let dev = c.primary_url();
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE orders (id bigint PRIMARY KEY, qty int, code varchar(10));\n",
+    )
+    .unwrap();
+    assert_eq!(
+        run(retort(p, &url).args(["new", "-m", "base", "--autogenerate", "--dev-url", &dev])).0,
+        0
+    );
+    assert_eq!(run(retort(p, &url).arg("upgrade")).0, 0);
+    client
+        .batch_execute(
+            "INSERT INTO orders SELECT g, 1, 'c' FROM generate_series(1, 20000) g; ANALYZE orders;",
+        )
+        .unwrap();
+    let count = |p: &std::path::Path| std::fs::read_dir(p.join("migrations")).unwrap().count();
+    // varchar(10) -> varchar(20) is done in place: no question asked.
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE orders (id bigint PRIMARY KEY, qty int, code varchar(20));\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "wider code",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(count(p), 2);
+    assert_eq!(run(retort(p, &url).arg("upgrade")).0, 0);
+    // int -> bigint rewrites 20,000 rows: autogenerate stops and says what to do.
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE orders (id bigint PRIMARY KEY, qty bigint, code varchar(20));\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "wider qty",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("public.orders.qty from integer to bigint"),
+        "{err}"
+    );
+    assert!(
+        err.contains("expand and contract") && err.contains("--allow-rewrite"),
+        "{err}"
+    );
+    assert_eq!(count(p), 2, "nothing written");
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "wider qty",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+        "--allow-rewrite",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(count(p), 3);
+}

@@ -192,6 +192,29 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             }
             return Ok(ExitCode::SUCCESS);
         }
+        if let Some(p) = plan
+            .as_ref()
+            .filter(|p| !p.rewrites.is_empty() && !args.allow_rewrite)
+        {
+            let list = p
+                .rewrites
+                .iter()
+                .map(|(t, c, old, new)| format!("{t}.{c} from {old} to {new}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            bail!(
+                "autogenerate stops: changing {list} rewrites the whole table under ACCESS \
+                 EXCLUSIVE, and the table holds data, so every read and write would wait until it \
+                 is done; nothing was written.\n\
+                 Do it in steps instead (expand and contract): (1) a migration that adds the new \
+                 column with the new type and a trigger that keeps it in step with the old one; \
+                 (2) fill it for the existing rows in batches of primary-key ranges, each its own \
+                 transaction; (3) once the application uses the new column, a migration that \
+                 drops the trigger and the old column and renames the new one.\n\
+                 Or, when a maintenance window is fine, pass --allow-rewrite to write the simple \
+                 ALTER COLUMN ... TYPE (or --no-online for the simple forms throughout)"
+            );
+        }
         let (up, down, first_down) = match &plan {
             Some(p) => (
                 p.main_up.clone(),
