@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backfill;
 mod concurrent;
 mod error;
 mod file;

@@ -295,6 +295,19 @@ pub enum Command {
     #[command(subcommand)]
     Shadow(ShadowCommand),
 
+    /// Run a large UPDATE in paced, resumable primary-key ranges, pausing while standbys lag.
+    ///
+    /// `UPDATE table SET ... [WHERE ...]` runs in ranges of the table's (single-column)
+    /// primary key, never OFFSET, each range its own transaction that also records how far it
+    /// got (in retort's schema, table `backfill`): Ctrl-C or SIGTERM finishes the batch in
+    /// flight and stops (exit 130), and the same command run again continues after the last
+    /// committed batch, so every row is updated once. The batch size follows --batch-time.
+    /// Between batches it waits while any standby is further behind than --max-lag
+    /// ([replicas] max_lag). Progress: a bar on a terminal, JSON lines with --format json.
+    ///
+    /// Example: retort backfill "UPDATE orders SET total = qty * price WHERE total IS NULL" --max-lag 16MB
+    Backfill(BackfillArgs),
+
     /// Run a local primary with streaming standbys for development.
     ///
     /// The cluster lives in a directory (default .retort/cluster next to retort.toml, or in the
@@ -715,6 +728,23 @@ pub struct NewArgs {
     pub desired: DesiredArgs,
     #[command(flatten)]
     pub schema: SchemaArgs,
+}
+
+/// `retort backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// The UPDATE to run in batches.
+    pub sql: String,
+    /// Wanted time per batch; the batch size follows it (default 200ms).
+    #[arg(long, value_name = "DURATION")]
+    pub batch_time: Option<String>,
+    /// Pause while a standby is further behind: bytes (16MB) or time (5s). Default: [replicas]
+    /// max_lag, else no pausing.
+    #[arg(long, value_name = "LIMIT")]
+    pub max_lag: Option<String>,
+    /// SET LOCAL lock_timeout in each batch (default [migrations] lock_timeout, 5s).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
 }
 
 /// Where the desired schema comes from, over [migrations] schema / schema_command / schema_build.

@@ -92,6 +92,7 @@ fn main() -> ExitCode {
         Command::Lint { targets } => commands::lint::run(g, &out, targets),
         Command::Check { desired, schema } => commands::schema::run_check(g, &out, desired, schema),
         Command::Replica(cmd) => commands::replica::run(g, &out, cmd),
+        Command::Backfill(args) => commands::backfill::run(g, &out, args),
         Command::Shadow(cmd) => commands::shadow::run(g, &out, cmd),
         Command::Cluster(cmd) => commands::cluster::run(&cli.global, &out, cmd),
         Command::Demo => commands::demo::run(&out),

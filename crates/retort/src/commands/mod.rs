@@ -3,6 +3,7 @@
 pub mod adopt;
 pub mod apply;
 pub mod authoring;
+pub mod backfill;
 pub mod catalog_cache;
 pub mod cluster;
 pub mod demo;
