@@ -202,6 +202,26 @@ impl Migration {
                 // `-- retort:allow <rule> <reason>` excuses the statement below it from a lint
                 // rule (retort-lint reads it); it lives in a section, next to that statement.
                 "allow" if up.is_some() => {}
+                // `-- retort:batch` runs the UPDATE below it in key ranges, each its own
+                // transaction: only in a migration that is not one transaction.
+                "batch" if up.is_some() && down.is_none() => {
+                    if transactional {
+                        return Err(err(
+                            line_no,
+                            "`-- retort:batch` runs the UPDATE below it in batches, each its own \
+                             transaction: mark the migration `-- retort:transaction off`"
+                                .into(),
+                        ));
+                    }
+                }
+                "batch" => {
+                    return Err(err(
+                        line_no,
+                        "`-- retort:batch` goes inside the up section, on the line above the \
+                         UPDATE it runs in batches"
+                            .into(),
+                    ))
+                }
                 "allow" => {
                     return Err(err(
                         line_no,

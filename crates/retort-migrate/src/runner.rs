@@ -624,6 +624,18 @@ impl<'a> MigrationRunner<'a> {
                     Err(e) => Err(e),
                 };
             }
+            if let Some(update) = (step.direction == Direction::Up && marked_batch(&m.up, s.line))
+                .then(|| s.sql.clone())
+            {
+                result.map_err(db("repairing an INVALID index"))?;
+                self.run_batched(m, &update).map_err(|e| match e {
+                    MigrateError::Invalid(why) => {
+                        MigrateError::Invalid(format!("{}:{}: {why}", m.path.display(), s.line))
+                    }
+                    other => other,
+                })?;
+                continue;
+            }
             if let Err(e) = result.and_then(|()| self.client.batch_execute(&s.sql)) {
                 let err = statement_error(m, step, statements, i, true, e);
                 let note = format!(
@@ -664,6 +676,36 @@ impl<'a> MigrationRunner<'a> {
         self.record_and_commit(m, step, bookkeeping, started)
     }
 
+    /// A `-- retort:batch` UPDATE: run by [`crate::backfill`] in key ranges, each its own
+    /// transaction with its progress; a rerun of the migration continues it.
+    fn run_batched(&mut self, m: &Migration, update: &str) -> Result<(), MigrateError> {
+        let statement = crate::backfill::BackfillStatement::parse(update)?;
+        let options = crate::backfill::BackfillOptions {
+            schema: self.options.schema.clone(),
+            lock_timeout: self.options.lock_timeout,
+            ..Default::default()
+        };
+        let observer = &mut *self.observer;
+        let mut between = |_: &mut Client| match observer.should_stop() {
+            Some(_) => crate::backfill::Between::Stop,
+            None => crate::backfill::Between::Go,
+        };
+        let (end, progress) = crate::backfill::backfill(
+            self.client,
+            &statement,
+            &options,
+            &mut between,
+            &mut |_| {},
+        )?;
+        if end == crate::backfill::BackfillEnd::Stopped {
+            return Err(MigrateError::Invalid(format!(
+                "revision {}: the batched UPDATE stopped after {} rows; run upgrade again to continue it",
+                m.revision, progress.rows
+            )));
+        }
+        Ok(())
+    }
+
     fn reset_timeouts(&mut self) {
         if self.options.lock_timeout.is_some() || self.options.statement_timeout.is_some() {
             let _ = self
@@ -699,6 +741,27 @@ impl<'a> MigrationRunner<'a> {
             .map_err(db(format!("updating the version table for {}", m.revision)))?;
         Ok(())
     }
+}
+
+/// Whether the comment lines right above the statement starting at file line `line` hold
+/// `-- retort:batch`.
+fn marked_batch(section: &crate::file::Section, line: usize) -> bool {
+    let lines: Vec<&str> = section.sql.lines().collect();
+    let mut i = line.saturating_sub(section.first_line);
+    while i > 0 {
+        i -= 1;
+        let t = lines.get(i).map_or("", |l| l.trim());
+        if t.is_empty() {
+            continue;
+        }
+        if !t.starts_with("--") {
+            return false;
+        }
+        if t.trim_start_matches('-').trim() == "retort:batch" {
+            return true;
+        }
+    }
+    false
 }
 
 /// The pause before retry `attempt` (1-based): `base` doubled each time, between half and one

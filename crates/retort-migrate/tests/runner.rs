@@ -920,3 +920,60 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_dropped_and_built_again
     assert_eq!(valid(&mut client), Some(true));
     assert_eq!(history_count(&mut client, A), 1);
 }
+
+#[test]
+fn a_batched_update_in_a_migration_runs_in_key_ranges() {
+    let c = cluster();
+    let (_, mut client) = database(&c, "batched");
+    client
+        .batch_execute("CREATE TABLE orders (id bigint PRIMARY KEY, qty int); INSERT INTO orders SELECT g, g % 7 FROM generate_series(1, 25000) g")
+        .unwrap();
+    let files = Files::new();
+    files.add_with(
+        A,
+        &[],
+        "-- retort:transaction off\n",
+        "ALTER TABLE orders ADD COLUMN total int;\n-- retort:batch\nUPDATE orders SET total = qty * 2 WHERE total IS NULL;",
+        None,
+    );
+    let graph = files.graph();
+    MigrationRunner::new(&mut client, &graph, RunnerOptions::default(), &mut Silent)
+        .upgrade(&Target::Heads)
+        .unwrap();
+    let wrong: i64 = client
+        .query_one(
+            "SELECT count(*) FROM orders WHERE total IS DISTINCT FROM qty * 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0);
+    let (rows, finished): (i64, bool) = {
+        let r = client
+            .query_one(
+                "SELECT rows, finished_at IS NOT NULL FROM retort.backfill",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((rows, finished), (25000, true));
+    assert_eq!(history_count(&mut client, A), 1);
+
+    // In a migration that is one transaction, the directive is refused where it stands.
+    let files = Files::new();
+    let path = files.add(
+        B,
+        &[],
+        "-- retort:batch\nUPDATE orders SET total = 0;",
+        None,
+    );
+    let err = retort_migrate::load_dir(files.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("{}:", path.file_name().unwrap().to_string_lossy()))
+            && err.contains("transaction off"),
+        "{err}"
+    );
+}
