@@ -70,6 +70,15 @@ pub fn plan_online(
             table.partition_by.is_none() && table.partition_of.is_none() && !populated(t)
         })
     };
+    // A new foreign key may need a new UNIQUE constraint of the same diff: the tables such keys
+    // reference keep their UNIQUE constraints in the main migration.
+    let referenced: Vec<String> = up
+        .changes
+        .iter()
+        .flat_map(|c| &c.statements)
+        .filter_map(|s| s.split_once(" REFERENCES ").map(|(_, r)| r))
+        .map(|r| r.split('(').next().unwrap_or(r).trim().to_owned())
+        .collect();
     let mut plan = OnlinePlan::default();
     let mut main = up.clone();
     let mut moved: BTreeSet<ObjKey> = BTreeSet::new();
@@ -129,6 +138,9 @@ pub fn plan_online(
                                 quote_ident(cname)
                             ));
                             rest.push(format!("{s} NOT VALID"));
+                        }
+                        Some(Form::Unique(_)) if referenced.contains(&table.to_string()) => {
+                            rest.push(s)
                         }
                         Some(Form::Unique(columns)) => {
                             let index = QName {

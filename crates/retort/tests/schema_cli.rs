@@ -754,3 +754,42 @@ fn a_type_change_that_rewrites_a_populated_table_stops_autogenerate_with_the_ste
     assert_eq!(code, 0, "{err}");
     assert_eq!(count(p), 3);
 }
+
+#[test]
+fn a_unique_constraint_a_new_foreign_key_needs_stays_in_the_main_migration() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, mut client) = database(&c, "unique_fk");
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    let dev = c.primary_url();
+    let base = "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);\n";
+    std::fs::write(p.join("schema.sql"), base).unwrap();
+    assert_eq!(
+        run(retort(p, &url).args(["new", "-m", "base", "--autogenerate", "--dev-url", &dev])).0,
+        0
+    );
+    assert_eq!(run(retort(p, &url).arg("upgrade")).0, 0);
+    client
+        .batch_execute("INSERT INTO accounts SELECT g, 'u' || g FROM generate_series(1, 20000) g; ANALYZE accounts;")
+        .unwrap();
+    std::fs::write(
+        p.join("schema.sql"),
+        format!("{base}ALTER TABLE accounts ADD CONSTRAINT accounts_email_key UNIQUE (email);\nCREATE TABLE payments (id bigint PRIMARY KEY, email text REFERENCES accounts (email));\n"),
+    )
+    .unwrap();
+    let (code, out, err) =
+        run(retort(p, &url).args(["new", "-m", "payments", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    let main = std::fs::read_to_string(p.join(out.lines().next().unwrap())).unwrap();
+    assert!(
+        main.contains("ADD CONSTRAINT accounts_email_key UNIQUE (email)"),
+        "{main}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!main.contains("UNIQUE USING INDEX"), "{main}");
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let (code, o, e) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{o}{e}");
+}
