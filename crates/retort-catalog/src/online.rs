@@ -79,6 +79,18 @@ pub fn plan_online(
         .filter_map(|s| s.split_once(" REFERENCES ").map(|(_, r)| r))
         .map(|r| r.split('(').next().unwrap_or(r).trim().to_owned())
         .collect();
+    // Names the diff creates again (an index turned into a constraint of the same name, an index
+    // re-created): dropping the old one must happen before, in the main migration.
+    let created: BTreeSet<&str> = up
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .filter_map(|c| match &c.key {
+            ObjKey::Index(n) => Some(n.name.as_str()),
+            ObjKey::Constraint(_, n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
     let mut plan = OnlinePlan::default();
     let mut main = up.clone();
     let mut moved: BTreeSet<ObjKey> = BTreeSet::new();
@@ -105,7 +117,12 @@ pub fn plan_online(
             }
             (ObjKey::Index(name), Action::Drop) => {
                 let table = from.indexes.get(name).map(|i| &i.table);
+                let recreated_as_constraint = created.contains(name.name.as_str())
+                    && !up.changes.iter().any(|c| {
+                        c.action == Action::Create && c.key == ObjKey::Index(name.clone())
+                    });
                 if table.is_some_and(&busy)
+                    && !recreated_as_constraint
                     && change.statements.len() == 1
                     && change.statements[0].starts_with("DROP INDEX ")
                 {

@@ -798,3 +798,46 @@ fn a_unique_constraint_a_new_foreign_key_needs_stays_in_the_main_migration() {
     let (code, o, e) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
     assert_eq!(code, 0, "{o}{e}");
 }
+
+#[test]
+fn a_unique_index_turned_into_a_constraint_of_the_same_name_applies_on_a_populated_table() {
+    let c = Cluster::builder().start().unwrap();
+    let (url, mut client) = database(&c, "index_to_constraint");
+    let p = tempfile::tempdir().unwrap();
+    let p = p.path();
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    let dev = c.primary_url();
+    let table = "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);\n";
+    std::fs::write(
+        p.join("schema.sql"),
+        format!("{table}CREATE UNIQUE INDEX accounts_email_key ON accounts (email);\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        run(retort(p, &url).args(["new", "-m", "base", "--autogenerate", "--dev-url", &dev])).0,
+        0
+    );
+    assert_eq!(run(retort(p, &url).arg("upgrade")).0, 0);
+    client
+        .batch_execute("INSERT INTO accounts SELECT g, 'u' || g FROM generate_series(1, 20000) g; ANALYZE accounts;")
+        .unwrap();
+    std::fs::write(
+        p.join("schema.sql"),
+        // INCLUDE keeps the constraint in the main migration, which must drop the old index first.
+        format!("{table}ALTER TABLE accounts ADD CONSTRAINT accounts_email_key UNIQUE (email) INCLUDE (id);\n"),
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "as a constraint",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let (code, o, e) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{o}{e}");
+}
