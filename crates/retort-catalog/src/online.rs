@@ -59,17 +59,15 @@ pub fn plan_online(
     to: &Catalog,
     populated: &dyn Fn(&QName) -> bool,
 ) -> OnlinePlan {
-    let busy = |t: &QName| {
-        from.tables.get(t).is_some_and(|table| {
-            table.partition_by.is_none() && table.partition_of.is_none() && populated(t)
-        })
+    // Existing plain tables: populated ones get the online forms; the ones the sizes called small
+    // keep the simple forms, excused for the lint.
+    let plain = |t: &QName| {
+        from.tables
+            .get(t)
+            .is_some_and(|table| table.partition_by.is_none() && table.partition_of.is_none())
     };
-    // Existing tables the sizes called small keep the simple forms, excused for the lint.
-    let small = |t: &QName| {
-        from.tables.get(t).is_some_and(|table| {
-            table.partition_by.is_none() && table.partition_of.is_none() && !populated(t)
-        })
-    };
+    let busy = |t: &QName| plain(t) && populated(t);
+    let small = |t: &QName| plain(t) && !populated(t);
     // A new foreign key may need a new UNIQUE constraint of the same diff: the tables such keys
     // reference keep their UNIQUE constraints in the main migration.
     let referenced: Vec<String> = up
@@ -310,12 +308,15 @@ fn set_not_null(statement: &str, table: &QName) -> Option<String> {
     if !after.is_empty() {
         return None;
     }
-    Some(
-        match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-            Some(inner) => inner.replace("\"\"", "\""),
-            None => ident.to_owned(),
-        },
-    )
+    Some(unquote(ident))
+}
+
+/// An identifier as `quote_ident` wrote it, back to the name.
+fn unquote(ident: &str) -> String {
+    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => ident.to_owned(),
+    }
 }
 
 /// A `ALTER TABLE <table> ALTER COLUMN <col> TYPE ...` that rewrites the table.
@@ -328,10 +329,7 @@ fn rewrite(
     let rest = statement.strip_prefix(&format!("ALTER TABLE {table} ALTER COLUMN "))?;
     let (ident, after) = split_ident(rest)?;
     after.strip_prefix(" TYPE ")?;
-    let column = match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => ident.to_owned(),
-    };
+    let column = unquote(ident);
     let type_of = |c: &Catalog| {
         c.tables
             .get(table)?

@@ -20,6 +20,19 @@ pub fn spinner(out: &Output) -> ProgressBar {
     bar
 }
 
+/// A bar of `len` steps in `template` when stderr is a terminal and output is for people;
+/// otherwise a hidden one.
+pub fn bar(out: &Output, len: u64, template: &str) -> ProgressBar {
+    if out.quiet || out.json() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// The words for a cluster start-up step.
 pub fn describe(step: &retort_cluster::Progress) -> String {
     match step {

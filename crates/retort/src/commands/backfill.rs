@@ -1,12 +1,11 @@
 //! `retort backfill`: a large UPDATE in paced, resumable primary-key ranges that waits while
 //! standbys lag.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use retort_migrate::backfill::{
     backfill, BackfillEnd, BackfillOptions, BackfillProgress, BackfillStatement, Between,
 };
@@ -64,17 +63,12 @@ pub fn run(global: &GlobalArgs, out: &Output, args: &BackfillArgs) -> Result<Exi
             on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
         );
     }
-    let bar = if !out.json() && !out.quiet && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(0);
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:30} {pos}/{len} rows ({per_sec}, eta {eta}) {msg}")
-        {
-            bar.set_style(style);
-        }
-        Some(bar)
-    } else {
-        None
-    };
+    let bar = Some(crate::progress::bar(
+        out,
+        0,
+        "{bar:30} {pos}/{len} rows ({per_sec}, eta {eta}) {msg}",
+    ))
+    .filter(|b| !b.is_hidden());
     let mut paused_for: Option<String> = None;
     let mut between = |client: &mut retort_pg::Client| {
         if STOP.load(Ordering::SeqCst) {

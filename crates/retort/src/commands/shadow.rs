@@ -23,14 +23,56 @@ use crate::output::Output;
 use crate::EXIT_DIFFERENCES;
 
 /// Which store and roles: flags, then [shadow] in retort.toml, then the defaults.
-struct StoreNames {
-    schema: String,
+pub(super) struct StoreNames {
+    pub(super) schema: String,
     app: String,
     owner: String,
     admin: String,
 }
 
-fn store_names(global: &GlobalArgs, args: &ShadowStoreArgs) -> Result<StoreNames> {
+impl StoreNames {
+    /// Install/upgrade options for these names; `--owner-role` over [shadow] owner_role.
+    fn options(self, owner_role: Option<&String>) -> InstallOptions {
+        let mut opts = InstallOptions::new(&self.app);
+        opts.schema = self.schema;
+        opts.owner_role = owner_role.cloned().unwrap_or(self.owner);
+        opts.admin_role = self.admin;
+        opts
+    }
+}
+
+/// pgcrypto's schema: the flag, else where the database has it (when connected), else public.
+fn pgcrypto_schema(
+    flag: Option<&String>,
+    client: Option<&mut retort_pg::Client>,
+) -> Result<String> {
+    Ok(match (flag, client) {
+        (Some(s), _) => s.clone(),
+        (None, Some(c)) => retort_shadow::pgcrypto_schema(c)?.unwrap_or_else(|| "public".into()),
+        (None, None) => "public".into(),
+    })
+}
+
+/// "audit: passed" or how many findings, and the exit status that goes with it.
+fn audit_summary(out: &Output, report: &retort_shadow::AuditReport) -> ExitCode {
+    if !out.json() {
+        out.say(if report.passed() {
+            "audit: passed".to_owned()
+        } else {
+            format!(
+                "audit: {} finding(s); run `retort shadow audit`",
+                report.findings.len()
+            )
+        });
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIFFERENCES)
+    }
+}
+
+pub(super) fn store_names(global: &GlobalArgs, args: &ShadowStoreArgs) -> Result<StoreNames> {
     let cfg = config::load(global.config.as_deref())?.shadow;
     Ok(StoreNames {
         schema: args
@@ -118,11 +160,7 @@ fn changed(out: &Output, what: &str, user: &str, found: bool) -> Result<ExitCode
 }
 
 fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<ExitCode> {
-    let names = store_names(global, &args.store)?;
-    let mut opts = InstallOptions::new(&names.app);
-    opts.schema = names.schema;
-    opts.owner_role = args.owner_role.clone().unwrap_or(names.owner);
-    opts.admin_role = names.admin;
+    let mut opts = store_names(global, &args.store)?.options(args.owner_role.as_ref());
     opts.mode = match args.mode {
         ShadowMode::ScramArgon2 => Mode::ScramArgon2,
         ShadowMode::Bcrypt => Mode::Bcrypt,
@@ -139,10 +177,7 @@ fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<Ex
         .context("--lockout must be longer than 0")?;
 
     if args.emit_migration || args.sql {
-        opts.pgcrypto_schema = args
-            .pgcrypto_schema
-            .clone()
-            .unwrap_or_else(|| "public".into());
+        opts.pgcrypto_schema = pgcrypto_schema(args.pgcrypto_schema.as_ref(), None)?;
         let sql = opts.render()?;
         if args.sql {
             print!("\\set ON_ERROR_STOP on\nBEGIN;\n{sql}COMMIT;\n");
@@ -168,10 +203,7 @@ fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<Ex
     }
 
     let mut client = project::connect(global)?;
-    opts.pgcrypto_schema = match &args.pgcrypto_schema {
-        Some(s) => s.clone(),
-        None => retort_shadow::pgcrypto_schema(&mut client)?.unwrap_or_else(|| "public".into()),
-    };
+    opts.pgcrypto_schema = pgcrypto_schema(args.pgcrypto_schema.as_ref(), Some(&mut client))?;
     retort_shadow::install(&mut client, &opts)?;
     let report = retort_shadow::audit(&mut client, &opts.schema, &opts.app_role, &opts.admin_role)?;
     if out.json() {
@@ -188,20 +220,8 @@ fn install(global: &GlobalArgs, out: &Output, args: &ShadowInstall) -> Result<Ex
              set any password, lock, unlock, delete and issue reset tokens (GRANT it to operators)",
             opts.schema, opts.mode, opts.owner_role, opts.app_role, opts.admin_role
         ));
-        out.say(if report.passed() {
-            "audit: passed".to_owned()
-        } else {
-            format!(
-                "audit: {} finding(s); run `retort shadow audit`",
-                report.findings.len()
-            )
-        });
     }
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_DIFFERENCES)
-    })
+    Ok(audit_summary(out, &report))
 }
 
 /// The password: one line of stdin, or the terminal without echo (twice when `confirm`).
@@ -323,16 +343,9 @@ fn audit(global: &GlobalArgs, out: &Output, args: &ShadowStoreArgs) -> Result<Ex
 }
 
 fn upgrade(global: &GlobalArgs, out: &Output, args: &ShadowUpgrade) -> Result<ExitCode> {
-    let names = store_names(global, &args.store)?;
-    let mut opts = InstallOptions::new(&names.app);
-    opts.schema = names.schema;
-    opts.owner_role = args.owner_role.clone().unwrap_or(names.owner);
-    opts.admin_role = names.admin;
+    let mut opts = store_names(global, &args.store)?.options(args.owner_role.as_ref());
     if args.emit_migration {
-        opts.pgcrypto_schema = args
-            .pgcrypto_schema
-            .clone()
-            .unwrap_or_else(|| "public".into());
+        opts.pgcrypto_schema = pgcrypto_schema(args.pgcrypto_schema.as_ref(), None)?;
         let project = Project::load(global)?;
         let graph = authoring::graph_or_empty(&project)?;
         let new = NewMigration {
@@ -360,10 +373,7 @@ fn upgrade(global: &GlobalArgs, out: &Output, args: &ShadowUpgrade) -> Result<Ex
         return authoring::write(&project, out, &new);
     }
     let mut client = project::connect(global)?;
-    opts.pgcrypto_schema = match &args.pgcrypto_schema {
-        Some(s) => s.clone(),
-        None => retort_shadow::pgcrypto_schema(&mut client)?.unwrap_or_else(|| "public".into()),
-    };
+    opts.pgcrypto_schema = pgcrypto_schema(args.pgcrypto_schema.as_ref(), Some(&mut client))?;
     let done = retort_shadow::upgrade(&mut client, &opts)?;
     let report = retort_shadow::audit(&mut client, &opts.schema, &opts.app_role, &opts.admin_role)?;
     let from = match done {
@@ -391,20 +401,8 @@ fn upgrade(global: &GlobalArgs, out: &Output, args: &ShadowUpgrade) -> Result<Ex
                 retort_shadow::STORE_VERSION
             ),
         });
-        out.say(if report.passed() {
-            "audit: passed".to_owned()
-        } else {
-            format!(
-                "audit: {} finding(s); run `retort shadow audit`",
-                report.findings.len()
-            )
-        });
     }
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_DIFFERENCES)
-    })
+    Ok(audit_summary(out, &report))
 }
 
 fn reset_token(

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use retort_shadow::blocking::ShadowStore;
 use retort_shadow::import::{classify, SourceRow};
 use serde_json::json;
@@ -14,13 +13,7 @@ use crate::output::Output;
 use crate::EXIT_DIFFERENCES;
 
 pub fn run(global: &GlobalArgs, out: &Output, args: &ShadowImport) -> Result<ExitCode> {
-    let cfg = crate::config::load(global.config.as_deref())?.shadow;
-    let schema = args
-        .store
-        .schema
-        .clone()
-        .or(cfg.schema)
-        .unwrap_or_else(|| "shadow".into());
+    let schema = super::shadow::store_names(global, &args.store)?.schema;
     let mut client = project::connect(global)?;
     let (rows, source) = match (&args.query, &args.csv) {
         (Some(sql), _) => (read_query(&mut client, sql)?, "the query".to_owned()),
@@ -40,7 +33,11 @@ pub fn run(global: &GlobalArgs, out: &Output, args: &ShadowImport) -> Result<Exi
     let started = std::time::Instant::now();
     let mut skipped: Vec<String> = Vec::new();
     if !args.dry_run {
-        let bar = progress(out, plan.names.len() as u64);
+        let bar = crate::progress::bar(
+            out,
+            plan.names.len() as u64,
+            "importing {bar:30} {pos}/{len} ({eta})",
+        );
         skipped =
             retort_shadow::import::import(&mut client, &ShadowStore::new(&schema), &plan, |done| {
                 bar.set_position(done as u64)
@@ -126,18 +123,6 @@ fn sample(items: impl Iterator<Item = String>) -> String {
     } else {
         shown
     }
-}
-
-fn progress(out: &Output, len: u64) -> ProgressBar {
-    use std::io::IsTerminal;
-    if out.quiet || out.json() || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("importing {bar:30} {pos}/{len} ({eta})") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// Runs the query as text (any column types, citext included); the first two columns count.
