@@ -16,11 +16,22 @@ fn retort() -> Command {
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
+    // A binary copied by one test can be "busy" for a moment: a child another test thread forks
+    // at the same time inherits the copy's write descriptor until it execs. Try again then.
+    let mut tries = 0;
     let Output {
         status,
         stdout,
         stderr,
-    } = cmd.output().unwrap();
+    } = loop {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap(),
+        }
+    };
     (
         status.code().unwrap_or(-1),
         String::from_utf8_lossy(&stdout).into_owned(),
