@@ -95,49 +95,6 @@ pub fn write_migration_chain(
     Ok(out)
 }
 
-/// A TCP proxy on 127.0.0.1 that delays every chunk by `delay` in each direction, so a local
-/// server behaves like one across a network. Runs until the process ends; returns its port.
-pub fn latency_proxy(upstream: std::net::SocketAddr, delay: Duration) -> std::io::Result<u16> {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(upstream) else {
-                continue;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            for (mut from, mut to) in [
-                (
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                ),
-                (server, client),
-            ] {
-                std::thread::spawn(move || {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match from.read(&mut buf) {
-                            Ok(0) | Err(_) => {
-                                let _ = to.shutdown(std::net::Shutdown::Write);
-                                return;
-                            }
-                            Ok(n) => {
-                                std::thread::sleep(delay);
-                                if to.write_all(&buf[..n]).is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    });
-    Ok(port)
-}
 /// The rows of the migrate-latency benchmark (also printed by the diff benchmark): `n`
 /// migrations applied by `psql -f` (one round trip per statement) and by `retort upgrade`
 /// (one per migration), on the local socket and through a proxy adding `delay_ms` each way.
@@ -148,10 +105,12 @@ pub fn migrate_latency_rows(
     delay_ms: u64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let port = cluster.nodes()[0].port();
-    let proxy = latency_proxy(
+    // retort-cluster's fault proxy with no fault armed: latency only.
+    let latency = retort_cluster::FaultProxy::with_delay(
         ([127, 0, 0, 1], port).into(),
         Duration::from_millis(delay_ms),
     )?;
+    let proxy = latency.port();
 
     let project = tempfile::tempdir()?;
     let dir = project.path().join("migrations");

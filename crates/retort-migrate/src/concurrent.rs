@@ -80,19 +80,19 @@ fn fold(ident: &str) -> String {
     }
 }
 
-/// The INVALID index `name` on `table` (both as written), as `regclass` text, if there is one.
-pub(crate) fn invalid_index(
+/// The index `name` on `table` (both as written), as `regclass` text, and whether it is valid.
+pub(crate) fn existing_index(
     client: &mut Client,
     name: &str,
     table: &str,
-) -> Result<Option<String>, postgres::Error> {
+) -> Result<Option<(String, bool)>, postgres::Error> {
     let row = client.query_opt(
-        "SELECT i.indexrelid::regclass::text FROM pg_catalog.pg_index i \
+        "SELECT i.indexrelid::regclass::text, i.indisvalid FROM pg_catalog.pg_index i \
          JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
-         WHERE i.indrelid = to_regclass($1) AND c.relname = $2 AND NOT i.indisvalid",
+         WHERE i.indrelid = to_regclass($1) AND c.relname = $2",
         &[&table, &fold(name)],
     )?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 #[cfg(test)]

@@ -131,6 +131,25 @@ pub enum MigrateError {
     /// A command was asked to do something the state does not allow.
     #[error("{0}")]
     Invalid(String),
+    /// The connection was lost while a migration ran or committed, and no new connection
+    /// settled what happened to it (none was configured, or the server stayed unreachable).
+    #[error("lost the connection during revision {revision} ({}): {source}; {applied} of {total} migration(s) of the run were committed before it{}; {}", file.display(), statements.map(|(d, n)| format!(", and {d} of its {n} statements are known done (it runs outside a transaction)")).unwrap_or_default(), match reconnect { Some(r) => format!("reconnecting failed: {r}"), None => "retort was not given a way to reconnect".to_owned() })]
+    ConnectionLost {
+        /// The migration in flight.
+        revision: String,
+        /// Its file.
+        file: PathBuf,
+        /// Migrations of the plan committed before it.
+        applied: usize,
+        /// Migrations in the plan.
+        total: usize,
+        /// For a `transaction off` migration: statements known done, and how many it has.
+        statements: Option<(usize, usize)>,
+        /// The error that ended the connection.
+        source: PgError,
+        /// Why reconnecting failed; None when no reconnection was configured.
+        reconnect: Option<String>,
+    },
     /// The run was stopped between migrations (see `Observer::should_stop`); the ones before
     /// are committed.
     #[error("stopped after {applied} of {total} migration(s): {reason}")]
@@ -145,6 +164,17 @@ pub enum MigrateError {
 }
 
 impl MigrateError {
+    /// The connection broke (or the server ended the session) while this error happened, so
+    /// the server may have done more than the client heard of.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            MigrateError::Database { source, .. } => source.is_connection_lost(),
+            MigrateError::Statement(f) => f.source.is_connection_lost(),
+            MigrateError::ConnectionLost { .. } => true,
+            _ => false,
+        }
+    }
+
     /// A sentence saying what the user can do next, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -217,6 +247,13 @@ impl MigrateError {
                     .hint()
                     .map(|h| format!(" Server hint: {h}"))
                     .unwrap_or_default()
+            )),
+            MigrateError::ConnectionLost { revision, .. } => Some(format!(
+                "whether {revision} committed is unknown from here (its COMMIT may have been \
+                 carried out with the answer lost). Run the same command again once the \
+                 database is reachable: retort reads the version table, says whether {revision} \
+                 committed, and continues without applying anything twice. If the primary \
+                 failed over, point -d at the new primary."
             )),
             MigrateError::Database { source, .. } => source.hint(),
             MigrateError::Standby { .. } => Some(

@@ -45,7 +45,8 @@ pub use lockwatch::Blocker;
 pub use offline::render_script;
 pub use retort_pg::{split_statements, SplitError, Statement};
 pub use runner::{
-    upgrade, Current, MigrationRunner, Observer, Repaired, RunReport, RunnerOptions, Silent,
+    upgrade, Current, MigrationRunner, Observer, Recovery, Repaired, RunReport, RunnerOptions,
+    Silent,
 };
 pub use source::{from_embedded, load_dir};
 pub use store::{HistoryEntry, MigrationLock, StoredHeads, VersionStore};

@@ -29,10 +29,15 @@ pub struct RunnerOptions {
     pub lock_retries: u32,
     /// The first pause before such a retry; each next one doubles (default 500 ms).
     pub retry_backoff: Duration,
-    /// Where a second connection can reach the same database, to ask `pg_blocking_pids` who
-    /// holds a lock a migration waits for (the retry messages and the error name them). None:
-    /// lock timeouts are retried and reported without their blockers.
-    pub watch: Option<retort_pg::ConnConfig>,
+    /// Where a new connection reaches the same database. A second connection uses it to ask
+    /// `pg_blocking_pids` who holds a lock a migration waits for (the retry messages and the
+    /// error name them); and when the run's connection is lost mid-migration, the run
+    /// reconnects through it, reads the version table to learn whether that migration
+    /// committed, and goes on from there. None: lock timeouts are reported without their
+    /// blockers, and a lost connection ends the run with [`MigrateError::ConnectionLost`].
+    pub database: Option<retort_pg::ConnConfig>,
+    /// How long to keep trying to reconnect after the connection is lost (default 30 s).
+    pub reconnect_for: Duration,
 }
 
 impl RunnerOptions {
@@ -59,7 +64,8 @@ impl Default for RunnerOptions {
             lock_wait: Duration::from_secs(60),
             lock_retries: 3,
             retry_backoff: Duration::from_millis(500),
-            watch: None,
+            database: None,
+            reconnect_for: Duration::from_secs(30),
         }
     }
 }
@@ -104,12 +110,40 @@ pub trait Observer {
     /// An INVALID index left by an interrupted `CREATE INDEX CONCURRENTLY` was dropped before
     /// the statement that builds it runs again.
     fn invalid_index_dropped(&mut self, _migration: &Migration, _index: &str) {}
+    /// The connection was lost during `migration`; the run reconnected and read the version
+    /// table, which says what became of it. [`Recovery::Committed`] goes on with the next
+    /// migration; otherwise this one runs again (a `transaction off` one from where it stopped).
+    fn connection_lost(&mut self, _migration: &Migration, _what: &Recovery) {}
+    /// A `transaction off` migration resumes after the `done` of its `total` statements that an
+    /// earlier, interrupted run applied; `unknown`: the statement it resumes at was in flight
+    /// when that run was cut off, so what it did is unknown (it runs again; a CONCURRENTLY
+    /// index found built and valid is kept instead).
+    fn resuming(&mut self, _migration: &Migration, _done: usize, _total: usize, _unknown: bool) {}
+    /// A `transaction off` migration resumed at a `CREATE INDEX CONCURRENTLY` whose outcome was
+    /// unknown, and found the index built and valid: it is kept, and the statement skipped.
+    fn concurrent_index_kept(&mut self, _migration: &Migration, _index: &str) {}
     /// Asked before each migration: `Some(reason)` stops the run there (the migrations already
     /// committed stay; the error is [`MigrateError::Stopped`]). `upgrade --wait-each` uses it
     /// when a wait for standbys fails.
     fn should_stop(&mut self) -> Option<String> {
         None
     }
+}
+
+/// What the version table said about a migration whose connection was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// It committed before the connection broke (only its answer was lost).
+    Committed,
+    /// It did not commit: the server rolled it back.
+    RolledBack,
+    /// A `transaction off` migration: `done` of its `total` statements are known applied.
+    Partial {
+        /// Statements known done.
+        done: usize,
+        /// Statements in the section.
+        total: usize,
+    },
 }
 
 /// An [`Observer`] that ignores everything.
@@ -156,6 +190,8 @@ pub struct MigrationRunner<'a> {
     watch: LockWatch,
     /// The backend pid of `client`, read when the run takes its lock.
     pid: Option<i32>,
+    /// Statements of the running `transaction off` migration known applied.
+    done: usize,
 }
 
 /// Upgrades `client`'s database to `target` with default options: the one call an application
@@ -189,10 +225,11 @@ impl<'a> MigrationRunner<'a> {
             client,
             graph,
             store: VersionStore::new(options.schema.clone()),
-            watch: LockWatch::new(options.watch.clone()),
+            watch: LockWatch::new(options.database.clone()),
             options,
             observer,
             pid: None,
+            done: 0,
         }
     }
 
@@ -371,6 +408,25 @@ impl<'a> MigrationRunner<'a> {
         &mut self,
         work: impl FnOnce(&mut Self) -> Result<T, MigrateError>,
     ) -> Result<T, MigrateError> {
+        self.open_session()?;
+        let observer = &mut *self.observer;
+        let lock = MigrationLock::acquire(
+            self.client,
+            &self.store,
+            self.options.lock_wait,
+            &mut |holder| observer.waiting_for_lock(holder),
+        )?;
+        let result = self.store.ensure(self.client).and_then(|()| work(self));
+        // A broken connection releases the lock by itself; report the first error.
+        let released = lock.release(self.client);
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    /// Names the session, has a dead client's backend notice within a second, remembers the
+    /// backend pid, and refuses a standby.
+    fn open_session(&mut self) -> Result<(), MigrateError> {
         let row = self
             .client
             .query_one(
@@ -398,38 +454,200 @@ impl<'a> MigrationRunner<'a> {
                 .get(0);
             return Err(MigrateError::Standby { target });
         }
+        Ok(())
+    }
+
+    fn prepare_bookkeeping(&mut self) -> Result<postgres::Statement, MigrateError> {
+        self.client
+            .prepare(&format!(
+                "WITH removed AS (DELETE FROM {version} WHERE revision = ANY($1::text[])), \
+                      added AS (INSERT INTO {version} (revision) SELECT unnest($2::text[])), \
+                      finished AS (DELETE FROM {partial} WHERE revision = $3 AND direction = $4) \
+                 INSERT INTO {history} (revision, direction, checksum, message, duration_ms) \
+                 VALUES ($3, $4, $5, $6, $7)",
+                version = self.store.table("version"),
+                history = self.store.table("history"),
+                partial = self.store.table("partial"),
+            ))
+            .map_err(db("preparing the version-table update"))
+    }
+
+    /// After the connection was lost during `m`: connects again (for up to `reconnect_for`),
+    /// takes the migration lock again (which waits until the old session is gone, so its
+    /// transaction is settled), and reads the version table. `Ok(true)`: `m` committed.
+    /// `Ok(false)`: it did not, and runs again. An error ends the run.
+    #[allow(clippy::too_many_arguments)]
+    fn recover(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        lost: MigrateError,
+        losses: u32,
+        before: &std::collections::BTreeSet<String>,
+        after: &std::collections::BTreeSet<String>,
+        (applied, total): (usize, usize),
+    ) -> Result<bool, MigrateError> {
+        let source = match lost {
+            MigrateError::Database { source, .. } => source,
+            MigrateError::Statement(f) => f.source,
+            other => return Err(other),
+        };
+        let statements = if m.transactional {
+            None
+        } else {
+            let n = match step.direction {
+                Direction::Up => m.up.statements(&m.path).map_or(0, |s| s.len()),
+                Direction::Down => m
+                    .down
+                    .as_ref()
+                    .and_then(|d| d.statements(&m.path).ok())
+                    .map_or(0, |s| s.len()),
+            };
+            Some((self.done, n))
+        };
+        let give_up = |source: PgError, reconnect: Option<String>| MigrateError::ConnectionLost {
+            revision: m.revision.clone(),
+            file: m.path.clone(),
+            applied,
+            total,
+            statements,
+            source,
+            reconnect,
+        };
+        let Some(cfg) = self.options.database.clone() else {
+            return Err(give_up(source, None));
+        };
+        if losses > 3 {
+            return Err(give_up(
+                source,
+                Some(format!(
+                    "the connection was lost {losses} times during this migration; giving up"
+                )),
+            ));
+        }
+        let deadline = Instant::now() + self.options.reconnect_for;
+        let mut pause = Duration::from_millis(100);
+        let client = loop {
+            match retort_pg::connect(&cfg) {
+                Ok(c) => break c,
+                Err(e) if Instant::now() + pause >= deadline => {
+                    return Err(give_up(
+                        source,
+                        Some(format!(
+                            "{e} (tried for {:.0} s)",
+                            self.options.reconnect_for.as_secs_f64()
+                        )),
+                    ));
+                }
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        };
+        *self.client = client;
+        self.open_session()?;
+        // The run's lock object releases the key on whichever connection is current.
         let observer = &mut *self.observer;
-        let lock = MigrationLock::acquire(
+        MigrationLock::acquire(
             self.client,
             &self.store,
             self.options.lock_wait,
             &mut |holder| observer.waiting_for_lock(holder),
         )?;
-        let result = self.store.ensure(self.client).and_then(|()| work(self));
-        // A broken connection releases the lock by itself; report the first error.
-        let released = lock.release(self.client);
-        let value = result?;
-        released?;
-        Ok(value)
+        let now: std::collections::BTreeSet<String> =
+            self.store.heads(self.client)?.heads.into_iter().collect();
+        let outcome = if &now == after {
+            Recovery::Committed
+        } else if &now == before {
+            match self.partial(m, step)? {
+                Some(p) if !m.transactional => Recovery::Partial {
+                    done: p.done,
+                    total: p.statements,
+                },
+                _ if !m.transactional => Recovery::Partial {
+                    done: 0,
+                    total: statements.map_or(0, |s| s.1),
+                },
+                _ => Recovery::RolledBack,
+            }
+        } else {
+            return Err(MigrateError::Invalid(format!(
+                "the connection was lost during revision {}, and when retort reconnected the \
+                 version table held {} where it expected {} or {}: another run changed the \
+                 database meanwhile; run the command again",
+                m.revision,
+                heads_list(&now),
+                heads_list(before),
+                heads_list(after)
+            )));
+        };
+        self.observer.connection_lost(m, &outcome);
+        Ok(outcome == Recovery::Committed)
+    }
+
+    /// The progress row of a `transaction off` migration, when an earlier run left one.
+    fn partial(&mut self, m: &Migration, step: &Step) -> Result<Option<Partial>, MigrateError> {
+        let row = self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT checksum, statements, done, running FROM {} \
+                     WHERE revision = $1 AND direction = $2",
+                    self.store.table("partial")
+                ),
+                &[&m.revision, &step.direction.as_str()],
+            )
+            .map_err(db("reading the progress of a non-transactional migration"))?;
+        Ok(row.map(|r| Partial {
+            checksum: r.get(0),
+            statements: r.get::<_, i32>(1) as usize,
+            done: r.get::<_, i32>(2) as usize,
+            running: r.get::<_, Option<i32>>(3).map(|x| x as usize),
+        }))
+    }
+
+    /// Records, before statement `i` runs, that the ones before it are done.
+    fn mark_running(
+        &mut self,
+        m: &Migration,
+        step: &Step,
+        count: usize,
+        i: usize,
+        running: bool,
+    ) -> Result<(), MigrateError> {
+        self.client
+            .execute(
+                &format!(
+                    "INSERT INTO {} AS p (revision, direction, checksum, statements, done, running) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (revision, direction) DO UPDATE SET checksum = excluded.checksum, \
+                       statements = excluded.statements, done = excluded.done, \
+                       running = excluded.running, updated_at = clock_timestamp()",
+                    self.store.table("partial")
+                ),
+                &[
+                    &m.revision,
+                    &step.direction.as_str(),
+                    &m.checksum(),
+                    &(count as i32),
+                    &(i as i32),
+                    &running.then_some(i as i32),
+                ],
+            )
+            .map_err(db("recording the progress of a non-transactional migration"))?;
+        Ok(())
     }
 
     /// Checks everything that can be checked without the database, then runs each step.
     fn execute(&mut self, plan: Plan) -> Result<RunReport, MigrateError> {
         let prepared = prepare(self.graph, &plan)?;
         self.observer.plan_ready(&plan);
-        let bookkeeping = self
-            .client
-            .prepare(&format!(
-                "WITH removed AS (DELETE FROM {version} WHERE revision = ANY($1::text[])), \
-                      added AS (INSERT INTO {version} (revision) SELECT unnest($2::text[])) \
-                 INSERT INTO {history} (revision, direction, checksum, message, duration_ms) \
-                 VALUES ($3, $4, $5, $6, $7)",
-                version = self.store.table("version"),
-                history = self.store.table("history"),
-            ))
-            .map_err(db("preparing the version-table update"))?;
+        let mut bookkeeping = self.prepare_bookkeeping()?;
         let total = plan.steps.len();
         let mut durations = Vec::with_capacity(total);
+        let mut heads: std::collections::BTreeSet<String> =
+            plan.from_heads.iter().cloned().collect();
         for (index, (step, statements)) in plan.steps.iter().zip(&prepared).enumerate() {
             let m = self
                 .graph
@@ -444,12 +662,36 @@ impl<'a> MigrationRunner<'a> {
             }
             self.observer.step_started(index, total, m, step.direction);
             let started = Instant::now();
-            if m.transactional {
-                self.run_in_transaction(m, step, statements, &bookkeeping, started)?;
-            } else {
-                self.observer.non_transactional(m);
-                self.run_without_transaction(m, step, statements, &bookkeeping, started)?;
+            let mut after = heads.clone();
+            for r in &step.remove_heads {
+                after.remove(r);
             }
+            after.extend(step.add_heads.iter().cloned());
+            let mut losses = 0;
+            loop {
+                let result = if m.transactional {
+                    self.run_in_transaction(m, step, statements, &bookkeeping, started)
+                } else {
+                    if losses == 0 {
+                        self.observer.non_transactional(m);
+                    }
+                    self.run_without_transaction(m, step, statements, &bookkeeping, started)
+                };
+                match result {
+                    Ok(()) => break,
+                    Err(e) if e.is_connection_lost() => {
+                        losses += 1;
+                        let committed =
+                            self.recover(m, step, e, losses, &heads, &after, (index, total))?;
+                        bookkeeping = self.prepare_bookkeeping()?;
+                        if committed {
+                            break;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            heads = after;
             let elapsed = started.elapsed();
             durations.push(elapsed);
             self.observer.step_finished(index, total, m, elapsed);
@@ -610,19 +852,38 @@ impl<'a> MigrationRunner<'a> {
                 .batch_execute(&timeouts)
                 .map_err(db("setting timeouts"))?;
         }
-        for (i, s) in statements.iter().enumerate() {
-            // A CONCURRENTLY build an earlier run left INVALID is dropped and built again.
+        // Resume after the statements an interrupted run of this same file applied.
+        let (start, unknown) = match self.partial(m, step)? {
+            Some(p) if p.checksum == m.checksum() && p.statements == statements.len() => {
+                (p.done, p.running == Some(p.done))
+            }
+            _ => (0, false),
+        };
+        if start > 0 || unknown {
+            self.observer.resuming(m, start, statements.len(), unknown);
+        }
+        self.done = start;
+        for (i, s) in statements.iter().enumerate().skip(start) {
+            self.mark_running(m, step, statements.len(), i, true)?;
+            // A CONCURRENTLY build an earlier run left INVALID is dropped and built again; one
+            // that the interrupted run finished (its answer lost) is kept.
             let mut result = Ok(());
             if let Some((index, table)) = crate::concurrent::concurrent_index(&s.sql) {
-                result = match crate::concurrent::invalid_index(self.client, &index, &table) {
-                    Ok(Some(invalid)) => {
-                        self.observer.invalid_index_dropped(m, &invalid);
-                        self.client
-                            .batch_execute(&format!("DROP INDEX CONCURRENTLY {invalid}"))
+                match crate::concurrent::existing_index(self.client, &index, &table) {
+                    Ok(Some((found, true))) if unknown && i == start => {
+                        self.observer.concurrent_index_kept(m, &found);
+                        self.done = i + 1;
+                        continue;
                     }
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                };
+                    Ok(Some((invalid, false))) => {
+                        self.observer.invalid_index_dropped(m, &invalid);
+                        result = self
+                            .client
+                            .batch_execute(&format!("DROP INDEX CONCURRENTLY {invalid}"));
+                    }
+                    Ok(_) => {}
+                    Err(e) => result = Err(e),
+                }
             }
             if let Some(update) = (step.direction == Direction::Up && marked_batch(&m.up, s.line))
                 .then(|| s.sql.clone())
@@ -634,17 +895,24 @@ impl<'a> MigrationRunner<'a> {
                     }
                     other => other,
                 })?;
+                self.done = i + 1;
                 continue;
             }
             if let Err(e) = result.and_then(|()| self.client.batch_execute(&s.sql)) {
                 let err = statement_error(m, step, statements, i, true, e);
+                if err.is_connection_lost() {
+                    return Err(err);
+                }
+                // Known failed, not in doubt: a rerun starts at it without calling it unknown.
+                let _ = self.mark_running(m, step, statements.len(), i, false);
                 let note = format!(
                     "statement {} of {} (line {}) failed outside a transaction; statements 1..{} \
-                     stayed applied: {}",
+                     stayed applied, and a rerun of the unchanged file resumes at statement {}: {}",
                     i + 1,
                     statements.len(),
                     s.line,
                     i,
+                    i + 1,
                     match &err {
                         MigrateError::Statement(f) => f.source.to_string(),
                         other => other.to_string(),
@@ -668,6 +936,7 @@ impl<'a> MigrationRunner<'a> {
                 self.reset_timeouts();
                 return Err(err);
             }
+            self.done = i + 1;
         }
         self.reset_timeouts();
         self.client
@@ -740,6 +1009,22 @@ impl<'a> MigrationRunner<'a> {
             )
             .map_err(db(format!("updating the version table for {}", m.revision)))?;
         Ok(())
+    }
+}
+
+/// The progress row of a `transaction off` migration.
+struct Partial {
+    checksum: String,
+    statements: usize,
+    done: usize,
+    running: Option<usize>,
+}
+
+fn heads_list(heads: &std::collections::BTreeSet<String>) -> String {
+    if heads.is_empty() {
+        "no revision (base)".to_owned()
+    } else {
+        heads.iter().cloned().collect::<Vec<_>>().join(", ")
     }
 }
 

@@ -87,12 +87,32 @@ impl VersionStore {
         )
     }
 
+    /// DDL of the table where a running `transaction off` migration records how many of its
+    /// statements are done, so that a run cut off in the middle resumes after them. Only online
+    /// runs use it (an offline script has no one to resume it).
+    pub fn partial_sql(&self) -> String {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {partial} (\n    \
+             revision text NOT NULL,\n    \
+             direction text NOT NULL,\n    \
+             checksum text NOT NULL,\n    \
+             statements integer NOT NULL,\n    \
+             done integer NOT NULL,\n    \
+             running integer,\n    \
+             updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),\n    \
+             PRIMARY KEY (revision, direction)\n);\n",
+            partial = self.table("partial"),
+        )
+    }
+
     /// Creates what is missing. Call it while holding [`MigrationLock`].
     pub fn ensure(&self, client: &mut Client) -> Result<(), MigrateError> {
-        client.batch_execute(&self.create_sql()).map_err(db(format!(
-            "creating the version tables in schema {}",
-            self.schema
-        )))
+        client
+            .batch_execute(&(self.create_sql() + &self.partial_sql()))
+            .map_err(db(format!(
+                "creating the version tables in schema {}",
+                self.schema
+            )))
     }
 
     /// Reads the version table; a missing table means nothing was applied yet.

@@ -775,7 +775,7 @@ fn a_lock_timeout_is_retried_naming_the_blocker_until_the_writer_commits() {
         lock_timeout: Some(Duration::from_millis(300)),
         lock_retries: 5,
         retry_backoff: Duration::from_millis(200),
-        watch: Some(retort_pg::ConnConfig::parse(&url).unwrap()),
+        database: Some(retort_pg::ConnConfig::parse(&url).unwrap()),
         ..RunnerOptions::default()
     };
     let committer = std::thread::spawn(move || {
@@ -836,7 +836,7 @@ fn after_the_last_retry_the_error_names_the_blocker_and_nothing_is_applied() {
         lock_timeout: Some(Duration::from_millis(200)),
         lock_retries: 2,
         retry_backoff: Duration::from_millis(50),
-        watch: Some(retort_pg::ConnConfig::parse(&url).unwrap()),
+        database: Some(retort_pg::ConnConfig::parse(&url).unwrap()),
         ..RunnerOptions::default()
     };
     let mut seen = Retries::default();

@@ -113,6 +113,22 @@ impl PgError {
         }
     }
 
+    /// The connection is gone: it broke, or the server ended the session (shutdown, crash,
+    /// administrator's terminate). What the statement in flight did is then unknown to the
+    /// client: it may have been committed before the answer was lost.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            PgError::Client(_) => true,
+            PgError::Server(m) => {
+                m.code.starts_with("08")
+                    || matches!(m.code.as_str(), "57P01" | "57P02" | "57P03")
+                    || m.severity == "FATAL"
+                    || m.severity == "PANIC"
+            }
+            _ => false,
+        }
+    }
+
     /// The line the server pointed at in `sql`, whose first line is `first_line` of its file
     /// (`first_line` itself when the server gave no position).
     pub fn line_in(&self, sql: &str, first_line: usize) -> usize {

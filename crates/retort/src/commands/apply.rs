@@ -57,7 +57,7 @@ pub fn run(
     let cfg = super::database_config(global)?;
     // A second connection names whoever holds a lock a migration waits for.
     let options = RunnerOptions {
-        watch: Some(cfg.clone()),
+        database: Some(cfg.clone()),
         ..options
     };
     let mut client = retort_pg::connect(&cfg)?;
