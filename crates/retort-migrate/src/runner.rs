@@ -461,13 +461,11 @@ impl<'a> MigrationRunner<'a> {
         self.client
             .prepare(&format!(
                 "WITH removed AS (DELETE FROM {version} WHERE revision = ANY($1::text[])), \
-                      added AS (INSERT INTO {version} (revision) SELECT unnest($2::text[])), \
-                      finished AS (DELETE FROM {partial} WHERE revision = $3 AND direction = $4) \
+                      added AS (INSERT INTO {version} (revision) SELECT unnest($2::text[])) \
                  INSERT INTO {history} (revision, direction, checksum, message, duration_ms) \
                  VALUES ($3, $4, $5, $6, $7)",
                 version = self.store.table("version"),
                 history = self.store.table("history"),
-                partial = self.store.table("partial"),
             ))
             .map_err(db("preparing the version-table update"))
     }
@@ -940,7 +938,12 @@ impl<'a> MigrationRunner<'a> {
         }
         self.reset_timeouts();
         self.client
-            .batch_execute("BEGIN")
+            .batch_execute(&format!(
+                "BEGIN; DELETE FROM {} WHERE revision = {} AND direction = {}",
+                self.store.table("partial"),
+                retort_pg::quote_literal(&m.revision),
+                retort_pg::quote_literal(step.direction.as_str())
+            ))
             .map_err(db("starting the bookkeeping transaction"))?;
         self.record_and_commit(m, step, bookkeeping, started)
     }

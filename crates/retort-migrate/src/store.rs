@@ -79,7 +79,8 @@ impl VersionStore {
              applied_by text NOT NULL DEFAULT current_user,\n    \
              duration_ms double precision,\n    \
              note text\n);\n\
-             CREATE INDEX IF NOT EXISTS {index} ON {history} (revision, id);\n",
+             CREATE INDEX IF NOT EXISTS {index} ON {history} (revision, id);\n{partial}",
+            partial = self.partial_sql(),
             schema = quote_ident(&self.schema),
             version = self.table("version"),
             history = self.table("history"),
@@ -89,7 +90,7 @@ impl VersionStore {
 
     /// DDL of the table where a running `transaction off` migration records how many of its
     /// statements are done, so that a run cut off in the middle resumes after them. Only online
-    /// runs use it (an offline script has no one to resume it).
+    /// runs use it (an offline script has no one to resume it), but every version store has it.
     pub fn partial_sql(&self) -> String {
         format!(
             "CREATE TABLE IF NOT EXISTS {partial} (\n    \
