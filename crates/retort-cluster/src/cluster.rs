@@ -291,6 +291,22 @@ impl ClusterBuilder {
     }
 }
 
+/// What [`Cluster::fail_over`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failover {
+    /// The primary that was stopped and retired, if one was running.
+    pub old_primary: Option<String>,
+    /// The promoted standby.
+    pub new_primary: String,
+    /// Whether the promoted standby was synchronous: if not, commits the old primary made
+    /// that had not reached it are not on the new primary.
+    pub was_synchronous: bool,
+    /// The standbys that now follow the new primary.
+    pub followers: Vec<String>,
+    /// The new primary's `synchronous_standby_names` ('' when no synchronous standby is left).
+    pub synchronous_standby_names: String,
+}
+
 /// A local PostgreSQL cluster: one primary and zero or more streaming standbys.
 ///
 /// An owned cluster (the default) stops its servers and removes its directory when dropped, also
@@ -625,11 +641,123 @@ impl Cluster {
         self.save()
     }
 
+    /// A failover, as an operator would do it: stops the current primary (immediately, as if it
+    /// crashed) and marks it retired, promotes the standby called `name`, makes the remaining
+    /// standbys follow it (a replication slot for each on the new primary, `primary_conninfo`
+    /// pointed at it, a restart), and names the remaining synchronous standbys in its
+    /// `synchronous_standby_names` (none left: commits stop waiting for one).
+    ///
+    /// Errors: [`ClusterError::NoSuchNode`] when `name` is not a standby.
+    pub fn fail_over(&mut self, name: &str) -> Result<Failover, ClusterError> {
+        let new = self
+            .nodes
+            .iter()
+            .position(|n| n.name() == name && n.role() == Role::Standby)
+            .ok_or_else(|| ClusterError::NoSuchNode(format!("standby {name}")))?;
+        let old = self.nodes.iter().position(|n| n.role() == Role::Primary);
+        let mut old_name = None;
+        if let Some(old) = old {
+            self.nodes[old].stop(StopMode::Immediate, Duration::from_secs(30))?;
+            self.nodes[old].spec.role = Role::Retired;
+            old_name = Some(self.nodes[old].name().to_owned());
+        }
+        let was_synchronous = self.nodes[new].is_synchronous();
+        {
+            let mut client = self.connect_node(&self.nodes[new])?;
+            client
+                .execute("SELECT pg_promote(true, 60)", &[])
+                .map_err(retort_pg::PgError::from)?;
+        }
+        self.nodes[new].spec.role = Role::Primary;
+        self.nodes[new].spec.synchronous = false;
+        let followers: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].role() == Role::Standby)
+            .collect();
+        let sync: Vec<String> = followers
+            .iter()
+            .filter(|&&i| self.nodes[i].is_synchronous())
+            .map(|&i| quote_ident(self.nodes[i].name()))
+            .collect();
+        let new_port = self.nodes[new].port();
+        let mut client = self.connect_node(&self.nodes[new])?;
+        let sync_value = if sync.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} {} ({})",
+                self.sync_method.keyword(),
+                sync.len(),
+                sync.join(", ")
+            )
+        };
+        // One statement per round trip: ALTER SYSTEM refuses a multi-statement string.
+        for sql in [
+            format!(
+                "ALTER SYSTEM SET synchronous_standby_names = {}",
+                quote_literal(&sync_value)
+            ),
+            "SELECT pg_reload_conf()".to_owned(),
+        ] {
+            client
+                .batch_execute(&sql)
+                .map_err(retort_pg::PgError::from)?;
+        }
+        for &i in &followers {
+            let slot = self.nodes[i].name().to_owned();
+            client
+                .execute(
+                    "SELECT pg_create_physical_replication_slot($1, true) \
+                     WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1)",
+                    &[&slot],
+                )
+                .map_err(retort_pg::PgError::from)?;
+        }
+        drop(client);
+        let mut moved = Vec::new();
+        for &i in &followers {
+            let conninfo = format!(
+                "host={} port={new_port} user={SUPERUSER} application_name={}",
+                conninfo_value(&self.socket_dir.display().to_string()),
+                conninfo_value(self.nodes[i].name())
+            );
+            if self.nodes[i].is_running() {
+                let mut c = self.connect_node(&self.nodes[i])?;
+                c.batch_execute(&format!(
+                    "ALTER SYSTEM SET primary_conninfo = {}",
+                    quote_literal(&conninfo)
+                ))
+                .map_err(retort_pg::PgError::from)?;
+                drop(c);
+                self.nodes[i].stop(StopMode::Fast, Duration::from_secs(30))?;
+                self.start_existing(i, Duration::from_secs(60))?;
+            } else {
+                // A stopped standby follows the new primary when it starts.
+                let auto = self.nodes[i].data_dir().join("postgresql.auto.conf");
+                let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+                text.push_str(&format!(
+                    "primary_conninfo = '{}'\n",
+                    conninfo.replace('\'', "''")
+                ));
+                std::fs::write(&auto, text).map_err(io_err(format!("write {}", auto.display())))?;
+            }
+            moved.push(self.nodes[i].name().to_owned());
+        }
+        self.save()?;
+        Ok(Failover {
+            old_primary: old_name,
+            new_primary: name.to_owned(),
+            was_synchronous,
+            followers: moved,
+            synchronous_standby_names: sync_value,
+        })
+    }
+
     /// Starts every stopped node of a detached cluster (primaries first) on its recorded port,
     /// then waits for streaming.
     pub fn start_all(&mut self, timeout: Duration) -> Result<(), ClusterError> {
         os_user::make_private_dir(&self.socket_dir.clone(), self.user.as_ref())?;
         let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.retain(|&i| self.nodes[i].role() != Role::Retired);
         order.sort_by_key(|&i| self.nodes[i].role() != Role::Primary);
         for i in order {
             self.start_existing(i, timeout)?;

@@ -36,7 +36,7 @@ mod status;
 mod template;
 
 pub use binaries::{BinarySearch, ServerBinaries};
-pub use cluster::{scratch_root, Cluster, ClusterBuilder, Progress, SyncMethod};
+pub use cluster::{scratch_root, Cluster, ClusterBuilder, Failover, Progress, SyncMethod};
 pub use error::ClusterError;
 pub use node::{Node, NodeSpec, Role, StopMode};
 pub use os_user::ServerUser;

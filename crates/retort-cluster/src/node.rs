@@ -21,6 +21,9 @@ pub enum Role {
     Primary,
     /// Replays the primary's WAL, read-only.
     Standby,
+    /// A former primary that a promoted standby replaced: stopped, and never started again
+    /// (its timeline ended; it would need pg_rewind or a new base backup to rejoin).
+    Retired,
 }
 
 /// How to stop a server, as `pg_ctl stop -m`.

@@ -70,13 +70,13 @@ impl Fault {
     /// client message between 1 and `messages`. The same seed always gives the same fault.
     pub fn random(seed: u64, messages: u64, max_stall: Duration) -> Fault {
         let mut rng = SplitMix(seed);
-        let at = 1 + rng.next() % messages.max(1);
-        let action = match rng.next() % 3 {
+        let at = 1 + rng.next_u64() % messages.max(1);
+        let action = match rng.next_u64() % 3 {
             0 => FaultAction::Cut,
             1 => FaultAction::LoseAnswer,
             _ => {
                 let ms = max_stall.as_millis().max(1) as u64;
-                FaultAction::Stall(Duration::from_millis(1 + rng.next() % ms))
+                FaultAction::Stall(Duration::from_millis(1 + rng.next_u64() % ms))
             }
         };
         Fault::new(Trigger::Message(at), action)
@@ -105,7 +105,7 @@ pub struct SplitMix(pub u64);
 
 impl SplitMix {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -133,7 +133,7 @@ pub enum MigrateError {
     Invalid(String),
     /// The connection was lost while a migration ran or committed, and no new connection
     /// settled what happened to it (none was configured, or the server stayed unreachable).
-    #[error("lost the connection during revision {revision} ({}): {source}; {applied} of {total} migration(s) of the run were committed before it{}; {}", file.display(), statements.map(|(d, n)| format!(", and {d} of its {n} statements are known done (it runs outside a transaction)")).unwrap_or_default(), match reconnect { Some(r) => format!("reconnecting failed: {r}"), None => "retort was not given a way to reconnect".to_owned() })]
+    #[error("lost the connection during revision {revision} ({}): {error}; {applied} of {total} migration(s) of the run were committed before it{}; {}", file.display(), statements.map(|(d, n)| format!(", and {d} of its {n} statements are known done (it runs outside a transaction)")).unwrap_or_default(), match reconnect { Some(r) => format!("reconnecting failed: {r}"), None => "retort was not given a way to reconnect".to_owned() })]
     ConnectionLost {
         /// The migration in flight.
         revision: String,
@@ -146,9 +146,9 @@ pub enum MigrateError {
         /// For a `transaction off` migration: statements known done, and how many it has.
         statements: Option<(usize, usize)>,
         /// The error that ended the connection.
-        source: PgError,
+        error: Box<PgError>,
         /// Why reconnecting failed; None when no reconnection was configured.
-        reconnect: Option<String>,
+        reconnect: Option<Box<str>>,
     },
     /// The run was stopped between migrations (see `Observer::should_stop`); the ones before
     /// are committed.

@@ -503,14 +503,14 @@ impl<'a> MigrationRunner<'a> {
             };
             Some((self.done, n))
         };
-        let give_up = |source: PgError, reconnect: Option<String>| MigrateError::ConnectionLost {
+        let give_up = |error: PgError, reconnect: Option<String>| MigrateError::ConnectionLost {
             revision: m.revision.clone(),
             file: m.path.clone(),
             applied,
             total,
             statements,
-            source,
-            reconnect,
+            error: Box::new(error),
+            reconnect: reconnect.map(String::into_boxed_str),
         };
         let Some(cfg) = self.options.database.clone() else {
             return Err(give_up(source, None));

@@ -383,6 +383,18 @@ pub enum ClusterCommand {
         /// The standby: standby1, standby2, ...
         node: String,
     },
+    /// Fail over to a standby: stop the primary at once (as if it crashed) and retire it,
+    /// promote NODE, point the other standbys at it, and keep the remaining synchronous
+    /// standbys synchronous. For trying a rollout against a failover; `retort cluster url`
+    /// then prints the new primary's URL.
+    ///
+    /// Example: retort cluster promote standby1
+    Promote {
+        #[command(flatten)]
+        dir: ClusterDir,
+        /// The standby to promote: standby1, standby2, ...
+        node: String,
+    },
     /// Print a node's connection URL (the primary's by default).
     ///
     /// Example: export DATABASE_URL="$(retort cluster url)"
@@ -836,6 +848,12 @@ pub struct ApplyArgs {
     /// session holding the lock (default 3, [migrations] lock_retries).
     #[arg(long, value_name = "N")]
     pub lock_retries: Option<u32>,
+    /// When the connection is lost mid-migration, keep trying to reconnect this long; once
+    /// back, retort reads the version table to learn whether the migration in flight committed
+    /// (its COMMIT may have gone through with the answer lost) and goes on without running
+    /// anything twice. 0 stops at once.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub reconnect_for: String,
     /// SET statement_timeout for each migration (default off, [migrations] statement_timeout).
     #[arg(long, value_name = "DURATION")]
     pub statement_timeout: Option<String>,

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use retort_migrate::{
     render_script, Direction, Migration, MigrationRunner, Observer, Plan, RevisionGraph,
@@ -55,9 +55,14 @@ pub fn run(
     }
     let rollout = RolloutOptions::resolve(&project.config.replicas, args)?;
     let cfg = super::database_config(global)?;
-    // A second connection names whoever holds a lock a migration waits for.
+    // A second connection names whoever holds a lock a migration waits for; after a lost
+    // connection the run reconnects to learn what became of the migration in flight.
+    let reconnect_for = crate::config::parse_duration(&args.reconnect_for)
+        .context("reading --reconnect-for")?
+        .unwrap_or(Duration::ZERO);
     let options = RunnerOptions {
-        database: Some(cfg.clone()),
+        database: (!reconnect_for.is_zero()).then(|| cfg.clone()),
+        reconnect_for,
         ..options
     };
     let mut client = retort_pg::connect(&cfg)?;
@@ -107,6 +112,7 @@ pub fn run(
         observer.wait_each = Some((mode, rollout.timeout, w));
     }
     let started = Instant::now();
+    let schema = options.schema.clone();
     let mut runner = MigrationRunner::new(&mut client, &graph, options, &mut observer);
     let result = match direction {
         Direction::Up => runner.upgrade(&target),
@@ -127,7 +133,19 @@ pub fn run(
             stall.explanation
         );
     }
-    let report = result?;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) if e.is_connection_lost() => {
+            let mut lines =
+                super::failover::explain(&e, &preview, &topology, &rollout, &schema).into_iter();
+            let head = lines.next().unwrap_or_default();
+            for line in lines {
+                out.note(line);
+            }
+            return Err(anyhow::Error::new(e).context(head));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(e) = wait_error {
         return Err(e);
     }
@@ -413,6 +431,51 @@ impl Observer for CliObserver<'_> {
         self.line(format!(
             "  {}: index {index} was left INVALID by an interrupted CREATE INDEX CONCURRENTLY; \
              dropped it (concurrently) to build it again",
+            m.revision
+        ));
+    }
+
+    fn connection_lost(&mut self, m: &Migration, what: &retort_migrate::Recovery) {
+        use retort_migrate::Recovery;
+        self.line(match what {
+            Recovery::Committed => format!(
+                "  {}: the connection was lost as it committed; reconnected, and the version \
+                 table shows it COMMITTED (only the answer was lost): going on with the next",
+                m.revision
+            ),
+            Recovery::RolledBack => format!(
+                "  {}: the connection was lost before it committed; reconnected: the server \
+                 rolled it back, so it runs again",
+                m.revision
+            ),
+            Recovery::Partial { done, total } => format!(
+                "  {}: the connection was lost outside a transaction; reconnected: {done} of \
+                 its {total} statements are known done; it resumes after them",
+                m.revision
+            ),
+        });
+    }
+
+    fn resuming(&mut self, m: &Migration, done: usize, total: usize, unknown: bool) {
+        self.line(format!(
+            "  {}: resuming at statement {} of {total}: statements 1..{done} were applied by an \
+             earlier run that was cut off{}",
+            m.revision,
+            done + 1,
+            if unknown {
+                format!(
+                    "; statement {} was in flight then, so what it did is unknown: it runs again",
+                    done + 1
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+
+    fn concurrent_index_kept(&mut self, m: &Migration, index: &str) {
+        self.line(format!(
+            "  {}: index {index} was built by the interrupted run (valid): kept, not built again",
             m.revision
         ));
     }

@@ -25,6 +25,7 @@ pub fn run(global: &GlobalArgs, out: &Output, cmd: &ClusterCommand) -> Result<Ex
         ClusterCommand::Lag { dir, node, delay } => lag(global, out, dir, node, delay),
         ClusterCommand::StopNode { dir, node } => stop_node(global, out, dir, node),
         ClusterCommand::StartNode { dir, node } => start_node(global, out, dir, node),
+        ClusterCommand::Promote { dir, node } => promote(global, out, dir, node),
     }
 }
 
@@ -102,6 +103,59 @@ fn start_node(global: &GlobalArgs, out: &Output, dir: &ClusterDir, node: &str) -
     } else {
         out.say(format!("started {node}; it is streaming again"));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn promote(global: &GlobalArgs, out: &Output, dir: &ClusterDir, node: &str) -> Result<ExitCode> {
+    let dir = cluster_dir(global, dir)?;
+    let mut cluster = Cluster::open(&dir)?;
+    standby_index(&cluster, node)?;
+    let f = cluster.fail_over(node)?;
+    cluster.wait_until_streaming(START_TIMEOUT)?;
+    if out.json() {
+        out.print_json(&json!(f))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    out.say(format!(
+        "{node} is the primary now{}; {}",
+        f.old_primary
+            .as_deref()
+            .map(|o| format!(" ({o} was stopped and retired: it is not started again)"))
+            .unwrap_or_default(),
+        if f.followers.is_empty() {
+            "no standby is left".to_owned()
+        } else {
+            format!(
+                "{} follow{} it",
+                f.followers.join(", "),
+                if f.followers.len() == 1 { "s" } else { "" }
+            )
+        }
+    ));
+    if !f.was_synchronous {
+        out.note(format!(
+            "{node} was an asynchronous standby: transactions the old primary committed that had \
+             not reached it are not on the new primary"
+        ));
+    }
+    out.note(if f.synchronous_standby_names.is_empty() {
+        "no synchronous standby is left: commits on the new primary do not wait for one".to_owned()
+    } else {
+        format!(
+            "synchronous_standby_names on the new primary: {}",
+            f.synchronous_standby_names
+        )
+    });
+    out.note(format!(
+        "the primary's URL is now: {}",
+        cluster.node_url(
+            cluster
+                .nodes()
+                .iter()
+                .find(|n| n.name() == node)
+                .expect("promoted node")
+        )
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -234,10 +288,12 @@ fn status(global: &GlobalArgs, out: &Output, dir: &ClusterDir) -> Result<ExitCod
 fn url(global: &GlobalArgs, dir: &ClusterDir, node: &str, tcp: bool) -> Result<ExitCode> {
     let dir = cluster_dir(global, dir)?;
     let cluster = Cluster::open(&dir)?;
+    // `primary` is whichever node is the primary now (a promoted standby after a failover).
     let found = cluster
         .nodes()
         .iter()
-        .find(|n| n.name() == node)
+        .find(|n| node == "primary" && n.role() == retort_cluster::Role::Primary)
+        .or_else(|| cluster.nodes().iter().find(|n| n.name() == node))
         .ok_or_else(|| ClusterError::NoSuchNode(format!("node named {node:?}")))?;
     if tcp {
         println!("{}", cluster.node_tcp_url(found));

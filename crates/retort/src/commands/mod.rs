@@ -8,6 +8,7 @@ pub mod catalog_cache;
 pub mod cluster;
 pub mod demo;
 pub mod desired;
+pub mod failover;
 pub mod fleet;
 pub mod graph;
 pub mod lint;
