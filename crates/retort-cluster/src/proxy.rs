@@ -49,6 +49,9 @@ pub enum FaultAction {
     /// Forward the message, then close both sides this long after, answered or not: a
     /// connection that dies while the server is still working on a statement.
     CutAfter(Duration),
+    /// Close both sides before the message is forwarded, and every other connection, and
+    /// refuse new ones from then on: the server is gone for good (the proxy stays dead).
+    Vanish,
 }
 
 /// One fault: a trigger and an action.
@@ -90,6 +93,7 @@ impl std::fmt::Display for Fault {
             FaultAction::LoseAnswer => write!(f, "lost answer")?,
             FaultAction::Stall(d) => write!(f, "stall of {} ms", d.as_millis())?,
             FaultAction::CutAfter(d) => write!(f, "cut {} ms into", d.as_millis())?,
+            FaultAction::Vanish => write!(f, "vanish")?,
         }
         match &self.trigger {
             Trigger::Bytes(n) => write!(f, " after {n} client bytes"),
@@ -133,6 +137,10 @@ pub struct ProxyStats {
 struct Shared {
     fault: Option<Fault>,
     stats: ProxyStats,
+    /// A Vanish fault fired: every connection is cut, no new one is served.
+    gone: bool,
+    /// Both sides of every connection, to cut them all when the server vanishes.
+    open: Vec<(TcpStream, TcpStream)>,
 }
 
 /// A running proxy; it stops accepting when dropped (open connections run on until they end).
@@ -161,11 +169,28 @@ impl FaultProxy {
             while !st.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
+                        if lock(&s).gone {
+                            let _ = client.shutdown(Shutdown::Both);
+                            continue;
+                        }
                         let _ = client.set_nonblocking(false);
                         let Ok(server) = TcpStream::connect(upstream) else {
                             continue;
                         };
-                        lock(&s).stats.connections += 1;
+                        {
+                            let mut shared = lock(&s);
+                            shared.stats.connections += 1;
+                            // Kept (two descriptors each) only while a Vanish fault is armed.
+                            let vanishing = shared
+                                .fault
+                                .as_ref()
+                                .is_some_and(|f| f.action == FaultAction::Vanish);
+                            if let (true, Ok(a), Ok(b)) =
+                                (vanishing, client.try_clone(), server.try_clone())
+                            {
+                                shared.open.push((a, b));
+                            }
+                        }
                         serve(client, server, s.clone(), delay);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -188,6 +213,7 @@ impl FaultProxy {
         let mut s = lock(&self.shared);
         s.fault = Some(fault);
         s.stats = ProxyStats::default();
+        s.open.clear();
     }
 
     /// Removes the armed fault and resets the counters: everything is forwarded.
@@ -195,6 +221,7 @@ impl FaultProxy {
         let mut s = lock(&self.shared);
         s.fault = None;
         s.stats = ProxyStats::default();
+        s.open.clear();
     }
 
     /// What was seen since the fault was armed.
@@ -290,6 +317,14 @@ fn client_to_server(
                 None => {}
                 Some(FaultAction::Cut) => {
                     cut(&client, &server);
+                    return;
+                }
+                Some(FaultAction::Vanish) => {
+                    let mut s = lock(shared);
+                    s.gone = true;
+                    for (a, b) in s.open.drain(..) {
+                        cut(&a, &b);
+                    }
                     return;
                 }
                 Some(FaultAction::Stall(d)) => std::thread::sleep(d),

@@ -131,3 +131,129 @@ fn count_migrated(urls: &[String]) -> i64 {
         })
         .count() as i64
 }
+
+/// Four migrations; each logs itself in `applied`, so one applied twice shows as two rows.
+fn logged_chain(p: &std::path::Path) -> Vec<String> {
+    std::fs::create_dir(p.join("migrations")).unwrap();
+    std::fs::write(
+        p.join("retort.toml"),
+        "[migrations]\ndir = \"migrations\"\n",
+    )
+    .unwrap();
+    let revs: Vec<String> = (1..=4).map(|i| format!("e0000000000{i}")).collect();
+    for (i, rev) in revs.iter().enumerate() {
+        let parents = if i == 0 {
+            "CREATE TABLE applied (revision text NOT NULL);\n".to_owned()
+        } else {
+            String::new()
+        };
+        let header = if i == 0 {
+            String::new()
+        } else {
+            format!("-- retort:parents {}\n", revs[i - 1])
+        };
+        std::fs::write(
+            p.join(format!("migrations/{rev}_m.sql")),
+            format!(
+                "-- retort:revision {rev}\n{header}-- retort:message m{n}\n\n-- retort:up\n\
+                 {parents}CREATE TABLE m{n} (id int);\nINSERT INTO applied VALUES ('{rev}');\n",
+                n = i + 1
+            ),
+        )
+        .unwrap();
+    }
+    revs
+}
+
+#[test]
+fn a_fleet_whose_targets_fail_at_random_points_converges_on_a_rerun_with_nothing_applied_twice() {
+    use retort_cluster::{Fault, FaultAction, FaultProxy, Trigger};
+    use std::time::Duration;
+    let c = Cluster::builder().start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let revs = logged_chain(p);
+    let port = c.nodes()[0].port();
+    let (mut direct, mut proxies, mut list) = (Vec::new(), Vec::new(), String::new());
+    for i in 0..12 {
+        let name = format!("shard_{i:02}");
+        direct.push(c.create_database(&name).unwrap());
+        let proxy = FaultProxy::start(([127, 0, 0, 1], port).into()).unwrap();
+        // Through the proxy, a fault at a different point of each target's run.
+        let fault = match i % 4 {
+            0 => Fault::random(i as u64, 40, Duration::from_millis(300)),
+            1 => Fault::new(
+                Trigger::Contains("CREATE TABLE m3".into()),
+                FaultAction::Cut,
+            ),
+            2 => Fault::new(
+                Trigger::Contains("CREATE TABLE m2".into()),
+                FaultAction::LoseAnswer,
+            ),
+            _ if i == 3 => Fault::new(
+                Trigger::Contains("CREATE TABLE m2".into()),
+                FaultAction::Vanish,
+            ),
+            _ => Fault::new(Trigger::Message(1_000_000), FaultAction::Cut),
+        };
+        proxy.arm(fault);
+        list.push_str(&c.node_tcp_url(&c.nodes()[0]).replace(
+            &format!(":{port}/postgres"),
+            &format!(":{}/{name}", proxy.port()),
+        ));
+        list.push('\n');
+        proxies.push(proxy);
+    }
+    std::fs::write(p.join("fleet.txt"), &list).unwrap();
+    let upgrade = || {
+        run(retort(p, &direct[0]).args([
+            "upgrade",
+            "--targets",
+            "fleet.txt",
+            "--jobs",
+            "4",
+            "--keep-going",
+            "--reconnect-for",
+            "0",
+            "--format",
+            "json",
+        ]))
+    };
+    // First run: the faults fire; the failed targets are reported, the others finish.
+    let (code, _, stderr) = upgrade();
+    assert_eq!(code, 1, "{stderr}");
+    let fired = proxies.iter().filter(|p| p.stats().fired).count();
+    assert!(fired >= 6, "only {fired} faults fired");
+    // The rerun: every reachable target reaches the head; the vanished one still fails.
+    let (code, stdout, stderr) = upgrade();
+    assert_eq!(code, 1, "{stderr}");
+    let failed: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["status"] == "failed")
+        .map(|l| l["target"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert!(failed[0].contains("shard_03"), "{failed:?}");
+    for (i, url) in direct.iter().enumerate() {
+        let mut db = retort_pg::connect(&retort_pg::ConnConfig::parse(url).unwrap()).unwrap();
+        let col = |db: &mut retort_pg::Client, sql: &str| -> Vec<String> {
+            db.query(sql, &[])
+                .map_or(Vec::new(), |rows| rows.iter().map(|r| r.get(0)).collect())
+        };
+        let ups = col(
+            &mut db,
+            "SELECT revision FROM retort.history WHERE direction = 'up' ORDER BY 1",
+        );
+        let log = col(&mut db, "SELECT revision FROM applied ORDER BY 1");
+        let version = col(&mut db, "SELECT revision FROM retort.version");
+        if i == 3 {
+            // Vanished at m2: m1 at most, never twice.
+            assert!(ups.len() <= 2 && log == ups, "shard_03: {ups:?} {log:?}");
+            continue;
+        }
+        assert_eq!(ups, revs, "shard_{i:02}: history");
+        assert_eq!(log, revs, "shard_{i:02}: each migration ran once");
+        assert_eq!(version, vec![revs[3].clone()], "shard_{i:02}: at the head");
+    }
+}

@@ -50,6 +50,13 @@ pub fn run(
         bail!("a FROM:TO range only makes sense with --sql; online runs start from the database's current revision");
     }
     let target = Target::parse(&target_text)?;
+    let reconnect_for = crate::config::parse_duration(&args.reconnect_for)
+        .context("reading --reconnect-for")?
+        .unwrap_or(Duration::ZERO);
+    let options = RunnerOptions {
+        reconnect_for,
+        ..options
+    };
     if args.fleet.targets.is_some() || args.fleet.targets_query.is_some() {
         return super::fleet::run(global, out, args, direction, &graph, &options, &target);
     }
@@ -57,12 +64,8 @@ pub fn run(
     let cfg = super::database_config(global)?;
     // A second connection names whoever holds a lock a migration waits for; after a lost
     // connection the run reconnects to learn what became of the migration in flight.
-    let reconnect_for = crate::config::parse_duration(&args.reconnect_for)
-        .context("reading --reconnect-for")?
-        .unwrap_or(Duration::ZERO);
     let options = RunnerOptions {
         database: (!reconnect_for.is_zero()).then(|| cfg.clone()),
-        reconnect_for,
         ..options
     };
     let mut client = retort_pg::connect(&cfg)?;

@@ -100,7 +100,13 @@ fn migrate_one(
     let result = (|| -> Result<(usize, Vec<String>)> {
         let mut client = retort_pg::connect(&member.config)?;
         let mut silent = Silent;
-        let mut runner = MigrationRunner::new(&mut client, graph, options.clone(), &mut silent);
+        // A lost connection is settled against this member's version table (when the run
+        // may reconnect at all: --reconnect-for 0 leaves it to the rerun).
+        let options = RunnerOptions {
+            database: (!options.reconnect_for.is_zero()).then(|| member.config.clone()),
+            ..options.clone()
+        };
+        let mut runner = MigrationRunner::new(&mut client, graph, options, &mut silent);
         let report = match direction {
             Direction::Up => runner.upgrade(target)?,
             Direction::Down => runner.downgrade(target)?,
