@@ -131,6 +131,8 @@ pub struct ProxyStats {
     pub fired: bool,
     /// The SQL text (or message type) of the message the fault fired on.
     pub fired_on: Option<String>,
+    /// When it fired.
+    pub fired_at: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -379,6 +381,7 @@ fn decide(shared: &Mutex<Shared>, message: &[u8], untyped: bool) -> Option<Fault
     }
     let action = fault.action;
     s.stats.fired = true;
+    s.stats.fired_at = Some(Instant::now());
     s.stats.fired_on = Some(text.unwrap_or_else(|| {
         if untyped {
             "startup".to_owned()

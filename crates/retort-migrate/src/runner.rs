@@ -119,9 +119,11 @@ pub trait Observer {
     /// when that run was cut off, so what it did is unknown (it runs again; a CONCURRENTLY
     /// index found built and valid is kept instead).
     fn resuming(&mut self, _migration: &Migration, _done: usize, _total: usize, _unknown: bool) {}
-    /// A `transaction off` migration resumed at a `CREATE INDEX CONCURRENTLY` whose outcome was
-    /// unknown, and found the index built and valid: it is kept, and the statement skipped.
-    fn concurrent_index_kept(&mut self, _migration: &Migration, _index: &str) {}
+    /// A `transaction off` migration resumed at statement `index` (1-based), whose outcome was
+    /// unknown, and found it done: a `CREATE INDEX CONCURRENTLY` whose index is built and
+    /// valid, or a statement that now fails only because what it creates exists (or what it
+    /// drops is gone). It is counted done and the run goes on; `why` says what was found.
+    fn in_doubt_statement_done(&mut self, _migration: &Migration, _index: usize, _why: &str) {}
     /// Asked before each migration: `Some(reason)` stops the run there (the migrations already
     /// committed stay; the error is [`MigrateError::Stopped`]). `upgrade --wait-each` uses it
     /// when a wait for standbys fails.
@@ -869,7 +871,11 @@ impl<'a> MigrationRunner<'a> {
             if let Some((index, table)) = crate::concurrent::concurrent_index(&s.sql) {
                 match crate::concurrent::existing_index(self.client, &index, &table) {
                     Ok(Some((found, true))) if unknown && i == start => {
-                        self.observer.concurrent_index_kept(m, &found);
+                        self.observer.in_doubt_statement_done(
+                            m,
+                            i + 1,
+                            &format!("index {found} is built and valid: kept, not built again"),
+                        );
                         self.done = i + 1;
                         continue;
                     }
@@ -900,6 +906,22 @@ impl<'a> MigrationRunner<'a> {
                 let err = statement_error(m, step, statements, i, true, e);
                 if err.is_connection_lost() {
                     return Err(err);
+                }
+                // The statement in flight when the earlier run was cut off did its work: what it
+                // creates exists, what it drops is gone.
+                if let (true, MigrateError::Statement(f)) = (unknown && i == start, &err) {
+                    if let Some(why) = f.source.sqlstate().and_then(already_done) {
+                        self.observer.in_doubt_statement_done(
+                            m,
+                            i + 1,
+                            &format!(
+                                "{why} ({}), so the interrupted run carried it out",
+                                f.source
+                            ),
+                        );
+                        self.done = i + 1;
+                        continue;
+                    }
                 }
                 // Known failed, not in doubt: a rerun starts at it without calling it unknown.
                 let _ = self.mark_running(m, step, statements.len(), i, false);
@@ -1012,6 +1034,20 @@ impl<'a> MigrationRunner<'a> {
             )
             .map_err(db(format!("updating the version table for {}", m.revision)))?;
         Ok(())
+    }
+}
+
+/// For a statement whose earlier outcome is unknown: the SQLSTATEs that say it was carried out
+/// then (the object it creates exists, the one it drops is gone).
+fn already_done(sqlstate: &str) -> Option<&'static str> {
+    match sqlstate {
+        "42P07" | "42710" | "42701" | "42P06" | "42723" => {
+            Some("it now fails because what it creates exists")
+        }
+        "42P01" | "42704" | "42883" | "3F000" | "42703" => {
+            Some("it now fails because what it drops is gone")
+        }
+        _ => None,
     }
 }
 

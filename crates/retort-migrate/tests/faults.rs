@@ -73,8 +73,8 @@ impl Observer for Events {
         self.resumed
             .push((m.revision.clone(), done, total, unknown));
     }
-    fn concurrent_index_kept(&mut self, _m: &Migration, index: &str) {
-        self.kept.push(index.to_owned());
+    fn in_doubt_statement_done(&mut self, _m: &Migration, index: usize, why: &str) {
+        self.kept.push(format!("{index}: {why}"));
     }
     fn invalid_index_dropped(&mut self, _m: &Migration, index: &str) {
         self.dropped.push(index.to_owned());
@@ -359,7 +359,7 @@ fn a_concurrent_build_whose_answer_was_lost_is_kept_not_rebuilt() {
     assert_eq!(events.resumed, vec![(A.to_owned(), 1, 3, true)]);
     assert_eq!(
         events.kept,
-        vec!["t_b".to_owned()],
+        vec!["2: index t_b is built and valid: kept, not built again".to_owned()],
         "dropped {:?}",
         events.dropped
     );
@@ -380,4 +380,53 @@ fn a_concurrent_build_whose_answer_was_lost_is_kept_not_rebuilt() {
         .unwrap()
         .get(0);
     assert_eq!(ups, 1);
+}
+
+#[test]
+fn a_statement_in_doubt_that_already_ran_is_counted_done_on_the_rerun() {
+    let c = cluster();
+    let (proxy, cfg, mut check) = through_proxy(&c, "in_doubt");
+    let files = Files::new();
+    files.add_with(
+        A,
+        &[],
+        "-- retort:transaction off\n",
+        "CREATE TABLE u (id int);\nCREATE INDEX CONCURRENTLY u_id ON u (id);",
+        None,
+    );
+    let graph = files.graph();
+    // The server creates u; the client never hears of it.
+    proxy.arm(Fault::new(
+        Trigger::Contains("CREATE TABLE u".into()),
+        FaultAction::LoseAnswer,
+    ));
+    let err = upgrade(&cfg, &graph, false, &mut Events::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MigrateError::ConnectionLost {
+                statements: Some((0, 2)),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let mut events = Events::default();
+    assert_eq!(upgrade(&cfg, &graph, false, &mut events).unwrap(), 1);
+    assert_eq!(events.resumed, vec![(A.to_owned(), 0, 2, true)]);
+    assert_eq!(events.kept.len(), 1, "{:?}", events.kept);
+    assert!(
+        events.kept[0].starts_with("1: it now fails because what it creates exists"),
+        "{:?}",
+        events.kept
+    );
+    assert_eq!(version_rows(&mut check), vec![A.to_owned()]);
+    let n: i64 = check
+        .query_one(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 'u'::regclass AND indisvalid",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
 }

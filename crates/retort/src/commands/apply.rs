@@ -476,9 +476,9 @@ impl Observer for CliObserver<'_> {
         ));
     }
 
-    fn concurrent_index_kept(&mut self, m: &Migration, index: &str) {
+    fn in_doubt_statement_done(&mut self, m: &Migration, index: usize, why: &str) {
         self.line(format!(
-            "  {}: index {index} was built by the interrupted run (valid): kept, not built again",
+            "  {}: statement {index}, in flight when the earlier run was cut off: {why}; counted done",
             m.revision
         ));
     }
