@@ -1,4 +1,4 @@
-//! Schema diff at scale, on the schema `../shared/bench/genschema.py N [--changed]` writes
+//! Schema diff at scale, on the schema `bench/genschema.py N [--changed]` writes
 //! (per 10 tables: PK, FKs, indexes, checks, comments, a view, a function, a trigger; an enum
 //! per 50 tables; ~5% of objects changed on the B side). For each size it times `retort diff
 //! URL_A URL_B` end to end (both sides) against the floor `pg_dump --schema-only` of ONE of the
@@ -20,18 +20,9 @@ use retort_catalog::{diff, introspect, Filter};
 use retort_cluster::Cluster;
 use retort_pg::ConnConfig;
 
-/// The generator shipped beside the repository (`../shared/bench/genschema.py`).
+/// The schema generator kept in `bench/genschema.py`.
 fn genschema() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for candidate in [
-        root.join("../shared/bench/genschema.py"),
-        root.join("shared/bench/genschema.py"),
-    ] {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("genschema.py not found: check out ../shared beside the repository");
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("genschema.py")
 }
 
 fn schema(n: usize, changed: bool) -> String {

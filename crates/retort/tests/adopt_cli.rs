@@ -57,10 +57,10 @@ fn dump_lines(c: &Cluster, url: &str) -> Vec<String> {
 
 fn genschema(n: usize) -> String {
     let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/genschema.py"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/genschema.py"))
         .arg(n.to_string())
         .output()
-        .expect("python3 runs ../shared/bench/genschema.py");
+        .expect("python3 runs bench/genschema.py");
     assert!(
         out.status.success(),
         "{}",

@@ -1,0 +1,340 @@
+//! Pairing: every object of each side under its key, and the two sides walked together.
+
+use std::collections::BTreeMap;
+
+use crate::catalog::Catalog;
+use crate::name::{ObjKey, QName};
+use crate::types::TypeDef;
+
+/// Both sides' objects by key. Built at once: the diff is the only work left then, and a core
+/// would otherwise sit idle.
+pub(super) fn pair<'a>(
+    a: &'a Catalog,
+    b: &'a Catalog,
+) -> (BTreeMap<ObjKey, Obj<'a>>, BTreeMap<ObjKey, Obj<'a>>) {
+    std::thread::scope(|s| {
+        let news = s.spawn(|| objects(b));
+        let olds = objects(a);
+        (olds, news.join().expect("building the object map panicked"))
+    })
+}
+
+/// One object of either side.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Obj<'a> {
+    Schema(&'a crate::schemas::Schema),
+    Extension(&'a crate::extensions::Extension),
+    Type(&'a TypeDef),
+    Sequence(&'a crate::sequences::Sequence),
+    Table(&'a crate::tables::Table),
+    Constraint(&'a crate::constraints::Constraint),
+    Index(&'a crate::indexes::Index),
+    View(&'a crate::views::View),
+    Function(&'a crate::functions::Function),
+    Trigger(&'a crate::triggers::Trigger),
+    Policy(&'a crate::policies::Policy),
+    DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
+    Publication(&'a crate::publications::Publication),
+    EventTrigger(&'a crate::eventtriggers::EventTrigger),
+    TsDictionary(&'a crate::textsearch::TsDictionary),
+    AttachedIndex(&'a crate::partindexes::AttachedIndex),
+    InheritedColumn(&'a crate::inherited::InheritedColumn),
+    TsConfiguration(&'a crate::textsearch::TsConfiguration),
+    Statistics(&'a crate::statistics::Statistics),
+    Collation(&'a crate::collations::Collation),
+    Rule(&'a crate::rules::Rule),
+}
+
+pub(super) fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
+    // Collected, then built in one go (BTreeMap::from_iter sorts, then builds the tree bottom up).
+    let mut m = Objects(Vec::new());
+    for (k, v) in &c.schemas {
+        m.insert(ObjKey::Schema(k.clone()), Obj::Schema(v));
+    }
+    for (k, v) in &c.extensions {
+        m.insert(ObjKey::Extension(k.clone()), Obj::Extension(v));
+    }
+    for (k, v) in &c.types {
+        m.insert(ObjKey::Type(k.clone()), Obj::Type(v));
+    }
+    for (k, v) in &c.sequences {
+        m.insert(ObjKey::Sequence(k.clone()), Obj::Sequence(v));
+    }
+    for (k, v) in &c.tables {
+        m.insert(ObjKey::Table(k.clone()), Obj::Table(v));
+    }
+    for ((t, n), v) in &c.constraints {
+        m.insert(ObjKey::Constraint(t.clone(), n.clone()), Obj::Constraint(v));
+    }
+    for (k, v) in &c.indexes {
+        m.insert(ObjKey::Index(k.clone()), Obj::Index(v));
+    }
+    for (k, v) in &c.views {
+        m.insert(ObjKey::View(k.clone()), Obj::View(v));
+    }
+    for ((q, a), v) in &c.functions {
+        m.insert(ObjKey::Function(q.clone(), a.clone()), Obj::Function(v));
+    }
+    for ((t, n), v) in &c.triggers {
+        m.insert(ObjKey::Trigger(t.clone(), n.clone()), Obj::Trigger(v));
+    }
+    for ((t, n), v) in &c.policies {
+        m.insert(ObjKey::Policy(t.clone(), n.clone()), Obj::Policy(v));
+    }
+    for ((t, n), v) in &c.rules {
+        m.insert(ObjKey::Rule(t.clone(), n.clone()), Obj::Rule(v));
+    }
+    for (k, v) in &c.statistics {
+        m.insert(ObjKey::Statistics(k.clone()), Obj::Statistics(v));
+    }
+    for (k, v) in &c.collations {
+        m.insert(ObjKey::Collation(k.clone()), Obj::Collation(v));
+    }
+    for ((r, s, k), v) in &c.default_privileges {
+        m.insert(
+            ObjKey::DefaultPrivileges(r.clone(), s.clone(), *k),
+            Obj::DefaultPrivileges(v),
+        );
+    }
+    for (k, v) in &c.publications {
+        m.insert(ObjKey::Publication(k.clone()), Obj::Publication(v));
+    }
+    for ((t, col), v) in &c.inherited_columns {
+        m.insert(
+            ObjKey::InheritedColumn(t.clone(), col.clone()),
+            Obj::InheritedColumn(v),
+        );
+    }
+    for ((p, i), v) in &c.attached_indexes {
+        m.insert(
+            ObjKey::AttachedIndex(p.clone(), i.clone()),
+            Obj::AttachedIndex(v),
+        );
+    }
+    for (k, v) in &c.ts_dictionaries {
+        m.insert(ObjKey::TsDictionary(k.clone()), Obj::TsDictionary(v));
+    }
+    for (k, v) in &c.ts_configurations {
+        m.insert(ObjKey::TsConfiguration(k.clone()), Obj::TsConfiguration(v));
+    }
+    for (k, v) in &c.event_triggers {
+        m.insert(ObjKey::EventTrigger(k.clone()), Obj::EventTrigger(v));
+    }
+    m.0.into_iter().collect()
+}
+
+/// Pairs gathered for [`objects`].
+pub(super) struct Objects<'a>(Vec<(ObjKey, Obj<'a>)>);
+
+impl<'a> Objects<'a> {
+    pub(super) fn insert(&mut self, k: ObjKey, v: Obj<'a>) {
+        self.0.push((k, v));
+    }
+}
+
+/// The union of two maps' keys in order, with each map's value: one pass over both.
+pub(super) fn merged<'m, K: Ord, V>(
+    a: &'m BTreeMap<K, V>,
+    b: &'m BTreeMap<K, V>,
+) -> impl Iterator<Item = (&'m K, Option<&'m V>, Option<&'m V>)> {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some((ka, _)), Some((kb, _))) => match ka.cmp(kb) {
+            std::cmp::Ordering::Less => a.next().map(|(k, v)| (k, Some(v), None)),
+            std::cmp::Ordering::Greater => b.next().map(|(k, v)| (k, None, Some(v))),
+            std::cmp::Ordering::Equal => {
+                let (k, v) = a.next()?;
+                let (_, w) = b.next()?;
+                Some((k, Some(v), Some(w)))
+            }
+        },
+        (Some(_), None) => a.next().map(|(k, v)| (k, Some(v), None)),
+        (None, Some(_)) => b.next().map(|(k, v)| (k, None, Some(v))),
+        (None, None) => None,
+    })
+}
+
+/// How an object in both catalogs changes.
+pub(super) enum Alteration {
+    Same,
+    InPlace {
+        statements: Vec<String>,
+        destructive: Option<String>,
+        outside_tx: bool,
+    },
+    Replace,
+}
+
+impl<'a> Obj<'a> {
+    /// Whether two objects are equal as models (and so need no change).
+    pub(super) fn same_as(&self, other: &Obj) -> bool {
+        match (self, other) {
+            (Obj::Schema(a), Obj::Schema(b)) => a == b,
+            (Obj::Extension(a), Obj::Extension(b)) => a == b,
+            (Obj::Type(a), Obj::Type(b)) => a == b,
+            (Obj::Sequence(a), Obj::Sequence(b)) => a == b,
+            (Obj::Table(a), Obj::Table(b)) => a == b,
+            (Obj::Constraint(a), Obj::Constraint(b)) => a == b,
+            (Obj::Index(a), Obj::Index(b)) => a == b,
+            (Obj::View(a), Obj::View(b)) => a == b,
+            (Obj::Function(a), Obj::Function(b)) => a == b,
+            (Obj::Trigger(a), Obj::Trigger(b)) => a == b,
+            (Obj::Policy(a), Obj::Policy(b)) => a == b,
+            (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
+            (Obj::Publication(a), Obj::Publication(b)) => a == b,
+            (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
+            (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
+            (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
+            (Obj::InheritedColumn(a), Obj::InheritedColumn(b)) => a == b,
+            (Obj::TsConfiguration(a), Obj::TsConfiguration(b)) => a == b,
+            (Obj::Statistics(a), Obj::Statistics(b)) => a == b,
+            (Obj::Collation(a), Obj::Collation(b)) => a == b,
+            (Obj::Rule(a), Obj::Rule(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    pub(super) fn create(&self) -> Vec<String> {
+        match self {
+            Obj::Schema(x) => x.create(),
+            Obj::Extension(x) => x.create(),
+            Obj::Type(x) => x.create(),
+            Obj::Sequence(x) => x.create(),
+            Obj::Table(x) => x.create(),
+            Obj::Constraint(x) => x.create(),
+            Obj::Index(x) => x.create(),
+            Obj::View(x) => x.create(),
+            Obj::Function(x) => x.create(),
+            Obj::Trigger(x) => x.create(),
+            Obj::Policy(x) => x.create(),
+            Obj::DefaultPrivileges(x) => x.create(),
+            Obj::Publication(x) => x.create(),
+            Obj::EventTrigger(x) => x.create(),
+            Obj::TsDictionary(x) => x.create(),
+            Obj::AttachedIndex(x) => x.create(),
+            Obj::InheritedColumn(x) => x.create(),
+            Obj::TsConfiguration(x) => x.create(),
+            Obj::Statistics(x) => x.create(),
+            Obj::Collation(x) => x.create(),
+            Obj::Rule(x) => x.create(),
+        }
+    }
+
+    pub(super) fn drop(&self) -> Vec<String> {
+        match self {
+            Obj::Schema(x) => x.drop(),
+            Obj::Extension(x) => x.drop(),
+            Obj::Type(x) => x.drop(),
+            Obj::Sequence(x) => x.drop(),
+            Obj::Table(x) => x.drop(),
+            Obj::Constraint(x) => x.drop(),
+            Obj::Index(x) => x.drop(),
+            Obj::View(x) => x.drop(),
+            Obj::Function(x) => x.drop(),
+            Obj::Trigger(x) => x.drop(),
+            Obj::Policy(x) => x.drop(),
+            Obj::DefaultPrivileges(x) => x.drop(),
+            Obj::Publication(x) => x.drop(),
+            Obj::EventTrigger(x) => x.drop(),
+            Obj::TsDictionary(x) => x.drop(),
+            Obj::AttachedIndex(x) => x.drop(),
+            Obj::InheritedColumn(x) => x.drop(),
+            Obj::TsConfiguration(x) => x.drop(),
+            Obj::Statistics(x) => x.drop(),
+            Obj::Collation(x) => x.drop(),
+            Obj::Rule(x) => x.drop(),
+        }
+    }
+
+    pub(super) fn alter(&self, old: &Obj) -> Alteration {
+        let plain = |s: Option<Vec<String>>| match s {
+            None => Alteration::Replace,
+            Some(v) if v.is_empty() => Alteration::Same,
+            Some(v) => Alteration::InPlace {
+                statements: v,
+                destructive: None,
+                outside_tx: false,
+            },
+        };
+        match (self, old) {
+            (Obj::Schema(n), Obj::Schema(o)) => plain(Some(n.alter(o))),
+            (Obj::Extension(n), Obj::Extension(o)) => plain(n.alter(o)),
+            (Obj::Type(n), Obj::Type(o)) => match n.alter(o) {
+                None => Alteration::Replace,
+                Some((v, _)) if v.is_empty() => Alteration::Same,
+                Some((v, outside_tx)) => Alteration::InPlace {
+                    statements: v,
+                    destructive: n.destructive_change(o),
+                    outside_tx,
+                },
+            },
+            (Obj::Sequence(n), Obj::Sequence(o)) => plain(Some(n.alter(o))),
+            (Obj::Table(n), Obj::Table(o)) => match n.alter(o) {
+                None => Alteration::Replace,
+                Some(t) if t.statements.is_empty() => Alteration::Same,
+                Some(t) => {
+                    let mut why = Vec::new();
+                    if !t.dropped_columns.is_empty() {
+                        why.push(format!(
+                            "drops column(s) {} of {} and their data",
+                            t.dropped_columns.join(", "),
+                            n.name
+                        ));
+                    }
+                    if !t.retyped_columns.is_empty() {
+                        why.push(format!(
+                            "changes the type of {}.{} (a narrowing change fails or loses data on existing rows)",
+                            n.name,
+                            t.retyped_columns.join(", ")
+                        ));
+                    }
+                    Alteration::InPlace {
+                        statements: t.statements,
+                        destructive: (!why.is_empty()).then(|| why.join("; ")),
+                        outside_tx: false,
+                    }
+                }
+            },
+            (Obj::Constraint(n), Obj::Constraint(o)) => plain(n.alter(o)),
+            (Obj::Index(n), Obj::Index(o)) => plain(n.alter(o)),
+            (Obj::View(n), Obj::View(o)) => plain(n.alter(o)),
+            (Obj::Function(n), Obj::Function(o)) => plain(n.alter(o)),
+            (Obj::Trigger(n), Obj::Trigger(o)) => plain(n.alter(o)),
+            (Obj::Policy(n), Obj::Policy(o)) => plain(n.alter(o)),
+            (Obj::Statistics(n), Obj::Statistics(o)) => plain(n.alter(o)),
+            (Obj::Collation(n), Obj::Collation(o)) => plain(n.alter(o)),
+            (Obj::Rule(n), Obj::Rule(o)) => plain(n.alter(o)),
+            (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
+            (Obj::Publication(n), Obj::Publication(o)) => plain(n.alter(o)),
+            (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
+            (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
+            (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),
+            (Obj::InheritedColumn(n), Obj::InheritedColumn(o)) => plain(n.alter(o)),
+            (Obj::TsConfiguration(n), Obj::TsConfiguration(o)) => plain(n.alter(o)),
+            _ => Alteration::Replace,
+        }
+    }
+
+    /// The object whose drop takes this one with it.
+    pub(super) fn owner(&self, catalog: &Catalog) -> Option<ObjKey> {
+        let rel = |q: &QName| {
+            if catalog.views.contains_key(q) {
+                ObjKey::View(q.clone())
+            } else {
+                ObjKey::Table(q.clone())
+            }
+        };
+        match self {
+            Obj::Constraint(c) => Some(rel(&c.table)),
+            Obj::Index(i) => Some(rel(&i.table)),
+            Obj::Trigger(t) => Some(rel(&t.table)),
+            Obj::Policy(p) => Some(rel(&p.table)),
+            Obj::Statistics(s) => Some(rel(&s.table)),
+            Obj::Rule(r) => Some(rel(&r.table)),
+            Obj::InheritedColumn(c) => Some(ObjKey::Table(c.table.clone())),
+            Obj::Sequence(s) => s.owned_by.as_ref().map(|(t, _)| ObjKey::Table(t.clone())),
+            Obj::DefaultPrivileges(d) => d.schema.clone().map(ObjKey::Schema),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Rendering: each classified object's statements, grouped for ordering as early drops,
+//! creates and alters, OWNED BY, and late drops; plus the defaults and identities that must
+//! step aside first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::mem::take;
+
+use retort_pg::quote_ident;
+use rustc_hash::FxHashSet as HashSet;
+
+use super::classify::{Classified, Status};
+use super::objects::Obj;
+use super::replace::{replace_collation_in_place, replace_type_in_place};
+use super::{Action, Change};
+use crate::catalog::Catalog;
+use crate::depends::Dependencies;
+use crate::name::{ObjKey, QName};
+
+/// The changes, in groups the orderer sorts.
+pub(super) struct Planned {
+    /// Drops that go first, dependents before what they depend on.
+    pub early: Vec<Change>,
+    /// Creates and alters, in dependency order.
+    pub creates: Vec<Change>,
+    /// OWNED BY of sequences, after every create.
+    pub owned_by: Vec<Change>,
+    /// Drops of types, sequences, functions, extensions and schemas nothing needs any more.
+    pub late: Vec<Change>,
+}
+
+/// Every change the classification asks for.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn changes(
+    c: &mut Classified,
+    replaced_columns: &BTreeMap<ObjKey, Vec<(QName, String)>>,
+    defaults_to_reset: BTreeSet<(QName, String)>,
+    a: &Catalog,
+    b: &Catalog,
+    olds: &BTreeMap<ObjKey, Obj<'_>>,
+    news: &BTreeMap<ObjKey, Obj<'_>>,
+    deps: &Dependencies,
+) -> Planned {
+    let (early, late, creates) = per_object(c, replaced_columns, a, b, olds, news, deps);
+    let owned_by = owned_by(&c.status, a, b);
+    let mut planned = Planned {
+        early,
+        creates,
+        owned_by,
+        late,
+    };
+    step_aside(&mut planned, &c.status, defaults_to_reset, a, b, deps);
+    planned
+}
+
+/// Each object's drop, create or alter statements.
+#[allow(clippy::too_many_arguments)]
+fn per_object(
+    c: &mut Classified,
+    replaced_columns: &BTreeMap<ObjKey, Vec<(QName, String)>>,
+    a: &Catalog,
+    b: &Catalog,
+    olds: &BTreeMap<ObjKey, Obj<'_>>,
+    news: &BTreeMap<ObjKey, Obj<'_>>,
+    deps: &Dependencies,
+) -> (Vec<Change>, Vec<Change>, Vec<Change>) {
+    let status = take(&mut c.status);
+    let mut alters = take(&mut c.alters);
+    let disturbed = take(&mut c.disturbed);
+    let is_dropped = |k: &ObjKey| matches!(status.get(k), Some(Status::Drop | Status::Recreate));
+    let late_kind = |k: &ObjKey| {
+        matches!(
+            k,
+            ObjKey::Type(_)
+                | ObjKey::Collation(_)
+                | ObjKey::TsDictionary(_)
+                | ObjKey::TsConfiguration(_)
+                | ObjKey::Sequence(_)
+                | ObjKey::Function(..)
+                | ObjKey::Extension(_)
+                | ObjKey::Schema(_)
+        )
+    };
+
+    let mut early: Vec<Change> = Vec::new();
+    let mut late: Vec<Change> = Vec::new();
+    let dropped_relations: BTreeSet<&ObjKey> = status
+        .iter()
+        .filter(|(k, s)| {
+            matches!(s, Status::Drop | Status::Recreate)
+                && matches!(k, ObjKey::Table(_) | ObjKey::View(_))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    // Functions that read a dropped relation: one pass over the edges.
+    let readers_of_dropped: HashSet<&ObjKey> = if dropped_relations.is_empty() {
+        HashSet::default()
+    } else {
+        deps.iter()
+            .filter(|(d, r)| {
+                matches!(d, ObjKey::Function(..))
+                    && match r {
+                        ObjKey::Column(t, _) => {
+                            dropped_relations.contains(&ObjKey::Table(t.clone()))
+                        }
+                        other => dropped_relations.contains(other),
+                    }
+            })
+            .map(|(d, _)| d)
+            .collect()
+    };
+    let reads_dropped_relation = |k: &ObjKey| readers_of_dropped.contains(k);
+    let mut creates: Vec<Change> = Vec::new();
+    for (key, s) in &status {
+        let old = olds.get(key);
+        let new = news.get(key);
+        match s {
+            Status::Same => {}
+            Status::Drop | Status::Recreate => {
+                let o = old.expect("dropped objects are in the old catalog");
+                // Foreign keys are dropped explicitly even with their table: the referenced
+                // table may be dropped first (or the two may reference each other).
+                let is_fk = matches!(o, Obj::Constraint(c) if c.kind == 'f');
+                let owner_dropped = !is_fk && o.owner(a).is_some_and(|ow| is_dropped(&ow))
+                    || matches!(o, Obj::Sequence(seq) if seq.owned_by.as_ref().is_some_and(|(t, c)| disturbed.contains(&ObjKey::Column(t.clone(), c.clone())) && !b.tables.get(t).is_some_and(|nt| nt.columns.iter().any(|x| &x.name == c))));
+                let statements = if owner_dropped { Vec::new() } else { o.drop() };
+                let destructive = match (key, s) {
+                    (ObjKey::Table(q), Status::Drop) => {
+                        Some(format!("drops table {q} and its data"))
+                    }
+                    (ObjKey::Table(q), _) => {
+                        Some(format!("re-creates table {q}: its data is lost"))
+                    }
+                    (ObjKey::Sequence(q), Status::Drop) if !owner_dropped => {
+                        Some(format!("drops sequence {q} and its current value"))
+                    }
+                    _ => None,
+                };
+                let change = Change {
+                    key: key.clone(),
+                    action: Action::Drop,
+                    statements,
+                    destructive,
+                };
+                // Types, sequences, functions, extensions and schemas go after the tables that
+                // use them; a function that itself reads a dropped relation (a SQL-standard
+                // body, parsed at creation) goes before it, in the dependency-ordered part.
+                if *s == Status::Drop && late_kind(key) && !reads_dropped_relation(key) {
+                    late.push(change);
+                } else {
+                    early.push(change);
+                }
+                if *s == Status::Recreate {
+                    let n = new.expect("re-created objects are in the new catalog");
+                    creates.push(Change {
+                        key: key.clone(),
+                        action: Action::Create,
+                        statements: n.create(),
+                        destructive: None,
+                    });
+                }
+            }
+            Status::Create => {
+                let n = new.expect("created objects are in the new catalog");
+                creates.push(Change {
+                    key: key.clone(),
+                    action: Action::Create,
+                    statements: n.create(),
+                    destructive: None,
+                });
+            }
+            Status::Alter => {
+                let (statements, destructive) = alters.remove(key).unwrap_or_default();
+                creates.push(Change {
+                    key: key.clone(),
+                    action: Action::Alter,
+                    statements,
+                    destructive,
+                });
+            }
+            Status::ReplaceInPlace => {
+                if let (Some(Obj::Collation(o)), Some(Obj::Collation(n))) = (old, new) {
+                    let (change, drop_old) = replace_collation_in_place(
+                        o,
+                        n,
+                        b,
+                        replaced_columns.get(key).map(Vec::as_slice).unwrap_or(&[]),
+                    );
+                    creates.push(change);
+                    late.extend(drop_old);
+                    continue;
+                }
+                let (Some(Obj::Type(o)), Some(Obj::Type(n))) = (old, new) else {
+                    continue;
+                };
+                let (change, drop_old) = replace_type_in_place(
+                    o,
+                    n,
+                    a,
+                    b,
+                    replaced_columns.get(key).map(Vec::as_slice).unwrap_or(&[]),
+                );
+                creates.push(change);
+                late.extend(drop_old);
+            }
+        }
+    }
+    c.status = status;
+    c.alters = alters;
+    c.disturbed = disturbed;
+    (early, late, creates)
+}
+
+/// OWNED BY runs after every create: it needs both the table and the sequence (which may
+/// depend on each other through a default), and nothing depends on it.
+fn owned_by(status: &BTreeMap<ObjKey, Status>, a: &Catalog, b: &Catalog) -> Vec<Change> {
+    let mut owned_by = Vec::new();
+    for seq in b.sequences.values() {
+        let Some((t, _)) = &seq.owned_by else {
+            continue;
+        };
+        let was = a.sequences.get(&seq.name).and_then(|s| s.owned_by.clone());
+        let created = |k: ObjKey| matches!(status.get(&k), Some(Status::Create | Status::Recreate));
+        if created(ObjKey::Sequence(seq.name.clone()))
+            || created(ObjKey::Table(t.clone()))
+            || was != seq.owned_by
+        {
+            owned_by.push(Change {
+                key: ObjKey::Sequence(seq.name.clone()),
+                action: Action::Alter,
+                statements: seq.owned_by_sql().into_iter().collect(),
+                destructive: None,
+            });
+        }
+    }
+    owned_by
+}
+
+/// Defaults and identities that stand in the way of a drop go first; defaults that stay as
+/// they were are set again after.
+fn step_aside(
+    planned: &mut Planned,
+    status: &BTreeMap<ObjKey, Status>,
+    mut defaults_to_reset: BTreeSet<(QName, String)>,
+    a: &Catalog,
+    b: &Catalog,
+    deps: &Dependencies,
+) {
+    let Planned {
+        early,
+        creates,
+        late,
+        ..
+    } = planned;
+    // A function dropped early (it reads a dropped relation) that a kept table's column default
+    // calls: the default goes first, like one using a re-created function (below); the table's
+    // ALTER, later, sets the new one, if any.
+    for (dep, referenced) in deps.iter() {
+        let ObjKey::Column(t, c) = dep else { continue };
+        let function_goes_early = matches!(referenced, ObjKey::Function(..))
+            && status.get(referenced) == Some(&Status::Drop)
+            && early.iter().any(|x| &x.key == referenced);
+        if function_goes_early
+            && matches!(
+                status.get(&ObjKey::Table(t.clone())),
+                Some(Status::Same | Status::Alter)
+            )
+        {
+            defaults_to_reset.insert((t.clone(), c.clone()));
+        }
+    }
+    // Identity dropped early (its sequence's name may be needed by a new sequence), and
+    // sequences owned by a column of a kept table dropped early after that column's default:
+    // an identity column may be about to take the name.
+    for (q, nt) in &b.tables {
+        let Some(ot) = a.tables.get(q) else { continue };
+        if !matches!(
+            status.get(&ObjKey::Table(q.clone())),
+            Some(Status::Same | Status::Alter)
+        ) {
+            continue;
+        }
+        for oc in ot.columns.iter().filter(|c| c.identity.is_some()) {
+            let Some(nc) = nt.columns.iter().find(|c| c.name == oc.name) else {
+                continue;
+            };
+            if nc.identity.is_none() {
+                early.push(Change {
+                    key: ObjKey::Column(q.clone(), oc.name.clone()),
+                    action: Action::Drop,
+                    statements: vec![format!(
+                        "ALTER TABLE {q} ALTER COLUMN {} DROP IDENTITY IF EXISTS",
+                        quote_ident(&oc.name)
+                    )],
+                    destructive: None,
+                });
+            }
+        }
+    }
+    let mut moved = Vec::new();
+    for (i, change) in late.iter().enumerate() {
+        let ObjKey::Sequence(sq) = &change.key else {
+            continue;
+        };
+        let Some((t, c)) = a.sequences.get(sq).and_then(|s| s.owned_by.clone()) else {
+            continue;
+        };
+        if !matches!(
+            status.get(&ObjKey::Table(t.clone())),
+            Some(Status::Same | Status::Alter)
+        ) {
+            continue;
+        }
+        moved.push(i);
+        if a.tables
+            .get(&t)
+            .and_then(|x| x.columns.iter().find(|x| x.name == c))
+            .is_some_and(|x| x.default.is_some())
+            && b.tables
+                .get(&t)
+                .and_then(|x| x.columns.iter().find(|x| x.name == c))
+                .is_some()
+        {
+            early.push(Change {
+                key: ObjKey::Column(t.clone(), c.clone()),
+                action: Action::Drop,
+                statements: vec![format!(
+                    "ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT",
+                    quote_ident(&c)
+                )],
+                destructive: None,
+            });
+        }
+    }
+    for i in moved.into_iter().rev() {
+        early.push(late.remove(i));
+    }
+    // Defaults using a re-created function or sequence, or a function dropped early: dropped
+    // early, set again after when they stay as they were.
+    for (t, c) in &defaults_to_reset {
+        let key = ObjKey::Column(t.clone(), c.clone());
+        let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
+        early.push(Change {
+            key: key.clone(),
+            action: Action::Drop,
+            statements: vec![format!("{col} DROP DEFAULT")],
+            destructive: None,
+        });
+        let old_default = a.column(t, c).and_then(|x| x.default.clone());
+        let new_default = b.column(t, c).and_then(|x| x.default.clone());
+        if let Some(d) = new_default.filter(|d| Some(d) == old_default.as_ref()) {
+            creates.push(Change {
+                key,
+                action: Action::Create,
+                statements: vec![format!("{col} SET DEFAULT {d}")],
+                destructive: None,
+            });
+        }
+    }
+}
