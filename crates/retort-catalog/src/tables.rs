@@ -754,7 +754,6 @@ impl Table {
             }
         }
         for n in &self.columns {
-            let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(&n.name));
             let Some(o) = old_cols
                 .get(n.name.as_str())
                 .filter(|o| o.generated == n.generated && !regenerate(o))
@@ -768,104 +767,147 @@ impl Table {
                 ));
                 continue;
             };
-            let retype = o.data_type != n.data_type || o.collation != n.collation;
-            if o.identity.is_some() && n.identity.is_none() {
-                // IF EXISTS: the diff may already have dropped it, to free the sequence's name.
-                out.push(format!("{col} DROP IDENTITY IF EXISTS"));
-            }
-            if o.default.is_some() && (n.default.is_none() || (retype && o.default != n.default)) {
-                out.push(format!("{col} DROP DEFAULT"));
-            }
-            if retype
-                && o.collation == n.collation
-                && crate::typechange::rewrite_free(&o.data_type, &n.data_type)
-            {
-                // In place: no rewrite, indexes kept, no data at risk.
-                out.push(format!("{col} TYPE {}", n.data_type));
-            } else if retype && o.data_type == n.data_type {
-                // Only the collation changes: the values stay as they are (PostgreSQL rebuilds
-                // the column's indexes); nothing to convert, nothing lost.
-                let collate = n.collation.as_deref().unwrap_or("pg_catalog.\"default\"");
-                out.push(format!("{col} TYPE {} COLLATE {collate}", n.data_type));
-            } else if retype {
-                let collate = n
-                    .collation
-                    .as_ref()
-                    .map(|c| format!(" COLLATE {c}"))
-                    .unwrap_or_default();
-                out.push(format!(
-                    "{col} TYPE {}{collate} USING {}",
-                    n.data_type,
-                    crate::typechange::conversion(
-                        &quote_ident(&n.name),
-                        &o.data_type,
-                        &n.data_type
-                    )
-                ));
-                retyped_columns.push(n.name.clone());
-            }
-            if n.default.is_some() && n.default != o.default {
-                out.push(format!(
-                    "{col} SET DEFAULT {}",
-                    n.default.as_deref().unwrap_or_default()
-                ));
-            }
-            if o.not_null != n.not_null && !(n.identity.is_some() && o.identity.is_none()) {
-                out.push(format!(
-                    "{col} {} NOT NULL",
-                    if n.not_null { "SET" } else { "DROP" }
-                ));
-            }
-            match (o.identity, n.identity) {
-                (None, Some(k)) => {
-                    if !o.not_null {
-                        out.push(format!("{col} SET NOT NULL"));
-                    }
-                    out.push(format!("{col} ADD {}", n.identity_clause(k)));
-                }
-                (Some(a), Some(b)) if a != b => out.push(format!(
-                    "{col} SET GENERATED {}",
-                    if b == 'a' { "ALWAYS" } else { "BY DEFAULT" }
-                )),
-                _ => {}
-            }
-            if let (Some(_), Some(_), Some(a), Some(b)) = (
-                o.identity,
-                n.identity,
-                &o.identity_sequence,
-                &n.identity_sequence,
-            ) {
-                if a != b {
-                    let new_name = b.rsplit('.').next().unwrap_or(b);
-                    out.push(format!("ALTER SEQUENCE {a} RENAME TO {new_name}"));
-                }
-            }
-            if let (Some(_), Some(_), Some(a), Some(b)) = (
-                o.identity,
-                n.identity,
-                &o.identity_params,
-                &n.identity_params,
-            ) {
-                if a != b || retype {
-                    out.push(format!("{col} {}", b.set_all()));
-                }
-            }
-            // A type change resets storage to the new type's default.
-            let before = if retype {
-                Column {
-                    storage: None,
-                    ..(*o).clone()
-                }
-            } else {
-                (*o).clone()
-            };
-            out.extend(n.setting_changes(t, Some(&before)));
-            out.extend(comment_change(
-                &format!("COLUMN {t}.{}", quote_ident(&n.name)),
-                o.comment.as_deref(),
-                n.comment.as_deref(),
+            kept_column_changes(t, o, n, &mut out, &mut retyped_columns);
+        }
+        self.setting_changes_from(old, &mut out);
+        out.extend(
+            self.extras()
+                .change_from(&old.extras(), &self.target(), &self.target()),
+        );
+        let owner = quote_ident(self.owner.as_deref().unwrap_or(&old.acl.owner));
+        for n in &self.columns {
+            let before = old_cols
+                .get(n.name.as_str())
+                .filter(|o| o.generated == n.generated && !regenerate(o))
+                .map(|o| o.acl.as_slice())
+                .unwrap_or(&[]);
+            out.extend(column_acl_change(
+                &t.to_string(),
+                &n.name,
+                before,
+                &n.acl,
+                &owner,
             ));
         }
+        Some(TableAlter {
+            statements: out,
+            dropped_columns,
+            retyped_columns,
+        })
+    }
+}
+
+/// The statements that take kept column `o` of table `t` to `n`: type (in place, collation
+/// only, or converted), default, NOT NULL, identity, storage and comment. A converted column is
+/// added to `retyped`.
+fn kept_column_changes(
+    t: &QName,
+    o: &Column,
+    n: &Column,
+    out: &mut Vec<String>,
+    retyped: &mut Vec<String>,
+) {
+    let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(&n.name));
+    let retype = o.data_type != n.data_type || o.collation != n.collation;
+    if o.identity.is_some() && n.identity.is_none() {
+        // IF EXISTS: the diff may already have dropped it, to free the sequence's name.
+        out.push(format!("{col} DROP IDENTITY IF EXISTS"));
+    }
+    if o.default.is_some() && (n.default.is_none() || (retype && o.default != n.default)) {
+        out.push(format!("{col} DROP DEFAULT"));
+    }
+    if retype
+        && o.collation == n.collation
+        && crate::typechange::rewrite_free(&o.data_type, &n.data_type)
+    {
+        // In place: no rewrite, indexes kept, no data at risk.
+        out.push(format!("{col} TYPE {}", n.data_type));
+    } else if retype && o.data_type == n.data_type {
+        // Only the collation changes: the values stay as they are (PostgreSQL rebuilds
+        // the column's indexes); nothing to convert, nothing lost.
+        let collate = n.collation.as_deref().unwrap_or("pg_catalog.\"default\"");
+        out.push(format!("{col} TYPE {} COLLATE {collate}", n.data_type));
+    } else if retype {
+        let collate = n
+            .collation
+            .as_ref()
+            .map(|c| format!(" COLLATE {c}"))
+            .unwrap_or_default();
+        out.push(format!(
+            "{col} TYPE {}{collate} USING {}",
+            n.data_type,
+            crate::typechange::conversion(&quote_ident(&n.name), &o.data_type, &n.data_type)
+        ));
+        retyped.push(n.name.clone());
+    }
+    if n.default.is_some() && n.default != o.default {
+        out.push(format!(
+            "{col} SET DEFAULT {}",
+            n.default.as_deref().unwrap_or_default()
+        ));
+    }
+    if o.not_null != n.not_null && !(n.identity.is_some() && o.identity.is_none()) {
+        out.push(format!(
+            "{col} {} NOT NULL",
+            if n.not_null { "SET" } else { "DROP" }
+        ));
+    }
+    match (o.identity, n.identity) {
+        (None, Some(k)) => {
+            if !o.not_null {
+                out.push(format!("{col} SET NOT NULL"));
+            }
+            out.push(format!("{col} ADD {}", n.identity_clause(k)));
+        }
+        (Some(a), Some(b)) if a != b => out.push(format!(
+            "{col} SET GENERATED {}",
+            if b == 'a' { "ALWAYS" } else { "BY DEFAULT" }
+        )),
+        _ => {}
+    }
+    if let (Some(_), Some(_), Some(a), Some(b)) = (
+        o.identity,
+        n.identity,
+        &o.identity_sequence,
+        &n.identity_sequence,
+    ) {
+        if a != b {
+            let new_name = b.rsplit('.').next().unwrap_or(b);
+            out.push(format!("ALTER SEQUENCE {a} RENAME TO {new_name}"));
+        }
+    }
+    if let (Some(_), Some(_), Some(a), Some(b)) = (
+        o.identity,
+        n.identity,
+        &o.identity_params,
+        &n.identity_params,
+    ) {
+        if a != b || retype {
+            out.push(format!("{col} {}", b.set_all()));
+        }
+    }
+    // A type change resets storage to the new type's default.
+    let before = if retype {
+        Column {
+            storage: None,
+            ..o.clone()
+        }
+    } else {
+        o.clone()
+    };
+    out.extend(n.setting_changes(t, Some(&before)));
+    out.extend(comment_change(
+        &format!("COLUMN {t}.{}", quote_ident(&n.name)),
+        o.comment.as_deref(),
+        n.comment.as_deref(),
+    ));
+}
+
+impl Table {
+    /// The table's own settings after its columns: OF type, replica identity, CLUSTER, row
+    /// security, storage options.
+    fn setting_changes_from(&self, old: &Table, out: &mut Vec<String>) {
+        let t = &self.name;
         if let Some(ty) = self
             .of_type
             .as_ref()
@@ -917,30 +959,6 @@ impl Table {
                 out.push(format!("ALTER TABLE {t} SET ({})", self.options.join(", ")));
             }
         }
-        out.extend(
-            self.extras()
-                .change_from(&old.extras(), &self.target(), &self.target()),
-        );
-        let owner = quote_ident(self.owner.as_deref().unwrap_or(&old.acl.owner));
-        for n in &self.columns {
-            let before = old_cols
-                .get(n.name.as_str())
-                .filter(|o| o.generated == n.generated && !regenerate(o))
-                .map(|o| o.acl.as_slice())
-                .unwrap_or(&[]);
-            out.extend(column_acl_change(
-                &t.to_string(),
-                &n.name,
-                before,
-                &n.acl,
-                &owner,
-            ));
-        }
-        Some(TableAlter {
-            statements: out,
-            dropped_columns,
-            retyped_columns,
-        })
     }
 }
 

@@ -182,6 +182,72 @@ pub fn audit(
         ));
     }
 
+    let names = audit_tables(client, schema, ns_oid, &owner, app_role, &mut report)?;
+
+    // A version 1 store: the application role holds the admin functions. One finding says so.
+    if !names.iter().any(|n| n == "tokens") && names.iter().any(|n| n == "passwords") {
+        report.findings.retain(|f| f.object != q("tokens"));
+        report.findings.push(finding(
+            "store-version-1",
+            schema.into(),
+            format!(
+                "the store in schema {schema:?} is version 1: {app_role:?} can set any user's \
+                 password, lock, unlock and delete accounts (and so reset the lockout counter)"
+            ),
+            "retort shadow upgrade (or --emit-migration to version it with your migrations)".into(),
+        ));
+        audit_settings(client, app_role, &mut report)?;
+        return Ok(report);
+    }
+
+    audit_functions(
+        client,
+        schema,
+        ns_oid,
+        &owner,
+        app_role,
+        admin_role,
+        &mut report,
+    )?;
+    audit_settings(client, app_role, &mut report)?;
+    if report
+        .findings
+        .iter()
+        .any(|f| matches!(f.code, "app-member-of-owner" | "app-owns-store"))
+    {
+        // Every privilege of the owner follows from that one finding; listing them would bury it.
+        report.findings.retain(|f| {
+            !matches!(
+                f.code,
+                "app-schema-create"
+                    | "app-table-privilege"
+                    | "app-column-privilege"
+                    | "app-internal-execute"
+                    | "app-admin-execute"
+                    | "app-admin-via-membership"
+            )
+        });
+    }
+    Ok(report)
+}
+
+/// The store's tables: each present, owned by the store's owner, with nothing granted to the
+/// app role, PUBLIC or any other role; nothing else in the schema. Returns the tables found.
+fn audit_tables(
+    client: &mut Client,
+    schema: &str,
+    ns_oid: postgres::types::Oid,
+    owner: &str,
+    app_role: &str,
+    report: &mut AuditReport,
+) -> Result<Vec<String>, ShadowError> {
+    let q = |s: &str| {
+        format!(
+            "{}.{}",
+            retort_pg::quote_ident(schema),
+            retort_pg::quote_ident(s)
+        )
+    };
     // Tables: present, owned by the owner, nothing for the app role or PUBLIC.
     let rows = client
         .query(
@@ -227,7 +293,7 @@ pub fn audit(
                 format!(
                     "ALTER TABLE {} OWNER TO {}",
                     q(table),
-                    retort_pg::quote_ident(&owner)
+                    retort_pg::quote_ident(owner)
                 ),
             ));
         }
@@ -297,52 +363,7 @@ pub fn audit(
         }
     }
 
-    // A version 1 store: the application role holds the admin functions. One finding says so.
-    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    if !names.iter().any(|n| n == "tokens") && names.iter().any(|n| n == "passwords") {
-        report.findings.retain(|f| f.object != q("tokens"));
-        report.findings.push(finding(
-            "store-version-1",
-            schema.into(),
-            format!(
-                "the store in schema {schema:?} is version 1: {app_role:?} can set any user's \
-                 password, lock, unlock and delete accounts (and so reset the lockout counter)"
-            ),
-            "retort shadow upgrade (or --emit-migration to version it with your migrations)".into(),
-        ));
-        audit_settings(client, app_role, &mut report)?;
-        return Ok(report);
-    }
-
-    audit_functions(
-        client,
-        schema,
-        ns_oid,
-        &owner,
-        app_role,
-        admin_role,
-        &mut report,
-    )?;
-    audit_settings(client, app_role, &mut report)?;
-    if report
-        .findings
-        .iter()
-        .any(|f| matches!(f.code, "app-member-of-owner" | "app-owns-store"))
-    {
-        // Every privilege of the owner follows from that one finding; listing them would bury it.
-        report.findings.retain(|f| {
-            !matches!(
-                f.code,
-                "app-schema-create"
-                    | "app-table-privilege"
-                    | "app-column-privilege"
-                    | "app-internal-execute"
-                    | "app-admin-execute"
-                    | "app-admin-via-membership"
-            )
-        });
-    }
-    Ok(report)
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Server settings that write statements, and so secrets, to the log.

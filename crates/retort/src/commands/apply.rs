@@ -152,113 +152,156 @@ pub fn run(
     if let Some(e) = wait_error {
         return Err(e);
     }
-    let plan = &report.plan;
-    let mut replicas_json = serde_json::Value::Null;
-    if !plan.steps.is_empty() {
-        let mut waited = None;
-        if let (Some(mode), false) = (rollout.wait, rollout.wait_each) {
-            let lsn = retort_replica::current_lsn(&mut client)?;
-            let began = Instant::now();
-            let progress = super::replica::wait_with_notes(
-                out,
-                &mut client,
-                lsn,
-                mode,
-                rollout.timeout,
-                &mut direct,
-            )?;
-            let ms = began.elapsed().as_secs_f64() * 1000.0;
-            out.note(format!(
-                "standbys have replayed the migrations ({mode} mode: {}) after {ms:.0} ms",
-                if progress.caught_up.is_empty() {
-                    "none needed".to_owned()
-                } else {
-                    progress.caught_up.join(", ")
-                }
-            ));
-            waited = Some(
-                json!({"mode": mode.to_string(), "lsn": lsn, "caught_up": progress.caught_up, "waited_ms": ms}),
-            );
-        }
-        let mut conflicts = serde_json::Map::new();
-        for d in direct.iter_mut() {
-            let (Some(c), Some((_, before))) = (
-                d.client.as_mut(),
-                conflicts_before.iter().find(|(n, _)| *n == d.name),
-            ) else {
-                continue;
-            };
-            // A cancelled standby query reports its conflict as it ends, a moment after replay
-            // goes on: after a wait, look again briefly before saying there was none.
-            let mut after = retort_replica::conflict_counts(c);
-            if waited.is_some() {
-                for _ in 0..5 {
-                    match &after {
-                        Ok(a) if retort_replica::conflict_delta(before, a).is_empty() => {
-                            std::thread::sleep(Duration::from_millis(40));
-                            after = retort_replica::conflict_counts(c);
+    let after = AfterRun {
+        direct: &mut direct,
+        conflicts_before: &conflicts_before,
+        rollout: &rollout,
+        graph: &graph,
+        direction,
+        started,
+        target_text: &target_text,
+    };
+    after.report(out, &mut client, &report)
+}
+
+/// What the report after a run needs from the run.
+struct AfterRun<'r> {
+    direct: &'r mut [retort_replica::DirectStandby],
+    conflicts_before: &'r [(String, retort_replica::ConflictCounts)],
+    rollout: &'r RolloutOptions,
+    graph: &'r RevisionGraph,
+    direction: Direction,
+    started: Instant,
+    target_text: &'r str,
+}
+
+impl AfterRun<'_> {
+    /// After a run that committed: the wait for standbys (unless --wait-each did it), recovery
+    /// conflicts on the direct standbys, and the summary (or its JSON).
+    fn report(
+        self,
+        out: &Output,
+        client: &mut retort_pg::Client,
+        report: &retort_migrate::RunReport,
+    ) -> Result<ExitCode> {
+        let AfterRun {
+            direct,
+            conflicts_before,
+            rollout,
+            graph,
+            direction,
+            started,
+            target_text,
+        } = self;
+        let plan = &report.plan;
+        let mut replicas_json = serde_json::Value::Null;
+        if !plan.steps.is_empty() {
+            let mut waited = None;
+            if let (Some(mode), false) = (rollout.wait, rollout.wait_each) {
+                let lsn = retort_replica::current_lsn(client)?;
+                let began = Instant::now();
+                let progress = super::replica::wait_with_notes(
+                    out,
+                    client,
+                    lsn,
+                    mode,
+                    rollout.timeout,
+                    direct,
+                )?;
+                let ms = began.elapsed().as_secs_f64() * 1000.0;
+                out.note(format!(
+                    "standbys have replayed the migrations ({mode} mode: {}) after {ms:.0} ms",
+                    if progress.caught_up.is_empty() {
+                        "none needed".to_owned()
+                    } else {
+                        progress.caught_up.join(", ")
+                    }
+                ));
+                waited = Some(
+                    json!({"mode": mode.to_string(), "lsn": lsn, "caught_up": progress.caught_up, "waited_ms": ms}),
+                );
+            }
+            let mut conflicts = serde_json::Map::new();
+            for d in direct.iter_mut() {
+                let (Some(c), Some((_, before))) = (
+                    d.client.as_mut(),
+                    conflicts_before.iter().find(|(n, _)| *n == d.name),
+                ) else {
+                    continue;
+                };
+                // A cancelled standby query reports its conflict as it ends, a moment after replay
+                // goes on: after a wait, look again briefly before saying there was none.
+                let mut after = retort_replica::conflict_counts(c);
+                if waited.is_some() {
+                    for _ in 0..5 {
+                        match &after {
+                            Ok(a) if retort_replica::conflict_delta(before, a).is_empty() => {
+                                std::thread::sleep(Duration::from_millis(40));
+                                after = retort_replica::conflict_counts(c);
+                            }
+                            _ => break,
                         }
-                        _ => break,
                     }
                 }
-            }
-            if let Ok(after) = after {
-                let delta = retort_replica::conflict_delta(before, &after);
-                if !delta.is_empty() {
-                    let text: Vec<String> = delta.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                    out.note(format!(
-                        "recovery conflicts on {} during the run: {} (queries on the standby were cancelled so replay could go on)",
-                        d.name,
-                        text.join(", ")
-                    ));
+                if let Ok(after) = after {
+                    let delta = retort_replica::conflict_delta(before, &after);
+                    if !delta.is_empty() {
+                        let text: Vec<String> =
+                            delta.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                        out.note(format!(
+                            "recovery conflicts on {} during the run: {} (queries on the standby were cancelled so replay could go on)",
+                            d.name,
+                            text.join(", ")
+                        ));
+                    }
+                    conflicts.insert(d.name.clone(), json!(delta));
                 }
-                conflicts.insert(d.name.clone(), json!(delta));
             }
+            replicas_json = json!({"wait": waited, "conflicts": conflicts});
         }
-        replicas_json = json!({"wait": waited, "conflicts": conflicts});
-    }
-    if out.json() {
-        let steps: Vec<_> = plan
-            .steps
-            .iter()
-            .zip(&report.durations)
-            .map(|(s, d)| {
-                let m = graph.get(&s.revision);
-                json!({
-                    "revision": s.revision,
-                    "message": m.map(|m| m.message.as_str()),
-                    "file": m.map(|m| m.path.display().to_string()),
-                    "duration_ms": d.as_secs_f64() * 1000.0,
+        if out.json() {
+            let steps: Vec<_> = plan
+                .steps
+                .iter()
+                .zip(&report.durations)
+                .map(|(s, d)| {
+                    let m = graph.get(&s.revision);
+                    json!({
+                        "revision": s.revision,
+                        "message": m.map(|m| m.message.as_str()),
+                        "file": m.map(|m| m.path.display().to_string()),
+                        "duration_ms": d.as_secs_f64() * 1000.0,
+                    })
                 })
-            })
-            .collect();
-        out.print_json(&json!({
-            "direction": direction.as_str(),
-            "from": plan.from_heads,
-            "to": plan.to_heads,
-            "steps": steps,
-            "total_ms": started.elapsed().as_secs_f64() * 1000.0,
-            "replicas": replicas_json,
-        }))?;
-    } else if plan.steps.is_empty() {
-        out.say(format!(
-            "nothing to do: the database is at {} ({target_text})",
-            heads_text(&plan.to_heads)
-        ));
-    } else {
-        out.say(format!(
-            "{} {} migration{} in {:.0} ms; the database is now at {}",
-            match direction {
-                Direction::Up => "applied",
-                Direction::Down => "reverted",
-            },
-            plan.steps.len(),
-            if plan.steps.len() == 1 { "" } else { "s" },
-            started.elapsed().as_secs_f64() * 1000.0,
-            heads_text(&plan.to_heads)
-        ));
+                .collect();
+            out.print_json(&json!({
+                "direction": direction.as_str(),
+                "from": plan.from_heads,
+                "to": plan.to_heads,
+                "steps": steps,
+                "total_ms": started.elapsed().as_secs_f64() * 1000.0,
+                "replicas": replicas_json,
+            }))?;
+        } else if plan.steps.is_empty() {
+            out.say(format!(
+                "nothing to do: the database is at {} ({target_text})",
+                heads_text(&plan.to_heads)
+            ));
+        } else {
+            out.say(format!(
+                "{} {} migration{} in {:.0} ms; the database is now at {}",
+                match direction {
+                    Direction::Up => "applied",
+                    Direction::Down => "reverted",
+                },
+                plan.steps.len(),
+                if plan.steps.len() == 1 { "" } else { "s" },
+                started.elapsed().as_secs_f64() * 1000.0,
+                heads_text(&plan.to_heads)
+            ));
+        }
+        Ok(ExitCode::SUCCESS)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The plan for --sql: from FROM:TO without a database, else from the database's current state.
