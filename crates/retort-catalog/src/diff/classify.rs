@@ -162,3 +162,29 @@ pub(super) fn classify(
         in_place,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::objects::pair;
+    use crate::diff::testkit::{catalog, key};
+
+    #[test]
+    fn each_key_is_same_created_dropped_or_altered() {
+        let a = catalog(&[("kept", None), ("gone", None), ("noted", None)]);
+        let b = catalog(&[("kept", None), ("new", None), ("noted", Some("why"))]);
+        let (olds, news) = pair(&a, &b);
+        let c = classify(&a, &b, &olds, &news);
+        assert_eq!(c.status[&key("kept")], Status::Same);
+        assert_eq!(c.status[&key("gone")], Status::Drop);
+        assert_eq!(c.status[&key("new")], Status::Create);
+        assert_eq!(c.status[&key("noted")], Status::Alter);
+        let (statements, destructive) = &c.alters[&key("noted")];
+        assert_eq!(
+            statements,
+            &vec!["COMMENT ON SCHEMA noted IS 'why'".to_owned()]
+        );
+        assert!(destructive.is_none() && !c.outside_transaction);
+        assert!(c.disturbed.is_empty() && c.in_place.is_empty());
+    }
+}

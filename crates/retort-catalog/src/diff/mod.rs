@@ -24,6 +24,8 @@ mod order;
 mod propagate;
 mod render;
 mod replace;
+#[cfg(test)]
+mod testkit;
 
 use crate::catalog::Snapshot;
 use crate::name::ObjKey;

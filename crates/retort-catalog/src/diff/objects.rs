@@ -338,3 +338,38 @@ impl<'a> Obj<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::testkit::{catalog, key};
+
+    #[test]
+    fn both_sides_are_walked_together_in_key_order() {
+        let a: BTreeMap<u8, char> = [(1, 'a'), (3, 'c')].into();
+        let b: BTreeMap<u8, char> = [(2, 'B'), (3, 'C')].into();
+        let got: Vec<_> = merged(&a, &b)
+            .map(|(k, x, y)| (*k, x.copied(), y.copied()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Some('a'), None),
+                (2, None, Some('B')),
+                (3, Some('c'), Some('C'))
+            ]
+        );
+    }
+
+    #[test]
+    fn pairing_keys_each_sides_objects() {
+        let (a, b) = (
+            catalog(&[("s", None)]),
+            catalog(&[("s", None), ("t", None)]),
+        );
+        let (olds, news) = pair(&a, &b);
+        assert!(olds.contains_key(&key("s")) && !olds.contains_key(&key("t")));
+        assert!(news.contains_key(&key("s")) && news.contains_key(&key("t")));
+        assert!(olds[&key("s")].same_as(&news[&key("s")]));
+    }
+}

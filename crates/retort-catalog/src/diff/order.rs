@@ -325,3 +325,66 @@ pub(super) fn cycle_breaker<P: Ord>(
         .filter(|&i| live(i) && !waits[component[i]])
         .min_by_key(|&i| prio(i))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::testkit::{catalog, key};
+
+    fn change(name: &str) -> Change {
+        Change {
+            key: key(name),
+            action: Action::Create,
+            statements: vec![format!("CREATE SCHEMA {name}")],
+            destructive: None,
+        }
+    }
+
+    fn names(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| match &c.key {
+                ObjKey::Schema(s) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn referenced_objects_come_first_and_drops_go_the_other_way() {
+        let c = catalog(&[]);
+        // c needs b, b needs a; the input order is the worst one.
+        let deps = Dependencies::from_edges([(key("c"), key("b")), (key("b"), key("a"))]);
+        let input = || vec![change("c"), change("b"), change("a")];
+        assert_eq!(names(&order(input(), &deps, &c, false)), ["a", "b", "c"]);
+        assert_eq!(names(&order(input(), &deps, &c, true)), ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn a_cycle_is_broken_the_same_way_every_time_and_nothing_is_lost() {
+        let c = catalog(&[]);
+        let deps = Dependencies::from_edges([
+            (key("x"), key("y")),
+            (key("y"), key("x")),
+            (key("z"), key("x")),
+        ]);
+        let first = names(&order(
+            vec![change("z"), change("y"), change("x")],
+            &deps,
+            &c,
+            false,
+        ));
+        let again = names(&order(
+            vec![change("x"), change("z"), change("y")],
+            &deps,
+            &c,
+            false,
+        ));
+        assert_eq!(first, again);
+        let mut sorted = first.clone();
+        sorted.sort();
+        assert_eq!(sorted, ["x", "y", "z"]);
+        let pos = |n: &str| first.iter().position(|x| x == n).unwrap();
+        assert!(pos("z") > pos("x"), "z needs x: {first:?}");
+    }
+}

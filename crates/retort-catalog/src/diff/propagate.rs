@@ -228,3 +228,33 @@ pub(super) fn follow_attached(c: &mut Classified) {
     c.status = status;
     c.alters = alters;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::classify::classify;
+    use crate::diff::objects::pair;
+    use crate::diff::testkit::{catalog, key};
+
+    #[test]
+    fn what_depends_on_a_dropped_object_is_recreated_and_so_on_down() {
+        use crate::diff::testkit::{collation, with_collations};
+        let a = with_collations(catalog(&[]), &["base", "mid", "top", "apart"]);
+        let b = with_collations(catalog(&[]), &["mid", "top", "apart"]);
+        let (olds, news) = pair(&a, &b);
+        let mut c = classify(&a, &b, &olds, &news);
+        // top -> mid -> base; apart depends on nothing that changes. (The mechanism is the
+        // same for every kind; schemas themselves are never re-created for a dependency.)
+        let deps = Dependencies::from_edges([
+            (collation("mid"), collation("base")),
+            (collation("top"), collation("mid")),
+            (key("public"), collation("apart")),
+        ]);
+        let reset = dependents(&mut c, &deps, &news);
+        assert!(reset.is_empty());
+        assert_eq!(c.status[&collation("base")], Status::Drop);
+        assert_eq!(c.status[&collation("mid")], Status::Recreate);
+        assert_eq!(c.status[&collation("top")], Status::Recreate);
+        assert_eq!(c.status[&collation("apart")], Status::Same);
+    }
+}

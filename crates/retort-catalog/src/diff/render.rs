@@ -357,3 +357,41 @@ fn step_aside(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::classify::classify;
+    use crate::diff::objects::pair;
+    use crate::diff::testkit::{catalog, key};
+
+    #[test]
+    fn drops_of_late_kinds_go_last_and_creates_carry_their_statements() {
+        let a = catalog(&[("old", None)]);
+        let b = catalog(&[("fresh", Some("new one"))]);
+        let (olds, news) = pair(&a, &b);
+        let mut c = classify(&a, &b, &olds, &news);
+        let p = changes(
+            &mut c,
+            &BTreeMap::new(),
+            BTreeSet::new(),
+            &a,
+            &b,
+            &olds,
+            &news,
+            &Dependencies::default(),
+        );
+        assert!(p.early.is_empty() && p.owned_by.is_empty());
+        // A schema nothing needs any more is dropped after the tables that used it.
+        assert_eq!(p.late.len(), 1);
+        assert_eq!(p.late[0].key, key("old"));
+        assert_eq!(p.late[0].action, Action::Drop);
+        assert_eq!(p.creates.len(), 1);
+        assert_eq!(p.creates[0].key, key("fresh"));
+        assert!(p.creates[0].statements[0].starts_with("CREATE SCHEMA fresh"));
+        assert!(p.creates[0]
+            .statements
+            .iter()
+            .any(|s| s == "COMMENT ON SCHEMA fresh IS 'new one'"));
+    }
+}

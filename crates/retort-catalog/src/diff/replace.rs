@@ -252,3 +252,27 @@ pub(super) fn replace_type_in_place(
         late,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::classify::classify;
+    use crate::diff::objects::pair;
+    use crate::diff::testkit::catalog;
+
+    #[test]
+    fn a_retired_name_keeps_the_schema() {
+        let q = QName::new("app".to_owned(), "mood".to_owned());
+        assert_eq!(retired_name(&q).to_string(), "app.mood__retort_old");
+    }
+
+    #[test]
+    fn nothing_is_replaced_in_place_when_no_type_or_collation_is_recreated() {
+        let (a, b) = (catalog(&[("s", None)]), catalog(&[("s", Some("c"))]));
+        let (olds, news) = pair(&a, &b);
+        let mut c = classify(&a, &b, &olds, &news);
+        let before = c.status.clone();
+        assert!(columns_to_replace(&mut c, &Dependencies::default()).is_empty());
+        assert_eq!(c.status, before);
+    }
+}
