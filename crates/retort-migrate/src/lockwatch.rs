@@ -87,7 +87,8 @@ impl LockWatch {
                 let mut seen = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     if began.elapsed() < delay {
-                        std::thread::sleep(POLL.min(delay - began.elapsed()));
+                        // Parked, not asleep: the end of the work wakes it at once.
+                        std::thread::park_timeout(POLL.min(delay - began.elapsed()));
                         continue;
                     }
                     if client.is_none() {
@@ -110,12 +111,13 @@ impl LockWatch {
                         Ok(_) => {}
                         Err(_) => client = None,
                     }
-                    std::thread::sleep(POLL);
+                    std::thread::park_timeout(POLL);
                 }
                 (client, seen)
             });
             let value = work();
             stop.store(true, Ordering::Relaxed);
+            watcher.thread().unpark();
             let joined = watcher.join().unwrap_or((None, Vec::new()));
             (value, joined)
         });
