@@ -90,6 +90,12 @@ pub struct Catalog {
     /// Event triggers.
     #[serde(default)]
     pub event_triggers: BTreeMap<String, EventTrigger>,
+    /// Encoding conversions.
+    #[serde(with = "crate::common::pairs", default)]
+    pub conversions: BTreeMap<QName, crate::conversions::Conversion>,
+    /// Casts, by (source type, target type).
+    #[serde(with = "crate::common::pairs", default)]
+    pub casts: BTreeMap<(String, String), crate::casts::Cast>,
     /// Default privileges by (role, schema or "", object type).
     #[serde(with = "crate::common::pairs")]
     pub default_privileges: BTreeMap<(String, String, char), DefaultPrivileges>,
@@ -296,6 +302,8 @@ pub fn introspect_parallel(
             cat.collations = second.collations;
             cat.publications = second.publications;
             cat.event_triggers = second.event_triggers;
+            cat.casts = second.casts;
+            cat.conversions = second.conversions;
             cat.ts_dictionaries = second.ts_dictionaries;
             cat.attached_indexes = second.attached_indexes;
             cat.inherited_columns = second.inherited_columns;
@@ -483,6 +491,14 @@ fn read_second(
         cat.event_triggers.insert(e.name.clone(), e);
     }
     lap.done("event triggers");
+    for ca in crate::casts::load(c, params)? {
+        cat.casts.insert((ca.source.clone(), ca.target.clone()), ca);
+    }
+    lap.done("casts");
+    for co in crate::conversions::load(c, params)? {
+        cat.conversions.insert(co.name.clone(), co);
+    }
+    lap.done("conversions");
     for d in crate::textsearch::load_dictionaries(c, params)? {
         cat.ts_dictionaries.insert(d.name.clone(), d);
     }

@@ -273,6 +273,16 @@ fn read(
             "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0, 'event trigger', '', e.evtname::text, '', 0::oid \
              FROM pg_event_trigger e"
                 .to_string(),
+            format!(
+                "SELECT 'pg_conversion'::regclass::oid, co.oid, 0, 'conversion', n.nspname::text, \
+                    co.conname::text, '', 0::oid \
+                 FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
+                 WHERE co.oid >= 16384 AND {f}"
+            ),
+            "SELECT 'pg_cast'::regclass::oid, ca.oid, 0, 'cast', '', format_type(ca.castsource, NULL), \
+                format_type(ca.casttarget, NULL), 0::oid \
+             FROM pg_cast ca WHERE ca.oid >= 16384"
+                .to_string(),
         ],
         vec![
             "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'rowtype', '', '', '', t.typrelid \
@@ -407,6 +417,8 @@ impl Names {
             "extension" => Some(ObjKey::Extension(name)),
             "publication" => Some(ObjKey::Publication(name)),
             "event trigger" => Some(ObjKey::EventTrigger(name)),
+            "cast" => Some(ObjKey::Cast(name, sub)),
+            "conversion" => Some(ObjKey::Conversion(q())),
             "type" => Some(ObjKey::Type(q())),
             "sequence" => Some(ObjKey::Sequence(q())),
             "table" => Some(ObjKey::Table(q())),

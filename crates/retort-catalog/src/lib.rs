@@ -14,10 +14,12 @@
 //! # Ok(()) }
 //! ```
 
+mod casts;
 mod catalog;
 mod collations;
 mod common;
 mod constraints;
+mod conversions;
 mod defaults;
 mod deparse;
 mod depends;
@@ -50,10 +52,12 @@ mod views;
 
 pub(crate) use catalog::Params;
 
+pub use casts::{Cast, CastMethod};
 pub use catalog::{introspect, introspect_parallel, Catalog, Snapshot};
 pub use collations::Collation;
 pub use common::{Acl, Filter};
 pub use constraints::Constraint;
+pub use conversions::Conversion;
 pub use defaults::DefaultPrivileges;
 pub use depends::Dependencies;
 pub use diff::{diff, Action, Change, SchemaDiff};

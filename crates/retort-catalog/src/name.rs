@@ -86,6 +86,10 @@ pub enum ObjKey {
     TsConfiguration(QName),
     /// An event trigger (database-wide).
     EventTrigger(String),
+    /// A cast (database-wide): source and target type as `format_type` writes them.
+    Cast(String, String),
+    /// An encoding conversion.
+    Conversion(QName),
 }
 
 impl ObjKey {
@@ -93,10 +97,14 @@ impl ObjKey {
     pub fn schema(&self) -> &str {
         match self {
             ObjKey::Schema(s) => s,
-            ObjKey::Extension(_) | ObjKey::Publication(_) | ObjKey::EventTrigger(_) => "",
+            ObjKey::Extension(_)
+            | ObjKey::Publication(_)
+            | ObjKey::EventTrigger(_)
+            | ObjKey::Cast(..) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
+            | ObjKey::Conversion(q)
             | ObjKey::TsDictionary(q)
             | ObjKey::AttachedIndex(q, _)
             | ObjKey::InheritedColumn(q, _)
@@ -142,6 +150,8 @@ impl fmt::Display for ObjKey {
             ObjKey::Policy(q, p) => write!(f, "policy {} on {q}", quote_ident(p)),
             ObjKey::Publication(p) => write!(f, "publication {}", quote_ident(p)),
             ObjKey::EventTrigger(e) => write!(f, "event trigger {}", quote_ident(e)),
+            ObjKey::Cast(s, t) => write!(f, "cast ({s} AS {t})"),
+            ObjKey::Conversion(q) => write!(f, "conversion {q}"),
             ObjKey::DefaultPrivileges(r, s, k) => {
                 write!(f, "default privileges of {} on {k}", quote_ident(r))?;
                 if !s.is_empty() {

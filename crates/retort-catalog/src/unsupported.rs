@@ -33,13 +33,10 @@ pub(crate) fn load(
              JOIN pg_class c ON c.oid = ih.inhrelid AND c.relkind IN ('i', 'I') \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE d.classoid = 'pg_class'::regclass AND {f} \
-           UNION ALL SELECT 'conversion' FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
-             WHERE co.oid >= 16384 AND {f} \
            UNION ALL SELECT 'text search parser or template' FROM ( \
                SELECT prsnamespace AS ns, oid FROM pg_ts_parser \
                UNION ALL SELECT tmplnamespace, oid FROM pg_ts_template) ts \
              JOIN pg_namespace n ON n.oid = ts.ns WHERE ts.oid >= 16384 AND {f} \
-           UNION ALL SELECT 'cast' FROM pg_cast ca WHERE ca.oid >= 16384 AND {ext_cast} \
            UNION ALL SELECT 'transform' FROM pg_transform tr WHERE tr.oid >= 16384 \
            UNION ALL SELECT 'access method' FROM pg_am am WHERE am.oid >= 16384 AND {ext_am} \
            UNION ALL SELECT 'procedural language' FROM pg_language l WHERE l.oid >= 16384 AND {ext_lang} \
@@ -52,7 +49,6 @@ pub(crate) fn load(
          ) objects GROUP BY kind ORDER BY kind",
         ext_type = params.extensions.exclude("pg_type", "t.oid"),
         ext_opf = params.extensions.exclude("pg_opfamily", "o.oid"),
-        ext_cast = params.extensions.exclude("pg_cast", "ca.oid"),
         ext_am = params.extensions.exclude("pg_am", "am.oid"),
         ext_lang = params.extensions.exclude("pg_language", "l.oid"),
         ext_class = params.extensions.exclude("pg_class", "c.oid"),

@@ -155,6 +155,36 @@ pub struct Enum {
     pub name: String,
     /// Labels in order.
     pub labels: Vec<String>,
+    /// A cast from it to text.
+    pub cast: Option<EnumCast>,
+}
+
+/// `CREATE CAST (<enum> AS text)`: through a SQL function `<enum>_label` or WITH INOUT,
+/// explicit or AS ASSIGNMENT, with or without a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumCast {
+    /// WITH FUNCTION (else WITH INOUT).
+    pub via_function: bool,
+    /// AS ASSIGNMENT (else explicit).
+    pub assignment: bool,
+    /// COMMENT ON CAST.
+    pub comment: bool,
+}
+
+impl EnumCast {
+    fn random(rng: &mut Rng) -> EnumCast {
+        EnumCast {
+            via_function: rng.chance(50),
+            assignment: rng.chance(50),
+            comment: rng.chance(30),
+        }
+    }
+}
+
+/// Casts are drawn from their own stream, so that adding them left every seed's other draws
+/// (and so the cases earlier runs found) as they were.
+fn cast_rng(seed: u64, salt: u64) -> Rng {
+    Rng::new(seed ^ 0xCA57_0000_0000_0000 ^ salt)
 }
 
 /// A column.
@@ -253,6 +283,8 @@ pub struct Model {
     /// Default privileges (SELECT on tables to app_reader, no EXECUTE on functions for
     /// PUBLIC), set before everything (so what follows gets them) or after.
     pub default_privileges: Option<Before>,
+    /// The conversion `latin_in` (LATIN1 to UTF8): (DEFAULT, with a comment).
+    pub conversion: Option<(bool, bool)>,
 }
 
 /// Whether a database-wide setting comes before the objects it would affect.
@@ -357,7 +389,17 @@ pub fn model(seed: u64) -> Model {
         m.enums.push(Enum {
             name: format!("state{e}"),
             labels,
+            cast: None,
         });
+    }
+    let mut casts = cast_rng(seed, 1);
+    for e in &mut m.enums {
+        if casts.chance(40) {
+            e.cast = Some(EnumCast::random(&mut casts));
+        }
+    }
+    if casts.chance(20) {
+        m.conversion = Some((casts.chance(50), casts.chance(50)));
     }
     m.domain = rng.chance(30);
     for i in 0..1 + rng.below(4) {
@@ -478,6 +520,33 @@ impl Model {
         }
         if self.domain {
             out.push("CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100)".into());
+        }
+        if let Some((default, comment)) = self.conversion {
+            out.push(format!(
+                "CREATE {}CONVERSION latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8",
+                if default { "DEFAULT " } else { "" }
+            ));
+            if comment {
+                out.push("COMMENT ON CONVERSION latin_in IS 'import'".into());
+            }
+        }
+        for e in &self.enums {
+            let Some(c) = e.cast else { continue };
+            let how = if c.via_function {
+                out.push(format!(
+                    "CREATE FUNCTION {n}_label({n}) RETURNS text LANGUAGE sql IMMUTABLE \
+                     AS $$ SELECT format('%s', $1) $$",
+                    n = e.name
+                ));
+                format!("WITH FUNCTION {n}_label({n})", n = e.name)
+            } else {
+                "WITH INOUT".to_owned()
+            };
+            let context = if c.assignment { " AS ASSIGNMENT" } else { "" };
+            out.push(format!("CREATE CAST ({} AS text) {how}{context}", e.name));
+            if c.comment {
+                out.push(format!("COMMENT ON CAST ({} AS text) IS 'label'", e.name));
+            }
         }
         if !self.triggers.is_empty() {
             out.push(
@@ -856,6 +925,32 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
                 let _ = rng.next_u64();
             }
         }
+    }
+    // A cast added, dropped, or changed in method, context or comment.
+    let mut casts = cast_rng(seed, 2);
+    if !m.enums.is_empty() && casts.chance(40) {
+        let e = casts.below(m.enums.len());
+        m.enums[e].cast = match m.enums[e].cast {
+            None => Some(EnumCast::random(&mut casts)),
+            Some(_) if casts.chance(25) => None,
+            Some(mut c) => {
+                match casts.below(3) {
+                    0 => c.via_function = !c.via_function,
+                    1 => c.assignment = !c.assignment,
+                    _ => c.comment = !c.comment,
+                }
+                Some(c)
+            }
+        };
+    }
+    // The conversion added, dropped, made (not) the default, or its comment toggled.
+    if casts.chance(20) {
+        m.conversion = match m.conversion {
+            None => Some((casts.chance(50), casts.chance(50))),
+            Some(_) if casts.chance(30) => None,
+            Some((d, c)) if casts.chance(50) => Some((!d, c)),
+            Some((d, c)) => Some((d, !c)),
+        };
     }
     m
 }

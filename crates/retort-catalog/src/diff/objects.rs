@@ -36,6 +36,8 @@ pub(super) enum Obj<'a> {
     DefaultPrivileges(&'a crate::defaults::DefaultPrivileges),
     Publication(&'a crate::publications::Publication),
     EventTrigger(&'a crate::eventtriggers::EventTrigger),
+    Cast(&'a crate::casts::Cast),
+    Conversion(&'a crate::conversions::Conversion),
     TsDictionary(&'a crate::textsearch::TsDictionary),
     AttachedIndex(&'a crate::partindexes::AttachedIndex),
     InheritedColumn(&'a crate::inherited::InheritedColumn),
@@ -120,6 +122,12 @@ pub(super) fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for (k, v) in &c.event_triggers {
         m.insert(ObjKey::EventTrigger(k.clone()), Obj::EventTrigger(v));
     }
+    for ((source, target), v) in &c.casts {
+        m.insert(ObjKey::Cast(source.clone(), target.clone()), Obj::Cast(v));
+    }
+    for (k, v) in &c.conversions {
+        m.insert(ObjKey::Conversion(k.clone()), Obj::Conversion(v));
+    }
     m.0.into_iter().collect()
 }
 
@@ -183,6 +191,8 @@ impl<'a> Obj<'a> {
             (Obj::DefaultPrivileges(a), Obj::DefaultPrivileges(b)) => a == b,
             (Obj::Publication(a), Obj::Publication(b)) => a == b,
             (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
+            (Obj::Cast(a), Obj::Cast(b)) => a == b,
+            (Obj::Conversion(a), Obj::Conversion(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
             (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
             (Obj::InheritedColumn(a), Obj::InheritedColumn(b)) => a == b,
@@ -210,6 +220,8 @@ impl<'a> Obj<'a> {
             Obj::DefaultPrivileges(x) => x.create(),
             Obj::Publication(x) => x.create(),
             Obj::EventTrigger(x) => x.create(),
+            Obj::Cast(x) => x.create(),
+            Obj::Conversion(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
             Obj::AttachedIndex(x) => x.create(),
             Obj::InheritedColumn(x) => x.create(),
@@ -236,6 +248,8 @@ impl<'a> Obj<'a> {
             Obj::DefaultPrivileges(x) => x.drop(),
             Obj::Publication(x) => x.drop(),
             Obj::EventTrigger(x) => x.drop(),
+            Obj::Cast(x) => x.drop(),
+            Obj::Conversion(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
             Obj::AttachedIndex(x) => x.drop(),
             Obj::InheritedColumn(x) => x.drop(),
@@ -307,6 +321,8 @@ impl<'a> Obj<'a> {
             (Obj::DefaultPrivileges(n), Obj::DefaultPrivileges(o)) => plain(Some(n.alter(o))),
             (Obj::Publication(n), Obj::Publication(o)) => plain(n.alter(o)),
             (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
+            (Obj::Cast(n), Obj::Cast(o)) => plain(n.alter(o)),
+            (Obj::Conversion(n), Obj::Conversion(o)) => plain(n.alter(o)),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
             (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),
             (Obj::InheritedColumn(n), Obj::InheritedColumn(o)) => plain(n.alter(o)),

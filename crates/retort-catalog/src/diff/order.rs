@@ -21,8 +21,9 @@ pub(super) fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         ObjKey::Collation(_)
         | ObjKey::Type(_)
         | ObjKey::TsDictionary(_)
-        | ObjKey::TsConfiguration(_) => 2,
-        ObjKey::Function(..) => 3,
+        | ObjKey::TsConfiguration(_)
+        | ObjKey::Conversion(_) => 2,
+        ObjKey::Function(..) | ObjKey::Cast(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
         ObjKey::Column(..) | ObjKey::InheritedColumn(..) => 6,

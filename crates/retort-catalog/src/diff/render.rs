@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::mem::take;
 
 use retort_pg::quote_ident;
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::classify::{Classified, Status};
 use super::objects::Obj;
@@ -108,7 +108,7 @@ fn per_object(
             .map(|(d, _)| d)
             .collect()
     };
-    let reads_dropped_relation = |k: &ObjKey| readers_of_dropped.contains(k);
+    let goes_early = early_drops(&status, deps, &late_kind, readers_of_dropped);
     let mut creates: Vec<Change> = Vec::new();
     for (key, s) in &status {
         let old = olds.get(key);
@@ -144,7 +144,7 @@ fn per_object(
                 // Types, sequences, functions, extensions and schemas go after the tables that
                 // use them; a function that itself reads a dropped relation (a SQL-standard
                 // body, parsed at creation) goes before it, in the dependency-ordered part.
-                if *s == Status::Drop && late_kind(key) && !reads_dropped_relation(key) {
+                if *s == Status::Drop && late_kind(key) && !goes_early.contains(key) {
                     late.push(change);
                 } else {
                     early.push(change);
@@ -208,6 +208,48 @@ fn per_object(
     c.alters = alters;
     c.disturbed = disturbed;
     (early, late, creates)
+}
+
+/// The drops of late kinds that must go early after all: a function that reads a dropped
+/// relation (`readers`), and anything dropped that depends on something dropped early or
+/// replaced in place (an enum re-created while a function taking it goes away), and so on
+/// down: a late drop would come after what it depends on is already gone.
+fn early_drops<'k>(
+    status: &'k BTreeMap<ObjKey, Status>,
+    deps: &'k Dependencies,
+    late_kind: &dyn Fn(&ObjKey) -> bool,
+    readers: HashSet<&'k ObjKey>,
+) -> HashSet<&'k ObjKey> {
+    let late_candidate = |k: &ObjKey| status.get(k) == Some(&Status::Drop) && late_kind(k);
+    // Dependents, by what they depend on, among the late candidates only.
+    let mut dependents: HashMap<&ObjKey, Vec<&ObjKey>> = HashMap::default();
+    for (d, r) in deps.iter() {
+        if late_candidate(d) {
+            dependents.entry(r).or_default().push(d);
+        }
+    }
+    if dependents.is_empty() {
+        return readers;
+    }
+    let mut early = readers;
+    let mut queue: Vec<&ObjKey> = status
+        .iter()
+        .filter(|(k, s)| match s {
+            Status::Recreate | Status::ReplaceInPlace => true,
+            Status::Drop => !late_kind(k),
+            _ => false,
+        })
+        .map(|(k, _)| k)
+        .chain(early.iter().copied())
+        .collect();
+    while let Some(r) = queue.pop() {
+        for &d in dependents.get(r).map(Vec::as_slice).unwrap_or(&[]) {
+            if early.insert(d) {
+                queue.push(d);
+            }
+        }
+    }
+    early
 }
 
 /// OWNED BY runs after every create: it needs both the table and the sequence (which may
