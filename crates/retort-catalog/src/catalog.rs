@@ -90,6 +90,9 @@ pub struct Catalog {
     /// Event triggers.
     #[serde(default)]
     pub event_triggers: BTreeMap<String, EventTrigger>,
+    /// Operators, by (schema and symbol, operand types).
+    #[serde(with = "crate::common::pairs", default)]
+    pub operators: BTreeMap<(QName, String), crate::operators::Operator>,
     /// Encoding conversions.
     #[serde(with = "crate::common::pairs", default)]
     pub conversions: BTreeMap<QName, crate::conversions::Conversion>,
@@ -304,6 +307,7 @@ pub fn introspect_parallel(
             cat.event_triggers = second.event_triggers;
             cat.casts = second.casts;
             cat.conversions = second.conversions;
+            cat.operators = second.operators;
             cat.ts_dictionaries = second.ts_dictionaries;
             cat.attached_indexes = second.attached_indexes;
             cat.inherited_columns = second.inherited_columns;
@@ -499,6 +503,13 @@ fn read_second(
         cat.conversions.insert(co.name.clone(), co);
     }
     lap.done("conversions");
+    for o in crate::operators::load(c, params)? {
+        cat.operators.insert(
+            (QName::new(o.schema.clone(), o.name.clone()), o.operands()),
+            o,
+        );
+    }
+    lap.done("operators");
     for d in crate::textsearch::load_dictionaries(c, params)? {
         cat.ts_dictionaries.insert(d.name.clone(), d);
     }

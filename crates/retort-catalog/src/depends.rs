@@ -274,6 +274,14 @@ fn read(
              FROM pg_event_trigger e"
                 .to_string(),
             format!(
+                "SELECT 'pg_operator'::regclass::oid, o.oid, 0, 'operator', n.nspname::text, \
+                    o.oprname::text, \
+                    coalesce(format_type(NULLIF(o.oprleft, 0), NULL), 'NONE') || ', ' || format_type(o.oprright, NULL), \
+                    0::oid \
+                 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
+                 WHERE o.oid >= 16384 AND {f}"
+            ),
+            format!(
                 "SELECT 'pg_conversion'::regclass::oid, co.oid, 0, 'conversion', n.nspname::text, \
                     co.conname::text, '', 0::oid \
                  FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
@@ -419,6 +427,7 @@ impl Names {
             "event trigger" => Some(ObjKey::EventTrigger(name)),
             "cast" => Some(ObjKey::Cast(name, sub)),
             "conversion" => Some(ObjKey::Conversion(q())),
+            "operator" => Some(ObjKey::Operator(q(), sub)),
             "type" => Some(ObjKey::Type(q())),
             "sequence" => Some(ObjKey::Sequence(q())),
             "table" => Some(ObjKey::Table(q())),

@@ -90,6 +90,8 @@ pub enum ObjKey {
     Cast(String, String),
     /// An encoding conversion.
     Conversion(QName),
+    /// An operator: schema and symbol, and its operand types (`integer, integer`, `NONE, x`).
+    Operator(QName, String),
 }
 
 impl ObjKey {
@@ -105,6 +107,7 @@ impl ObjKey {
             ObjKey::Type(q)
             | ObjKey::Collation(q)
             | ObjKey::Conversion(q)
+            | ObjKey::Operator(q, _)
             | ObjKey::TsDictionary(q)
             | ObjKey::AttachedIndex(q, _)
             | ObjKey::InheritedColumn(q, _)
@@ -152,6 +155,9 @@ impl fmt::Display for ObjKey {
             ObjKey::EventTrigger(e) => write!(f, "event trigger {}", quote_ident(e)),
             ObjKey::Cast(s, t) => write!(f, "cast ({s} AS {t})"),
             ObjKey::Conversion(q) => write!(f, "conversion {q}"),
+            ObjKey::Operator(q, args) => {
+                write!(f, "operator {}.{} ({args})", quote_ident(&q.schema), q.name)
+            }
             ObjKey::DefaultPrivileges(r, s, k) => {
                 write!(f, "default privileges of {} on {k}", quote_ident(r))?;
                 if !s.is_empty() {

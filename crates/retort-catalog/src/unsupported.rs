@@ -14,11 +14,6 @@ pub(crate) fn load(
         "SELECT kind, count(*) FROM ( \
            SELECT 'foreign table' AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'f' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'operator' FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
-             WHERE {f} AND {ext_op} \
-           UNION ALL SELECT 'ordered-set or moving aggregate' FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid \
-             JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE (a.aggkind <> 'n' OR a.aggmtransfn <> 0 OR a.aggserialfn <> 0) AND {f} AND {ext_proc} \
            UNION ALL SELECT 'table in a tablespace' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p', 'm', 'i') AND c.reltablespace <> 0 AND {f} AND {ext_class} \
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
@@ -52,8 +47,6 @@ pub(crate) fn load(
         ext_am = params.extensions.exclude("pg_am", "am.oid"),
         ext_lang = params.extensions.exclude("pg_language", "l.oid"),
         ext_class = params.extensions.exclude("pg_class", "c.oid"),
-        ext_op = params.extensions.exclude("pg_operator", "o.oid"),
-        ext_proc = params.extensions.exclude("pg_proc", "p.oid"),
     );
     let rows = client
         .query(&sql, &params.as_refs())

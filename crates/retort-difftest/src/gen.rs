@@ -157,6 +157,8 @@ pub struct Enum {
     pub labels: Vec<String>,
     /// A cast from it to text.
     pub cast: Option<EnumCast>,
+    /// The operator `===` on two of it: (with itself as COMMUTATOR, RESTRICT = eqsel).
+    pub operator: Option<(bool, bool)>,
 }
 
 /// `CREATE CAST (<enum> AS text)`: through a SQL function `<enum>_label` or WITH INOUT,
@@ -285,6 +287,9 @@ pub struct Model {
     pub default_privileges: Option<Before>,
     /// The conversion `latin_in` (LATIN1 to UTF8): (DEFAULT, with a comment).
     pub conversion: Option<(bool, bool)>,
+    /// The aggregate `total(integer)`: (moving-aggregate mode, COMBINEFUNC and PARALLEL SAFE,
+    /// ordered-set `mid(double precision ORDER BY anyelement)` beside it).
+    pub aggregate: Option<(bool, bool, bool)>,
 }
 
 /// Whether a database-wide setting comes before the objects it would affect.
@@ -390,6 +395,7 @@ pub fn model(seed: u64) -> Model {
             name: format!("state{e}"),
             labels,
             cast: None,
+            operator: None,
         });
     }
     let mut casts = cast_rng(seed, 1);
@@ -400,6 +406,14 @@ pub fn model(seed: u64) -> Model {
     }
     if casts.chance(20) {
         m.conversion = Some((casts.chance(50), casts.chance(50)));
+    }
+    for e in &mut m.enums {
+        if casts.chance(30) {
+            e.operator = Some((casts.chance(50), casts.chance(50)));
+        }
+    }
+    if casts.chance(25) {
+        m.aggregate = Some((casts.chance(50), casts.chance(50), casts.chance(50)));
     }
     m.domain = rng.chance(30);
     for i in 0..1 + rng.below(4) {
@@ -521,6 +535,42 @@ impl Model {
         if self.domain {
             out.push("CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100)".into());
         }
+        if let Some((moving, combine, ordered)) = self.aggregate {
+            out.push(
+                "CREATE FUNCTION agg_add(bigint, integer) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT \
+                 AS 'SELECT $1 + $2'"
+                    .into(),
+            );
+            out.push(
+                "CREATE FUNCTION agg_sub(bigint, integer) RETURNS bigint LANGUAGE sql IMMUTABLE STRICT \
+                 AS 'SELECT $1 - $2'"
+                    .into(),
+            );
+            let mut options = vec!["SFUNC = agg_add", "STYPE = bigint", "INITCOND = '0'"];
+            if combine {
+                options.extend(["COMBINEFUNC = int8pl", "PARALLEL = SAFE"]);
+            }
+            if moving {
+                options.extend([
+                    "MSFUNC = agg_add",
+                    "MINVFUNC = agg_sub",
+                    "MSTYPE = bigint",
+                    "MINITCOND = '0'",
+                ]);
+            }
+            out.push(format!(
+                "CREATE AGGREGATE total(integer) ({})",
+                options.join(", ")
+            ));
+            if ordered {
+                out.push(
+                    "CREATE AGGREGATE mid(double precision ORDER BY anyelement) \
+                     (SFUNC = ordered_set_transition, STYPE = internal, \
+                     FINALFUNC = percentile_disc_final, FINALFUNC_EXTRA)"
+                        .into(),
+                );
+            }
+        }
         if let Some((default, comment)) = self.conversion {
             out.push(format!(
                 "CREATE {}CONVERSION latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8",
@@ -529,6 +579,26 @@ impl Model {
             if comment {
                 out.push("COMMENT ON CONVERSION latin_in IS 'import'".into());
             }
+        }
+        for e in &self.enums {
+            let Some((commutator, restrict)) = e.operator else {
+                continue;
+            };
+            out.push(format!(
+                "CREATE FUNCTION {n}_same({n}, {n}) RETURNS boolean LANGUAGE sql IMMUTABLE \
+                 AS $$ SELECT $1 = $2 $$",
+                n = e.name
+            ));
+            out.push(format!(
+                "CREATE OPERATOR === (LEFTARG = {n}, RIGHTARG = {n}, FUNCTION = {n}_same{}{})",
+                if commutator {
+                    ", COMMUTATOR = OPERATOR(public.===)"
+                } else {
+                    ""
+                },
+                if restrict { ", RESTRICT = eqsel" } else { "" },
+                n = e.name
+            ));
         }
         for e in &self.enums {
             let Some(c) = e.cast else { continue };
@@ -941,6 +1011,28 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
                 }
                 Some(c)
             }
+        };
+    }
+    // An operator added, dropped, or its commutator (re-created) or estimator (in place) changed.
+    if !m.enums.is_empty() && casts.chance(30) {
+        let e = casts.below(m.enums.len());
+        m.enums[e].operator = match m.enums[e].operator {
+            None => Some((casts.chance(50), casts.chance(50))),
+            Some(_) if casts.chance(25) => None,
+            Some((c, r)) if casts.chance(50) => Some((!c, r)),
+            Some((c, r)) => Some((c, !r)),
+        };
+    }
+    // The aggregate added, dropped, or one of its forms toggled.
+    if casts.chance(25) {
+        m.aggregate = match m.aggregate {
+            None => Some((casts.chance(50), casts.chance(50), casts.chance(50))),
+            Some(_) if casts.chance(25) => None,
+            Some((mv, c, o)) => match casts.below(3) {
+                0 => Some((!mv, c, o)),
+                1 => Some((mv, !c, o)),
+                _ => Some((mv, c, !o)),
+            },
         };
     }
     // The conversion added, dropped, made (not) the default, or its comment toggled.

@@ -38,6 +38,7 @@ pub(super) enum Obj<'a> {
     EventTrigger(&'a crate::eventtriggers::EventTrigger),
     Cast(&'a crate::casts::Cast),
     Conversion(&'a crate::conversions::Conversion),
+    Operator(&'a crate::operators::Operator),
     TsDictionary(&'a crate::textsearch::TsDictionary),
     AttachedIndex(&'a crate::partindexes::AttachedIndex),
     InheritedColumn(&'a crate::inherited::InheritedColumn),
@@ -128,6 +129,9 @@ pub(super) fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for (k, v) in &c.conversions {
         m.insert(ObjKey::Conversion(k.clone()), Obj::Conversion(v));
     }
+    for ((q, args), v) in &c.operators {
+        m.insert(ObjKey::Operator(q.clone(), args.clone()), Obj::Operator(v));
+    }
     m.0.into_iter().collect()
 }
 
@@ -193,6 +197,7 @@ impl<'a> Obj<'a> {
             (Obj::EventTrigger(a), Obj::EventTrigger(b)) => a == b,
             (Obj::Cast(a), Obj::Cast(b)) => a == b,
             (Obj::Conversion(a), Obj::Conversion(b)) => a == b,
+            (Obj::Operator(a), Obj::Operator(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
             (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
             (Obj::InheritedColumn(a), Obj::InheritedColumn(b)) => a == b,
@@ -222,6 +227,7 @@ impl<'a> Obj<'a> {
             Obj::EventTrigger(x) => x.create(),
             Obj::Cast(x) => x.create(),
             Obj::Conversion(x) => x.create(),
+            Obj::Operator(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
             Obj::AttachedIndex(x) => x.create(),
             Obj::InheritedColumn(x) => x.create(),
@@ -250,6 +256,7 @@ impl<'a> Obj<'a> {
             Obj::EventTrigger(x) => x.drop(),
             Obj::Cast(x) => x.drop(),
             Obj::Conversion(x) => x.drop(),
+            Obj::Operator(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
             Obj::AttachedIndex(x) => x.drop(),
             Obj::InheritedColumn(x) => x.drop(),
@@ -323,6 +330,7 @@ impl<'a> Obj<'a> {
             (Obj::EventTrigger(n), Obj::EventTrigger(o)) => plain(n.alter(o)),
             (Obj::Cast(n), Obj::Cast(o)) => plain(n.alter(o)),
             (Obj::Conversion(n), Obj::Conversion(o)) => plain(n.alter(o)),
+            (Obj::Operator(n), Obj::Operator(o)) => plain(n.alter(o)),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
             (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),
             (Obj::InheritedColumn(n), Obj::InheritedColumn(o)) => plain(n.alter(o)),

@@ -23,7 +23,7 @@ pub(super) fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         | ObjKey::TsDictionary(_)
         | ObjKey::TsConfiguration(_)
         | ObjKey::Conversion(_) => 2,
-        ObjKey::Function(..) | ObjKey::Cast(..) => 3,
+        ObjKey::Function(..) | ObjKey::Cast(..) | ObjKey::Operator(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
         ObjKey::Column(..) | ObjKey::InheritedColumn(..) => 6,
