@@ -37,7 +37,8 @@ pub(crate) fn load(
     params: &crate::Params,
 ) -> Result<Vec<Cast>, CatalogError> {
     // A cast belongs to no schema: it is read when one of its types is in the compared
-    // schemas, or both are built in.
+    // schemas, or both are built in. Casts a range type makes to its multirange belong to
+    // the multirange's constructor (an internal dependency) and come with the range.
     let f = ns_filter("n");
     let sql = format!(
         "SELECT format_type(ca.castsource, NULL), format_type(ca.casttarget, NULL), \
@@ -49,6 +50,8 @@ pub(crate) fn load(
          LEFT JOIN pg_proc p ON p.oid = ca.castfunc \
          LEFT JOIN pg_namespace fn ON fn.oid = p.pronamespace \
          WHERE ca.oid >= 16384 AND {ext} \
+           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass \
+                           AND d.objid = ca.oid AND d.deptype = 'i') \
            AND (EXISTS (SELECT FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
                         WHERE t.oid IN (ca.castsource, ca.casttarget) AND {f}) \
                 OR NOT EXISTS (SELECT FROM pg_type t \
