@@ -37,6 +37,9 @@ pub(super) struct Classified {
     /// functions that use them are re-created (PostgreSQL refuses the change while they
     /// exist); indexes, constraints and statistics are kept as they are.
     pub in_place: BTreeSet<ObjKey>,
+    /// Statements that run inside a type's in-place replacement, between dropping the old
+    /// one and creating the new (a domain's new check while the range over it is away).
+    pub spliced: BTreeMap<ObjKey, Vec<String>>,
 }
 
 /// Classifies every key of either side.
@@ -160,6 +163,7 @@ pub(super) fn classify(
         outside_transaction,
         disturbed,
         in_place,
+        spliced: BTreeMap::new(),
     }
 }
 

@@ -166,6 +166,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     let (olds, news) = objects::pair(a, b);
     let mut classified = classify::classify(a, b, &olds, &news);
     propagate::down_inheritance(a, &mut classified);
+    replace::ranges_over_changed_domains(&mut classified, a, &from.deps);
     let replaced_columns = replace::columns_to_replace(&mut classified, &from.deps);
     let defaults_to_reset = propagate::dependents(&mut classified, &from.deps, &news);
     propagate::follow_attached(&mut classified);

@@ -198,6 +198,7 @@ fn per_object(
                     a,
                     b,
                     replaced_columns.get(key).map(Vec::as_slice).unwrap_or(&[]),
+                    c.spliced.get(key).map(Vec::as_slice).unwrap_or(&[]),
                 );
                 creates.push(change);
                 late.extend(drop_old);

@@ -16,6 +16,60 @@ use crate::types::TypeDef;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeSet;
 
+/// A domain whose new or changed check (or NOT NULL) PostgreSQL must validate cannot be
+/// altered while a range over it is stored in a column ("cannot alter type because column
+/// uses it"). Such a range is replaced in place (its columns hold text meanwhile), and the
+/// domain's statements run while it is away.
+pub(super) fn ranges_over_changed_domains(c: &mut Classified, a: &Catalog, deps: &Dependencies) {
+    let validating = |statements: &[String]| {
+        statements.iter().any(|s| {
+            s.contains(" ADD CONSTRAINT ")
+                || s.contains(" VALIDATE CONSTRAINT ")
+                || s.contains(" SET NOT NULL")
+        })
+    };
+    let domains: BTreeSet<&ObjKey> = c
+        .alters
+        .iter()
+        .filter(|(k, (statements, _))| {
+            matches!(k, ObjKey::Type(q) if a.types.get(q).is_some_and(|t| matches!(t.kind, crate::types::TypeKind::Domain { .. })))
+                && validating(statements)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    if domains.is_empty() {
+        return;
+    }
+    let used: HashSet<&ObjKey> = deps
+        .iter()
+        .filter(|(d, _)| matches!(d, ObjKey::Column(..)))
+        .map(|(_, r)| r)
+        .collect();
+    let mut moves: Vec<(ObjKey, ObjKey)> = Vec::new();
+    for (dependent, referenced) in deps.iter() {
+        let ObjKey::Type(q) = dependent else { continue };
+        let is_range = a
+            .types
+            .get(q)
+            .is_some_and(|t| matches!(t.kind, crate::types::TypeKind::Range { .. }));
+        if is_range
+            && domains.contains(referenced)
+            && used.contains(dependent)
+            && matches!(c.status.get(dependent), Some(Status::Same | Status::Alter))
+            && !moves.iter().any(|(_, d)| d == referenced)
+        {
+            moves.push((dependent.clone(), referenced.clone()));
+        }
+    }
+    for (range, domain) in moves {
+        let (statements, _) = c.alters.remove(&domain).unwrap_or_default();
+        c.status.insert(domain, Status::Same);
+        c.alters.remove(&range);
+        c.status.insert(range.clone(), Status::Recreate);
+        c.spliced.insert(range, statements);
+    }
+}
+
 /// Types and collations re-created while columns use them become replaced in place; their
 /// columns are disturbed. Returns each one's columns.
 pub(super) fn columns_to_replace(
@@ -148,6 +202,7 @@ pub(super) fn replace_type_in_place(
     a: &Catalog,
     b: &Catalog,
     columns: &[(QName, String)],
+    between: &[String],
 ) -> (Change, Option<Change>) {
     let mut column_goes = false;
     let temp = retired_name(&old.name);
@@ -163,6 +218,7 @@ pub(super) fn replace_type_in_place(
             statements.push(format!("{alter} TYPE text USING {}::text", quote_ident(c)));
         }
         statements.push(format!("DROP TYPE {}", old.name));
+        statements.extend(between.iter().cloned());
         statements.extend(new.create());
         for (t, c) in columns {
             let Some(col) = b.column(t, c) else { continue };
