@@ -169,7 +169,24 @@ fn per_object(
                 });
             }
             Status::Alter => {
-                let (statements, destructive) = alters.remove(key).unwrap_or_default();
+                let (mut statements, destructive) = alters.remove(key).unwrap_or_default();
+                // A partition whose bounds move is detached with the early drops: attached
+                // again with its new bounds while a sibling still holds its old ones, the two
+                // could overlap.
+                if matches!(key, ObjKey::Table(_)) {
+                    let (detach, rest): (Vec<String>, Vec<String>) = statements
+                        .into_iter()
+                        .partition(|s| s.contains(" DETACH PARTITION "));
+                    statements = rest;
+                    if !detach.is_empty() {
+                        early.push(Change {
+                            key: key.clone(),
+                            action: Action::Alter,
+                            statements: detach,
+                            destructive: None,
+                        });
+                    }
+                }
                 creates.push(Change {
                     key: key.clone(),
                     action: Action::Alter,
@@ -229,10 +246,32 @@ fn early_drops<'k>(
             dependents.entry(r).or_default().push(d);
         }
     }
-    if dependents.is_empty() {
-        return readers;
-    }
     let mut early = readers;
+    // A name the script creates while a late drop still holds it: an overload of the same
+    // function (every call would be ambiguous while both exist), a relation taking a
+    // sequence's name, a table or view taking a type's (its row type needs it).
+    let created: HashSet<&ObjKey> = status
+        .iter()
+        .filter(|(_, s)| matches!(s, Status::Create | Status::Recreate))
+        .map(|(k, _)| k)
+        .collect();
+    let collides = |k: &ObjKey| match k {
+        ObjKey::Function(q, args) => created
+            .iter()
+            .any(|c| matches!(c, ObjKey::Function(q2, a2) if q2 == q && a2 != args)),
+        ObjKey::Sequence(q) => created.iter().any(|c| {
+            matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) | ObjKey::Index(q2) if q2 == q)
+        }),
+        ObjKey::Type(q) => created
+            .iter()
+            .any(|c| matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) if q2 == q)),
+        _ => false,
+    };
+    for k in status.keys() {
+        if late_candidate(k) && collides(k) {
+            early.insert(k);
+        }
+    }
     let mut queue: Vec<&ObjKey> = status
         .iter()
         .filter(|(k, s)| match s {
@@ -382,6 +421,31 @@ fn step_aside(
     for (t, c) in &defaults_to_reset {
         let key = ObjKey::Column(t.clone(), c.clone());
         let col = format!("ALTER TABLE {t} ALTER COLUMN {}", quote_ident(c));
+        // A generated column's expression cannot be dropped: the column goes (it holds no data
+        // of its own) and comes back computed by the new function.
+        if let (Some(old), Some(new)) = (a.column(t, c), b.column(t, c)) {
+            if old.generated.is_some() && new.generated.is_some() {
+                early.push(Change {
+                    key: key.clone(),
+                    action: Action::Drop,
+                    statements: vec![format!("ALTER TABLE {t} DROP COLUMN {}", quote_ident(c))],
+                    destructive: None,
+                });
+                let mut statements = vec![format!("ALTER TABLE {t} ADD COLUMN {}", new.definition())];
+                statements.extend(crate::common::comment_change(
+                    &format!("COLUMN {t}.{}", quote_ident(c)),
+                    None,
+                    new.comment.as_deref(),
+                ));
+                creates.push(Change {
+                    key,
+                    action: Action::Create,
+                    statements,
+                    destructive: None,
+                });
+                continue;
+            }
+        }
         early.push(Change {
             key: key.clone(),
             action: Action::Drop,

@@ -1,0 +1,2 @@
+CREATE TYPE shipment AS (carrier text, tracking text);
+CREATE SEQUENCE parcel;
