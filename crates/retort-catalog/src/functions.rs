@@ -49,7 +49,7 @@ pub(crate) fn load(
                   || CASE WHEN ag.aggtransspace <> 0 THEN ', SSPACE = ' || ag.aggtransspace ELSE '' END \
                   || CASE WHEN ag.aggfinalfn <> 0 THEN ', FINALFUNC = ' || ag.aggfinalfn::regproc::text ELSE '' END \
                   || CASE WHEN ag.aggfinalextra THEN ', FINALFUNC_EXTRA' ELSE '' END \
-                  || CASE WHEN ag.aggfinalmodify <> CASE ag.aggkind WHEN 'n' THEN 'r' ELSE 'w' END \
+                  || CASE WHEN ag.aggfinalfn <> 0 AND ag.aggfinalmodify <> CASE ag.aggkind WHEN 'n' THEN 'r' ELSE 'w' END \
                           THEN ', FINALFUNC_MODIFY = ' || CASE ag.aggfinalmodify WHEN 'r' THEN 'READ_ONLY' \
                                WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END ELSE '' END \
                   || CASE WHEN ag.aggcombinefn <> 0 THEN ', COMBINEFUNC = ' || ag.aggcombinefn::regproc::text ELSE '' END \
@@ -62,7 +62,7 @@ pub(crate) fn load(
                   || CASE WHEN ag.aggmtransspace <> 0 THEN ', MSSPACE = ' || ag.aggmtransspace ELSE '' END \
                   || CASE WHEN ag.aggmfinalfn <> 0 THEN ', MFINALFUNC = ' || ag.aggmfinalfn::regproc::text ELSE '' END \
                   || CASE WHEN ag.aggmfinalextra THEN ', MFINALFUNC_EXTRA' ELSE '' END \
-                  || CASE WHEN ag.aggmtransfn <> 0 AND ag.aggmfinalmodify <> CASE ag.aggkind WHEN 'n' THEN 'r' ELSE 'w' END \
+                  || CASE WHEN ag.aggmfinalfn <> 0 AND ag.aggmfinalmodify <> CASE ag.aggkind WHEN 'n' THEN 'r' ELSE 'w' END \
                           THEN ', MFINALFUNC_MODIFY = ' || CASE ag.aggmfinalmodify WHEN 'r' THEN 'READ_ONLY' \
                                WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END ELSE '' END \
                   || CASE WHEN ag.aggminitval IS NOT NULL THEN ', MINITCOND = ' || quote_literal(ag.aggminitval) ELSE '' END \

@@ -287,6 +287,16 @@ pub struct Model {
     pub default_privileges: Option<Before>,
     /// The conversion `latin_in` (LATIN1 to UTF8): (DEFAULT, with a comment).
     pub conversion: Option<(bool, bool)>,
+    /// Where partitioned tables split their two partitions (None: 1000); moving it moves both
+    /// bounds at once, which overlap while one is attached with its new bounds.
+    pub partition_split: Option<u32>,
+    /// The function `fee(amount numeric)` and the view `fee_view` calling `fee(1.0)`; true:
+    /// with a second, defaulted parameter (a new overload that makes the call ambiguous while
+    /// both exist).
+    pub fee: Option<bool>,
+    /// An object named `spare`: 0 a sequence, 1 a composite type, 2 a table (names that
+    /// collide while one kind goes and another comes).
+    pub spare: Option<u8>,
     /// The aggregate `total(integer)`: (moving-aggregate mode, COMBINEFUNC and PARALLEL SAFE,
     /// ordered-set `mid(double precision ORDER BY anyelement)` beside it).
     pub aggregate: Option<(bool, bool, bool)>,
@@ -415,6 +425,12 @@ pub fn model(seed: u64) -> Model {
     if casts.chance(25) {
         m.aggregate = Some((casts.chance(50), casts.chance(50), casts.chance(50)));
     }
+    if casts.chance(25) {
+        m.fee = Some(casts.chance(50));
+    }
+    if casts.chance(25) {
+        m.spare = Some(casts.below(3) as u8);
+    }
     m.domain = rng.chance(30);
     for i in 0..1 + rng.below(4) {
         let t = random_table(&m, &mut rng, format!("t{i}"));
@@ -534,6 +550,21 @@ impl Model {
         }
         if self.domain {
             out.push("CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100)".into());
+        }
+        if let Some(defaulted) = self.fee {
+            out.push(format!(
+                "CREATE FUNCTION fee(amount numeric{}) RETURNS numeric LANGUAGE sql IMMUTABLE \
+                 AS $$ SELECT amount * {} $$",
+                if defaulted { ", rate numeric DEFAULT 1.1" } else { "" },
+                if defaulted { "rate" } else { "1.1" }
+            ));
+            out.push("CREATE VIEW fee_view AS SELECT fee(1.0) AS f".into());
+        }
+        match self.spare {
+            Some(0) => out.push("CREATE SEQUENCE spare".into()),
+            Some(1) => out.push("CREATE TYPE spare AS (a integer)".into()),
+            Some(_) => out.push("CREATE TABLE spare (a integer)".into()),
+            None => {}
         }
         if let Some((moving, combine, ordered)) = self.aggregate {
             out.push(
@@ -659,12 +690,14 @@ impl Model {
             ));
             if t.partitioned {
                 out.push(format!(
-                    "CREATE TABLE {0}_p0 PARTITION OF {0} FOR VALUES FROM (MINVALUE) TO (1000)",
-                    t.name
+                    "CREATE TABLE {0}_p0 PARTITION OF {0} FOR VALUES FROM (MINVALUE) TO ({1})",
+                    t.name,
+                    self.partition_split.unwrap_or(1000)
                 ));
                 out.push(format!(
-                    "CREATE TABLE {0}_p1 PARTITION OF {0} FOR VALUES FROM (1000) TO (MAXVALUE)",
-                    t.name
+                    "CREATE TABLE {0}_p1 PARTITION OF {0} FOR VALUES FROM ({1}) TO (MAXVALUE)",
+                    t.name,
+                    self.partition_split.unwrap_or(1000)
                 ));
             }
             for c in &t.columns {
@@ -1021,6 +1054,29 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
             Some(_) if casts.chance(25) => None,
             Some((c, r)) if casts.chance(50) => Some((!c, r)),
             Some((c, r)) => Some((c, !r)),
+        };
+    }
+    // The partitions' split point moved.
+    if casts.chance(20) {
+        m.partition_split = match m.partition_split {
+            None => Some(*casts.pick(&[500, 1500, 2000])),
+            Some(_) => None,
+        };
+    }
+    // The fee function gains or loses its defaulted parameter, appears or goes.
+    if casts.chance(25) {
+        m.fee = match m.fee {
+            None => Some(casts.chance(50)),
+            Some(_) if casts.chance(25) => None,
+            Some(d) => Some(!d),
+        };
+    }
+    // `spare` becomes another kind of object, appears or goes.
+    if casts.chance(25) {
+        m.spare = match m.spare {
+            None => Some(casts.below(3) as u8),
+            Some(_) if casts.chance(20) => None,
+            Some(k) => Some((k + 1 + casts.below(2) as u8) % 3),
         };
     }
     // The aggregate added, dropped, or one of its forms toggled.
