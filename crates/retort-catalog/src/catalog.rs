@@ -90,6 +90,9 @@ pub struct Catalog {
     /// Event triggers.
     #[serde(default)]
     pub event_triggers: BTreeMap<String, EventTrigger>,
+    /// Procedural languages no extension owns.
+    #[serde(default)]
+    pub languages: BTreeMap<String, crate::languages::Language>,
     /// Operators, by (schema and symbol, operand types).
     #[serde(with = "crate::common::pairs", default)]
     pub operators: BTreeMap<(QName, String), crate::operators::Operator>,
@@ -308,6 +311,7 @@ pub fn introspect_parallel(
             cat.casts = second.casts;
             cat.conversions = second.conversions;
             cat.operators = second.operators;
+            cat.languages = second.languages;
             cat.ts_dictionaries = second.ts_dictionaries;
             cat.attached_indexes = second.attached_indexes;
             cat.inherited_columns = second.inherited_columns;
@@ -510,6 +514,10 @@ fn read_second(
         );
     }
     lap.done("operators");
+    for l in crate::languages::load(c, params)? {
+        cat.languages.insert(l.name.clone(), l);
+    }
+    lap.done("languages");
     for d in crate::textsearch::load_dictionaries(c, params)? {
         cat.ts_dictionaries.insert(d.name.clone(), d);
     }

@@ -98,8 +98,9 @@ pub(crate) struct AclDefaults {
     by_kind: Vec<(char, Grants)>,
 }
 
-/// The kinds [`acl_columns`] is used with: tables, sequences, functions, types, schemas.
-const ACL_KINDS: [char; 5] = ['r', 's', 'f', 'T', 'n'];
+/// The kinds [`acl_columns`] is used with: tables, sequences, functions, types, schemas,
+/// languages.
+const ACL_KINDS: [char; 6] = ['r', 's', 'f', 'T', 'n', 'l'];
 
 impl AclDefaults {
     pub(crate) fn load(

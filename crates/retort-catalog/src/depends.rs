@@ -287,6 +287,9 @@ fn read(
                  FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
                  WHERE co.oid >= 16384 AND {f}"
             ),
+            "SELECT 'pg_language'::regclass::oid, l.oid, 0, 'language', '', l.lanname::text, '', 0::oid \
+             FROM pg_language l WHERE l.oid >= 16384"
+                .to_string(),
             "SELECT 'pg_cast'::regclass::oid, ca.oid, 0, 'cast', '', format_type(ca.castsource, NULL), \
                 format_type(ca.casttarget, NULL), 0::oid \
              FROM pg_cast ca WHERE ca.oid >= 16384"
@@ -427,6 +430,7 @@ impl Names {
             "event trigger" => Some(ObjKey::EventTrigger(name)),
             "cast" => Some(ObjKey::Cast(name, sub)),
             "conversion" => Some(ObjKey::Conversion(q())),
+            "language" => Some(ObjKey::Language(name)),
             "operator" => Some(ObjKey::Operator(q(), sub)),
             "type" => Some(ObjKey::Type(q())),
             "sequence" => Some(ObjKey::Sequence(q())),

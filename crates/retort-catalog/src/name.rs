@@ -92,6 +92,8 @@ pub enum ObjKey {
     Conversion(QName),
     /// An operator: schema and symbol, and its operand types (`integer, integer`, `NONE, x`).
     Operator(QName, String),
+    /// A procedural language (database-wide).
+    Language(String),
 }
 
 impl ObjKey {
@@ -102,7 +104,8 @@ impl ObjKey {
             ObjKey::Extension(_)
             | ObjKey::Publication(_)
             | ObjKey::EventTrigger(_)
-            | ObjKey::Cast(..) => "",
+            | ObjKey::Cast(..)
+            | ObjKey::Language(_) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
@@ -155,6 +158,7 @@ impl fmt::Display for ObjKey {
             ObjKey::EventTrigger(e) => write!(f, "event trigger {}", quote_ident(e)),
             ObjKey::Cast(s, t) => write!(f, "cast ({s} AS {t})"),
             ObjKey::Conversion(q) => write!(f, "conversion {q}"),
+            ObjKey::Language(l) => write!(f, "language {}", quote_ident(l)),
             ObjKey::Operator(q, args) => {
                 write!(f, "operator {}.{} ({args})", quote_ident(&q.schema), q.name)
             }

@@ -34,7 +34,6 @@ pub(crate) fn load(
              JOIN pg_namespace n ON n.oid = ts.ns WHERE ts.oid >= 16384 AND {f} \
            UNION ALL SELECT 'transform' FROM pg_transform tr WHERE tr.oid >= 16384 \
            UNION ALL SELECT 'access method' FROM pg_am am WHERE am.oid >= 16384 AND {ext_am} \
-           UNION ALL SELECT 'procedural language' FROM pg_language l WHERE l.oid >= 16384 AND {ext_lang} \
            UNION ALL SELECT 'foreign data wrapper, server or user mapping' FROM ( \
                SELECT oid FROM pg_foreign_data_wrapper UNION ALL SELECT oid FROM pg_foreign_server \
                UNION ALL SELECT umid FROM pg_user_mappings) fdw WHERE fdw.oid >= 16384 \
@@ -45,7 +44,6 @@ pub(crate) fn load(
         ext_type = params.extensions.exclude("pg_type", "t.oid"),
         ext_opf = params.extensions.exclude("pg_opfamily", "o.oid"),
         ext_am = params.extensions.exclude("pg_am", "am.oid"),
-        ext_lang = params.extensions.exclude("pg_language", "l.oid"),
         ext_class = params.extensions.exclude("pg_class", "c.oid"),
     );
     let rows = client

@@ -294,6 +294,9 @@ pub struct Model {
     /// with a second, defaulted parameter (a new overload that makes the call ambiguous while
     /// both exist).
     pub fee: Option<bool>,
+    /// The language `plscript` on plpgsql's handlers, and `script_answer()` written in it;
+    /// true: TRUSTED.
+    pub language: Option<bool>,
     /// An object named `spare`: 0 a sequence, 1 a composite type, 2 a table (names that
     /// collide while one kind goes and another comes).
     pub spare: Option<u8>,
@@ -431,6 +434,9 @@ pub fn model(seed: u64) -> Model {
     if casts.chance(25) {
         m.spare = Some(casts.below(3) as u8);
     }
+    if casts.chance(20) {
+        m.language = Some(casts.chance(50));
+    }
     m.domain = rng.chance(30);
     for i in 0..1 + rng.below(4) {
         let t = random_table(&m, &mut rng, format!("t{i}"));
@@ -555,10 +561,25 @@ impl Model {
             out.push(format!(
                 "CREATE FUNCTION fee(amount numeric{}) RETURNS numeric LANGUAGE sql IMMUTABLE \
                  AS $$ SELECT amount * {} $$",
-                if defaulted { ", rate numeric DEFAULT 1.1" } else { "" },
+                if defaulted {
+                    ", rate numeric DEFAULT 1.1"
+                } else {
+                    ""
+                },
                 if defaulted { "rate" } else { "1.1" }
             ));
             out.push("CREATE VIEW fee_view AS SELECT fee(1.0) AS f".into());
+        }
+        if let Some(trusted) = self.language {
+            out.push(format!(
+                "CREATE {}LANGUAGE plscript HANDLER plpgsql_call_handler VALIDATOR plpgsql_validator",
+                if trusted { "TRUSTED " } else { "" }
+            ));
+            out.push(
+                "CREATE FUNCTION script_answer() RETURNS integer LANGUAGE plscript \
+                 AS $$ BEGIN RETURN 42; END $$"
+                    .into(),
+            );
         }
         match self.spare {
             Some(0) => out.push("CREATE SEQUENCE spare".into()),
@@ -1069,6 +1090,14 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
             None => Some(casts.chance(50)),
             Some(_) if casts.chance(25) => None,
             Some(d) => Some(!d),
+        };
+    }
+    // The language appears, goes, or becomes (un)trusted.
+    if casts.chance(20) {
+        m.language = match m.language {
+            None => Some(casts.chance(50)),
+            Some(_) if casts.chance(30) => None,
+            Some(t) => Some(!t),
         };
     }
     // `spare` becomes another kind of object, appears or goes.

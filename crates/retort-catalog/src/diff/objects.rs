@@ -39,6 +39,7 @@ pub(super) enum Obj<'a> {
     Cast(&'a crate::casts::Cast),
     Conversion(&'a crate::conversions::Conversion),
     Operator(&'a crate::operators::Operator),
+    Language(&'a crate::languages::Language),
     TsDictionary(&'a crate::textsearch::TsDictionary),
     AttachedIndex(&'a crate::partindexes::AttachedIndex),
     InheritedColumn(&'a crate::inherited::InheritedColumn),
@@ -132,6 +133,9 @@ pub(super) fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for ((q, args), v) in &c.operators {
         m.insert(ObjKey::Operator(q.clone(), args.clone()), Obj::Operator(v));
     }
+    for (k, v) in &c.languages {
+        m.insert(ObjKey::Language(k.clone()), Obj::Language(v));
+    }
     m.0.into_iter().collect()
 }
 
@@ -198,6 +202,7 @@ impl<'a> Obj<'a> {
             (Obj::Cast(a), Obj::Cast(b)) => a == b,
             (Obj::Conversion(a), Obj::Conversion(b)) => a == b,
             (Obj::Operator(a), Obj::Operator(b)) => a == b,
+            (Obj::Language(a), Obj::Language(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
             (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
             (Obj::InheritedColumn(a), Obj::InheritedColumn(b)) => a == b,
@@ -228,6 +233,7 @@ impl<'a> Obj<'a> {
             Obj::Cast(x) => x.create(),
             Obj::Conversion(x) => x.create(),
             Obj::Operator(x) => x.create(),
+            Obj::Language(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
             Obj::AttachedIndex(x) => x.create(),
             Obj::InheritedColumn(x) => x.create(),
@@ -257,6 +263,7 @@ impl<'a> Obj<'a> {
             Obj::Cast(x) => x.drop(),
             Obj::Conversion(x) => x.drop(),
             Obj::Operator(x) => x.drop(),
+            Obj::Language(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
             Obj::AttachedIndex(x) => x.drop(),
             Obj::InheritedColumn(x) => x.drop(),
@@ -331,6 +338,7 @@ impl<'a> Obj<'a> {
             (Obj::Cast(n), Obj::Cast(o)) => plain(n.alter(o)),
             (Obj::Conversion(n), Obj::Conversion(o)) => plain(n.alter(o)),
             (Obj::Operator(n), Obj::Operator(o)) => plain(n.alter(o)),
+            (Obj::Language(n), Obj::Language(o)) => plain(Some(n.alter(o))),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
             (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),
             (Obj::InheritedColumn(n), Obj::InheritedColumn(o)) => plain(n.alter(o)),

@@ -17,7 +17,7 @@ use crate::name::{ObjKey, QName};
 pub(super) fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
     match key {
         ObjKey::Schema(_) => 0,
-        ObjKey::Extension(_) => 1,
+        ObjKey::Extension(_) | ObjKey::Language(_) => 1,
         ObjKey::Collation(_)
         | ObjKey::Type(_)
         | ObjKey::TsDictionary(_)

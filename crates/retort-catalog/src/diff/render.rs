@@ -77,6 +77,7 @@ fn per_object(
                 | ObjKey::Sequence(_)
                 | ObjKey::Function(..)
                 | ObjKey::Extension(_)
+                | ObjKey::Language(_)
                 | ObjKey::Schema(_)
         )
     };
@@ -259,9 +260,9 @@ fn early_drops<'k>(
         ObjKey::Function(q, args) => created
             .iter()
             .any(|c| matches!(c, ObjKey::Function(q2, a2) if q2 == q && a2 != args)),
-        ObjKey::Sequence(q) => created.iter().any(|c| {
-            matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) | ObjKey::Index(q2) if q2 == q)
-        }),
+        ObjKey::Sequence(q) => created.iter().any(
+            |c| matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) | ObjKey::Index(q2) if q2 == q),
+        ),
         ObjKey::Type(q) => created
             .iter()
             .any(|c| matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) if q2 == q)),
@@ -431,7 +432,8 @@ fn step_aside(
                     statements: vec![format!("ALTER TABLE {t} DROP COLUMN {}", quote_ident(c))],
                     destructive: None,
                 });
-                let mut statements = vec![format!("ALTER TABLE {t} ADD COLUMN {}", new.definition())];
+                let mut statements =
+                    vec![format!("ALTER TABLE {t} ADD COLUMN {}", new.definition())];
                 statements.extend(crate::common::comment_change(
                     &format!("COLUMN {t}.{}", quote_ident(c)),
                     None,

@@ -1,0 +1,1 @@
+-- plpgsql (an extension) is there; nothing else.
