@@ -294,7 +294,8 @@ pub struct Model {
     /// with a second, defaulted parameter (a new overload that makes the call ambiguous while
     /// both exist).
     pub fee: Option<bool>,
-    /// The language `plscript` on plpgsql's handlers, and `script_answer()` written in it;
+    /// The language `plscript` with a handler of its own (plpgsql's, from its library), and
+    /// `script_answer()` written in it;
     /// true: TRUSTED.
     pub language: Option<bool>,
     /// An object named `spare`: 0 a sequence, 1 a composite type, 2 a table (names that
@@ -571,8 +572,13 @@ impl Model {
             out.push("CREATE VIEW fee_view AS SELECT fee(1.0) AS f".into());
         }
         if let Some(trusted) = self.language {
+            out.push(
+                "CREATE FUNCTION script_handler() RETURNS language_handler LANGUAGE c \
+                 AS '$libdir/plpgsql', 'plpgsql_call_handler'"
+                    .into(),
+            );
             out.push(format!(
-                "CREATE {}LANGUAGE plscript HANDLER plpgsql_call_handler VALIDATOR plpgsql_validator",
+                "CREATE {}LANGUAGE plscript HANDLER script_handler",
                 if trusted { "TRUSTED " } else { "" }
             ));
             out.push(

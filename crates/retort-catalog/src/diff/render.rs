@@ -22,7 +22,8 @@ pub(super) struct Planned {
     pub early: Vec<Change>,
     /// Creates and alters, in dependency order.
     pub creates: Vec<Change>,
-    /// OWNED BY of sequences, after every create.
+    /// After every create: OWNED BY of sequences, and partitions detached and attached again
+    /// with new bounds.
     pub owned_by: Vec<Change>,
     /// Drops of types, sequences, functions, extensions and schemas nothing needs any more.
     pub late: Vec<Change>,
@@ -40,8 +41,9 @@ pub(super) fn changes(
     news: &BTreeMap<ObjKey, Obj<'_>>,
     deps: &Dependencies,
 ) -> Planned {
-    let (early, late, creates) = per_object(c, replaced_columns, a, b, olds, news, deps);
-    let owned_by = owned_by(&c.status, a, b);
+    let (early, late, creates, rebound) = per_object(c, replaced_columns, a, b, olds, news, deps);
+    let mut owned_by = owned_by(&c.status, a, b);
+    owned_by.extend(rebound);
     let mut planned = Planned {
         early,
         creates,
@@ -62,7 +64,7 @@ fn per_object(
     olds: &BTreeMap<ObjKey, Obj<'_>>,
     news: &BTreeMap<ObjKey, Obj<'_>>,
     deps: &Dependencies,
-) -> (Vec<Change>, Vec<Change>, Vec<Change>) {
+) -> (Vec<Change>, Vec<Change>, Vec<Change>, Vec<Change>) {
     let status = take(&mut c.status);
     let mut alters = take(&mut c.alters);
     let disturbed = take(&mut c.disturbed);
@@ -111,6 +113,8 @@ fn per_object(
     };
     let goes_early = early_drops(&status, deps, &late_kind, readers_of_dropped);
     let mut creates: Vec<Change> = Vec::new();
+    // (attach, change): partitions detached and attached again with new bounds.
+    let mut rebound: Vec<(bool, Change)> = Vec::new();
     for (key, s) in &status {
         let old = olds.get(key);
         let new = news.get(key);
@@ -171,21 +175,28 @@ fn per_object(
             }
             Status::Alter => {
                 let (mut statements, destructive) = alters.remove(key).unwrap_or_default();
-                // A partition whose bounds move is detached with the early drops: attached
-                // again with its new bounds while a sibling still holds its old ones, the two
-                // could overlap.
+                // A partition whose bounds move is detached and attached again once every
+                // create has run (its parent's new columns, constraints and indexes have
+                // reached it by then, as ATTACH requires), all detaches before any attach:
+                // attached with its new bounds while a sibling still holds its old ones, the
+                // two could overlap.
                 if matches!(key, ObjKey::Table(_)) {
-                    let (detach, rest): (Vec<String>, Vec<String>) = statements
-                        .into_iter()
-                        .partition(|s| s.contains(" DETACH PARTITION "));
-                    statements = rest;
-                    if !detach.is_empty() {
-                        early.push(Change {
-                            key: key.clone(),
-                            action: Action::Alter,
-                            statements: detach,
-                            destructive: None,
+                    let (moves, rest): (Vec<String>, Vec<String>) =
+                        statements.into_iter().partition(|s| {
+                            s.contains(" DETACH PARTITION ") || s.contains(" ATTACH PARTITION ")
                         });
+                    statements = rest;
+                    for s in moves {
+                        let detach = s.contains(" DETACH PARTITION ");
+                        rebound.push((
+                            !detach,
+                            Change {
+                                key: key.clone(),
+                                action: Action::Alter,
+                                statements: vec![s],
+                                destructive: None,
+                            },
+                        ));
                     }
                 }
                 creates.push(Change {
@@ -226,7 +237,9 @@ fn per_object(
     c.status = status;
     c.alters = alters;
     c.disturbed = disturbed;
-    (early, late, creates)
+    rebound.sort_by_key(|(attach, _)| *attach);
+    let rebound = rebound.into_iter().map(|(_, c)| c).collect();
+    (early, late, creates, rebound)
 }
 
 /// The drops of late kinds that must go early after all: a function that reads a dropped
@@ -256,17 +269,20 @@ fn early_drops<'k>(
         .filter(|(_, s)| matches!(s, Status::Create | Status::Recreate))
         .map(|(k, _)| k)
         .collect();
-    let collides = |k: &ObjKey| match k {
+    let collides = |k: &ObjKey| {
+        match k {
         ObjKey::Function(q, args) => created
             .iter()
             .any(|c| matches!(c, ObjKey::Function(q2, a2) if q2 == q && a2 != args)),
-        ObjKey::Sequence(q) => created.iter().any(
-            |c| matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) | ObjKey::Index(q2) if q2 == q),
-        ),
-        ObjKey::Type(q) => created
-            .iter()
-            .any(|c| matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) if q2 == q)),
+        // A composite type has a pg_class entry too.
+        ObjKey::Sequence(q) => created.iter().any(|c| {
+            matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) | ObjKey::Index(q2) | ObjKey::Type(q2) if q2 == q)
+        }),
+        ObjKey::Type(q) => created.iter().any(|c| {
+            matches!(c, ObjKey::Table(q2) | ObjKey::View(q2) | ObjKey::Sequence(q2) | ObjKey::Index(q2) if q2 == q)
+        }),
         _ => false,
+    }
     };
     for k in status.keys() {
         if late_candidate(k) && collides(k) {

@@ -1,1 +1,5 @@
--- plpgsql (an extension) is there; nothing else.
+-- The handlers of a language no extension owns are functions of one's own; these reach into
+-- plpgsql's library (superuser).
+CREATE FUNCTION script_handler() RETURNS language_handler LANGUAGE c AS '$libdir/plpgsql', 'plpgsql_call_handler';
+CREATE FUNCTION script_inline(internal) RETURNS void LANGUAGE c STRICT AS '$libdir/plpgsql', 'plpgsql_inline_handler';
+CREATE FUNCTION script_validator(oid) RETURNS void LANGUAGE c STRICT AS '$libdir/plpgsql', 'plpgsql_validator';
