@@ -261,11 +261,13 @@ impl<'a> MigrationRunner<'a> {
     /// Errors: lock timeout, edited applied migrations (checksums), unparsable SQL (before
     /// anything runs), and a failing statement (that migration rolled back, earlier ones kept).
     pub fn upgrade(&mut self, target: &Target) -> Result<RunReport, MigrateError> {
-        self.locked(|runner| {
-            let current = runner.current()?;
-            runner.verify_checksums(&current.state)?;
-            let plan = runner.graph.plan_upgrade(&current.state, target)?;
-            runner.execute(plan)
+        self.retrying_lost(|r| {
+            r.locked(|runner| {
+                let current = runner.current()?;
+                runner.verify_checksums(&current.state)?;
+                let plan = runner.graph.plan_upgrade(&current.state, target)?;
+                runner.execute(plan)
+            })
         })
     }
 
@@ -274,10 +276,12 @@ impl<'a> MigrationRunner<'a> {
     /// Errors: lock timeout, a revision on the way without a down section (nothing runs), a
     /// failing statement.
     pub fn downgrade(&mut self, target: &Target) -> Result<RunReport, MigrateError> {
-        self.locked(|runner| {
-            let current = runner.current()?;
-            let plan = runner.graph.plan_downgrade(&current.state, target)?;
-            runner.execute(plan)
+        self.retrying_lost(|r| {
+            r.locked(|runner| {
+                let current = runner.current()?;
+                let plan = runner.graph.plan_downgrade(&current.state, target)?;
+                runner.execute(plan)
+            })
         })
     }
 
@@ -525,27 +529,9 @@ impl<'a> MigrationRunner<'a> {
                 )),
             ));
         }
-        let deadline = Instant::now() + self.options.reconnect_for;
-        let mut pause = Duration::from_millis(100);
-        let client = loop {
-            match retort_pg::connect(&cfg) {
-                Ok(c) => break c,
-                Err(e) if Instant::now() + pause >= deadline => {
-                    return Err(give_up(
-                        source,
-                        Some(format!(
-                            "{e} (tried for {:.0} s)",
-                            self.options.reconnect_for.as_secs_f64()
-                        )),
-                    ));
-                }
-                Err(_) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
-            }
-        };
-        *self.client = client;
+        if let Err(why) = self.reconnect(&cfg) {
+            return Err(give_up(source, Some(why)));
+        }
         self.open_session()?;
         // The run's lock object releases the key on whichever connection is current.
         let observer = &mut *self.observer;
@@ -584,6 +570,60 @@ impl<'a> MigrationRunner<'a> {
         };
         self.observer.connection_lost(m, &outcome);
         Ok(outcome == Recovery::Committed)
+    }
+
+    /// A new connection through `cfg` in place of the lost one, tried for `reconnect_for` with
+    /// a doubling pause. Err: why the last try failed.
+    fn reconnect(&mut self, cfg: &retort_pg::ConnConfig) -> Result<(), String> {
+        let deadline = Instant::now() + self.options.reconnect_for;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match retort_pg::connect(cfg) {
+                Ok(c) => {
+                    *self.client = c;
+                    return Ok(());
+                }
+                Err(e) if Instant::now() + pause >= deadline => {
+                    return Err(format!(
+                        "{e} (tried for {:.0} s)",
+                        self.options.reconnect_for.as_secs_f64()
+                    ));
+                }
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Runs `run` again on a new connection when the connection is lost before (or between)
+    /// migrations, where nothing is in doubt: the plan is made again from the version table.
+    /// A loss during a migration is settled inside the run ([`MigrateError::ConnectionLost`]
+    /// when it cannot be).
+    fn retrying_lost(
+        &mut self,
+        mut run: impl FnMut(&mut Self) -> Result<RunReport, MigrateError>,
+    ) -> Result<RunReport, MigrateError> {
+        let mut losses = 0;
+        loop {
+            match run(self) {
+                Err(e)
+                    if e.is_connection_lost()
+                        && !matches!(e, MigrateError::ConnectionLost { .. })
+                        && losses < 3 =>
+                {
+                    let Some(cfg) = self.options.database.clone() else {
+                        return Err(e);
+                    };
+                    losses += 1;
+                    if self.reconnect(&cfg).is_err() {
+                        return Err(e);
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The progress row of a `transaction off` migration, when an earlier run left one.

@@ -430,3 +430,38 @@ fn a_statement_in_doubt_that_already_ran_is_counted_done_on_the_rerun() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+#[test]
+fn a_cut_before_the_first_migration_is_retried_from_the_version_table() {
+    let c = cluster();
+    let (proxy, cfg, mut check) = through_proxy(&c, "cut_at_lock");
+    let files = Files::new();
+    let graph = chain(&files);
+    // The connection goes while the run takes its lock: nothing is in doubt yet.
+    proxy.arm(Fault::new(
+        Trigger::Contains("pg_try_advisory_lock".into()),
+        FaultAction::Cut,
+    ));
+    let mut events = Events::default();
+    assert_eq!(upgrade(&cfg, &graph, true, &mut events).unwrap(), 3);
+    assert!(proxy.stats().fired);
+    assert!(events.lost.is_empty(), "no migration was in flight");
+    assert_eq!(version_rows(&mut check), vec![C.to_owned()]);
+    assert_eq!(history_and_log(&mut check), once_each());
+    // Without a way to reconnect the same cut is an error, and nothing ran.
+    let (proxy, cfg, mut check) = through_proxy(&c, "cut_at_lock_plain");
+    proxy.arm(Fault::new(
+        Trigger::Contains("pg_try_advisory_lock".into()),
+        FaultAction::Cut,
+    ));
+    let err = upgrade(&cfg, &graph, false, &mut Events::default()).unwrap_err();
+    assert!(err.is_connection_lost(), "{err}");
+    let tables: i64 = check
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
+}
