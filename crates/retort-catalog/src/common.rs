@@ -87,6 +87,14 @@ impl ExtensionMembers {
 /// default (`acldefault`'s). The grants are exploded on the client: exploding them with
 /// `aclexplode` and sorting them in a subquery per object cost the server ~60 ms per side at
 /// 5,000 tables.
+/// SQL giving the function whose oid is in column `col` as `schema.name`, quoted (NULL for 0).
+pub(crate) fn proc_name_sql(col: &str) -> String {
+    format!(
+        "CASE WHEN {col} <> 0 THEN (SELECT quote_ident(pn.nspname) || '.' || quote_ident(p.proname) \
+         FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = {col}) END"
+    )
+}
+
 pub(crate) fn acl_columns(acl: &str, kind: char) -> String {
     format!("{acl}::text[], '{kind}'::text")
 }

@@ -33,12 +33,7 @@ pub(crate) fn load(
     client: &mut impl postgres::GenericClient,
     params: &crate::Params,
 ) -> Result<Vec<Language>, CatalogError> {
-    let proc_name = |col: &str| {
-        format!(
-            "CASE WHEN {col} <> 0 THEN (SELECT quote_ident(pn.nspname) || '.' || quote_ident(p.proname) \
-             FROM pg_proc p JOIN pg_namespace pn ON pn.oid = p.pronamespace WHERE p.oid = {col}) END"
-        )
-    };
+    let proc_name = crate::common::proc_name_sql;
     let sql = format!(
         "SELECT l.lanname::text, l.lanpltrusted, {handler}, {inline}, {validator}, l.oid, {acl}, \
                 pg_get_userbyid(l.lanowner)::text \
