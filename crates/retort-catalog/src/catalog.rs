@@ -96,6 +96,21 @@ pub struct Catalog {
     /// Operators, by (schema and symbol, operand types).
     #[serde(with = "crate::common::pairs", default)]
     pub operators: BTreeMap<(QName, String), crate::operators::Operator>,
+    /// Operator families, by (schema and name, access method).
+    #[serde(with = "crate::common::pairs", default)]
+    pub op_families: BTreeMap<(QName, String), crate::opclasses::OpFamily>,
+    /// Operator classes, by (schema and name, access method).
+    #[serde(with = "crate::common::pairs", default)]
+    pub op_classes: BTreeMap<(QName, String), crate::opclasses::OpClass>,
+    /// Foreign-data wrappers no extension owns.
+    #[serde(default)]
+    pub foreign_data_wrappers: BTreeMap<String, crate::foreign::ForeignDataWrapper>,
+    /// Foreign servers.
+    #[serde(default)]
+    pub foreign_servers: BTreeMap<String, crate::foreign::ForeignServer>,
+    /// User mappings, by (role or PUBLIC, server).
+    #[serde(with = "crate::common::pairs", default)]
+    pub user_mappings: BTreeMap<(String, String), crate::foreign::UserMapping>,
     /// Encoding conversions.
     #[serde(with = "crate::common::pairs", default)]
     pub conversions: BTreeMap<QName, crate::conversions::Conversion>,
@@ -311,6 +326,11 @@ pub fn introspect_parallel(
             cat.casts = second.casts;
             cat.conversions = second.conversions;
             cat.operators = second.operators;
+            cat.op_families = second.op_families;
+            cat.op_classes = second.op_classes;
+            cat.foreign_data_wrappers = second.foreign_data_wrappers;
+            cat.foreign_servers = second.foreign_servers;
+            cat.user_mappings = second.user_mappings;
             cat.languages = second.languages;
             cat.ts_dictionaries = second.ts_dictionaries;
             cat.attached_indexes = second.attached_indexes;
@@ -514,6 +534,27 @@ fn read_second(
         );
     }
     lap.done("operators");
+    let (families, classes) = crate::opclasses::load(c, params)?;
+    for f in families {
+        cat.op_families
+            .insert((f.name.clone(), f.method.clone()), f);
+    }
+    for k in classes {
+        cat.op_classes.insert((k.name.clone(), k.method.clone()), k);
+    }
+    lap.done("operator classes");
+    let (wrappers, servers, mappings) = crate::foreign::load(c, params)?;
+    for w in wrappers {
+        cat.foreign_data_wrappers.insert(w.name.clone(), w);
+    }
+    for s in servers {
+        cat.foreign_servers.insert(s.name.clone(), s);
+    }
+    for m in mappings {
+        cat.user_mappings
+            .insert((m.role.clone(), m.server.clone()), m);
+    }
+    lap.done("foreign data");
     for l in crate::languages::load(c, params)? {
         cat.languages.insert(l.name.clone(), l);
     }

@@ -107,8 +107,8 @@ pub(crate) struct AclDefaults {
 }
 
 /// The kinds [`acl_columns`] is used with: tables, sequences, functions, types, schemas,
-/// languages.
-const ACL_KINDS: [char; 6] = ['r', 's', 'f', 'T', 'n', 'l'];
+/// languages, foreign-data wrappers, foreign servers.
+const ACL_KINDS: [char; 8] = ['r', 's', 'f', 'T', 'n', 'l', 'F', 'S'];
 
 impl AclDefaults {
     pub(crate) fn load(

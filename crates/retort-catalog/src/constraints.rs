@@ -27,6 +27,9 @@ pub struct Constraint {
     /// `ALTER TABLE ... REPLICA IDENTITY USING INDEX` the constraint's index.
     #[serde(default)]
     pub replica_identity: bool,
+    /// The user-defined operator classes its index uses, as [`crate::Index::classes`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 /// The constraints; primary keys, unique constraints, foreign keys and CHECK constraints come
@@ -56,7 +59,8 @@ pub(crate) fn load(
                 con.conrelid, con.conkey, con.confrelid, con.confkey, con.confmatchtype::text, \
                 con.confupdtype::text, con.confdeltype::text, {delete_set}, con.condeferrable, \
                 con.condeferred, con.convalidated, {nulls_not_distinct}, ix.indkey::int2[], \
-                CASE WHEN con.contype = 'c' THEN con.conbin::text END, con.connoinherit \
+                CASE WHEN con.contype = 'c' THEN con.conbin::text END, con.connoinherit, \
+                ix.indclass::oid[] \
          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
          LEFT JOIN pg_index ix ON ix.indexrelid = con.conindid AND con.contype IN ('p', 'u', 'x') \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -69,6 +73,7 @@ pub(crate) fn load(
     let ch = |r: &postgres::Row, i: usize| r.get::<_, String>(i).chars().next().unwrap_or(' ');
     let mut raw = Vec::new();
     let mut constraints = Vec::new();
+    let mut with_classes: Vec<(usize, Vec<u32>)> = Vec::new();
     // Streamed: the rows are never all held at once.
     crate::common::each_row(client, &sql, &params.as_refs(), "constraints", |r| {
         let k = Constraint {
@@ -79,7 +84,17 @@ pub(crate) fn load(
             comment: comments.get(r.get(5)),
             clustered: r.get(6),
             replica_identity: r.get(7),
+            classes: Vec::new(),
         };
+        let user: Vec<u32> = r
+            .get::<_, Option<Vec<u32>>>(23)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&c| c >= 16384)
+            .collect();
+        if !user.is_empty() {
+            with_classes.push((constraints.len(), user));
+        }
         if r.get::<_, Option<String>>(4).is_none() {
             raw.push(crate::deparse::RawConstraint {
                 oid: r.get(5),
@@ -102,6 +117,16 @@ pub(crate) fn load(
         }
         constraints.push(k);
     })?;
+    let names = crate::indexes::user_class_names(
+        client,
+        with_classes
+            .iter()
+            .flat_map(|(_, c)| c.iter().copied())
+            .collect(),
+    )?;
+    for (i, oids) in with_classes {
+        constraints[i].classes = oids.iter().filter_map(|c| names.get(c).cloned()).collect();
+    }
     Ok((constraints, raw))
 }
 
@@ -142,6 +167,9 @@ impl Constraint {
     /// In place: validating a NOT VALID constraint, comments. None: drop and add again.
     pub(crate) fn alter(&self, old: &Constraint) -> Option<Vec<String>> {
         let mut out = Vec::new();
+        if old.classes != self.classes {
+            return None;
+        }
         if old.definition != self.definition {
             if old.definition.strip_suffix(" NOT VALID") == Some(self.definition.as_str()) {
                 out.push(format!(

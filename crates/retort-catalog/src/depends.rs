@@ -141,7 +141,7 @@ pub(crate) fn load(
            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              AND (c.relkind IN ('v', 'm', 'c') OR NOT ({modelled}) OR NOT a.attislocal) \
            OFFSET 0) x \
-         WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'c') \
+         WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c') \
            AND (c.relkind IN ('v', 'm', 'c') OR NOT ({modelled}) \
                 OR c.oid IN (SELECT i.inhrelid FROM pg_inherits i))",
         modelled = params.extensions.exclude("pg_class", "c.oid"),
@@ -163,7 +163,7 @@ pub(crate) fn load(
             "SELECT 'pg_class'::regclass::oid, a.attrelid, a.attnum, 'attribute', '', '', a.attname::text, a.attrelid \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              WHERE a.attrelid >= 16384 AND a.attnum > 0 AND NOT a.attisdropped \
-               AND c.relkind IN ('r', 'p', 'v', 'm', 'c')"
+               AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c')"
                 .to_string(),
             None,
             "TRUE",
@@ -225,7 +225,7 @@ fn read(
                  LEFT JOIN pg_constraint con ON con.conindid = c.oid AND con.contype IN ('p', 'u', 'x') \
                       AND c.relkind IN ('i', 'I') \
                  LEFT JOIN pg_class tc ON tc.oid = con.conrelid \
-                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'i', 'I', 'c') AND {f}"
+                 WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'i', 'I', 'c') AND {f}"
             ),
             format!(
                 "SELECT 'pg_type'::regclass::oid, t.oid, 0, 'type', n.nspname::text, t.typname::text, '', 0::oid \
@@ -287,6 +287,26 @@ fn read(
                  FROM pg_conversion co JOIN pg_namespace n ON n.oid = co.connamespace \
                  WHERE co.oid >= 16384 AND {f}"
             ),
+            format!(
+                "SELECT 'pg_opfamily'::regclass::oid, f.oid, 0, 'operator family', n.nspname::text, \
+                    f.opfname::text, am.amname::text, 0::oid \
+                 FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace \
+                 JOIN pg_am am ON am.oid = f.opfmethod WHERE f.oid >= 16384 AND {f}"
+            ),
+            format!(
+                "SELECT 'pg_opclass'::regclass::oid, c.oid, 0, 'operator class', n.nspname::text, \
+                    c.opcname::text, am.amname::text, 0::oid \
+                 FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace \
+                 JOIN pg_am am ON am.oid = c.opcmethod WHERE c.oid >= 16384 AND {f}"
+            ),
+            "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0, 'foreign-data wrapper', '', \
+                w.fdwname::text, '', 0::oid FROM pg_foreign_data_wrapper w \
+             UNION ALL SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0, 'server', '', s.srvname::text, '', 0::oid \
+             FROM pg_foreign_server s \
+             UNION ALL SELECT 'pg_user_mapping'::regclass::oid, m.umid, 0, 'user mapping', '', \
+                coalesce(r.rolname::text, 'PUBLIC'), m.srvname::text, 0::oid \
+             FROM pg_user_mappings m LEFT JOIN pg_roles r ON r.oid = m.umuser"
+                .to_string(),
             "SELECT 'pg_language'::regclass::oid, l.oid, 0, 'language', '', l.lanname::text, '', 0::oid \
              FROM pg_language l WHERE l.oid >= 16384"
                 .to_string(),
@@ -313,6 +333,16 @@ fn read(
                 .to_string(),
             "SELECT 'pg_policy'::regclass::oid, p.oid, 0, 'policy', '', '', p.polname::text, p.polrelid \
              FROM pg_policy p"
+                .to_string(),
+            // An operator or support function in a class or family stands for the class or
+            // family pg_depend binds it to.
+            "SELECT d.classid, d.objid, 0, 'opclass member', '', '', '', d.refobjid FROM pg_depend d \
+             WHERE d.classid IN ('pg_amop'::regclass, 'pg_amproc'::regclass) AND d.objid >= 16384 \
+               AND d.deptype IN ('i', 'a') AND d.refclassid = 'pg_opclass'::regclass \
+             UNION ALL \
+             SELECT d.classid, d.objid, 0, 'opfamily member', '', '', '', d.refobjid FROM pg_depend d \
+             WHERE d.classid IN ('pg_amop'::regclass, 'pg_amproc'::regclass) AND d.objid >= 16384 \
+               AND d.deptype IN ('i', 'a') AND d.refclassid = 'pg_opfamily'::regclass"
                 .to_string(),
             // A table's membership in a publication stands for the publication.
             "SELECT 'pg_publication_rel'::regclass::oid, pr.oid, 0, 'publication member', '', '', '', pr.prpubid \
@@ -403,6 +433,8 @@ struct Names {
 const PG_CLASS: u32 = 1259;
 const PG_TYPE: u32 = 1247;
 const PG_PUBLICATION: u32 = 6104;
+const PG_OPCLASS: u32 = 2616;
+const PG_OPFAMILY: u32 = 2753;
 
 impl Names {
     fn get(&self, a: &Address) -> Option<u32> {
@@ -432,6 +464,11 @@ impl Names {
             "conversion" => Some(ObjKey::Conversion(q())),
             "language" => Some(ObjKey::Language(name)),
             "operator" => Some(ObjKey::Operator(q(), sub)),
+            "operator family" => Some(ObjKey::OpFamily(q(), sub)),
+            "foreign-data wrapper" => Some(ObjKey::ForeignDataWrapper(name)),
+            "server" => Some(ObjKey::ForeignServer(name)),
+            "user mapping" => Some(ObjKey::UserMapping(name, sub)),
+            "operator class" => Some(ObjKey::OpClass(q(), sub)),
             "type" => Some(ObjKey::Type(q())),
             "sequence" => Some(ObjKey::Sequence(q())),
             "table" => Some(ObjKey::Table(q())),
@@ -446,7 +483,7 @@ impl Names {
             // A table's or view's row type is the relation; a composite type's is the type.
             // Names that are another object's: no new key.
             "rowtype" | "array" | "domain constraint" | "rewrite" | "attribute" | "default"
-            | "publication member" => {
+            | "publication member" | "opclass member" | "opfamily member" => {
                 let same = match kind {
                     "rowtype" => match relation(self) {
                         Some(ObjKey::Table(_) | ObjKey::View(_) | ObjKey::Type(_)) => {
@@ -456,6 +493,8 @@ impl Names {
                     },
                     "array" | "domain constraint" => self.get(&(PG_TYPE, on, 0)),
                     "publication member" => self.get(&(PG_PUBLICATION, on, 0)),
+                    "opclass member" => self.get(&(PG_OPCLASS, on, 0)),
+                    "opfamily member" => self.get(&(PG_OPFAMILY, on, 0)),
                     "rewrite" if sub == "_RETURN" => match relation(self) {
                         Some(ObjKey::View(_)) => self.get(&(PG_CLASS, on, 0)),
                         _ => None,

@@ -25,6 +25,11 @@ pub struct Index {
     /// `ALTER INDEX ... ALTER COLUMN n SET STATISTICS m` on expression columns: (n, m).
     #[serde(default)]
     pub column_statistics: Vec<(i16, i32)>,
+    /// The user-defined operator classes its key columns use, `schema.name`, even where the
+    /// definition leaves them out as their type's default: an index that took a built-in
+    /// default differs from one that took a user's DEFAULT class for the same type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 /// The table settings that name an index (or a constraint's index), for an index whose flags
@@ -92,6 +97,14 @@ pub(crate) fn load(
         .query(&sql, &params.as_refs())
         .map_err(query("indexes"))?;
     let mut raw = Vec::new();
+    let user_classes = |r: &postgres::Row| -> Vec<u32> {
+        r.get::<_, Vec<u32>>(15)
+            .into_iter()
+            .filter(|&c| c >= 16384)
+            .collect()
+    };
+    let wanted: Vec<u32> = rows.iter().flat_map(user_classes).collect();
+    let class_names = user_class_names(client, wanted)?;
     let indexes = rows
         .iter()
         .map(|r| {
@@ -117,6 +130,10 @@ pub(crate) fn load(
                         Some((n.parse().ok()?, m.parse().ok()?))
                     })
                     .collect(),
+                classes: user_classes(r)
+                    .iter()
+                    .filter_map(|c| class_names.get(c).cloned())
+                    .collect(),
             };
             if r.get::<_, Option<String>>(4).is_none() {
                 raw.push(crate::deparse::RawIndex {
@@ -139,6 +156,30 @@ pub(crate) fn load(
         })
         .collect();
     Ok((indexes, raw))
+}
+
+/// `schema.name` of the operator classes `oids` (user-defined ones, which few indexes use):
+/// one query, none when there are none.
+pub(crate) fn user_class_names(
+    client: &mut impl postgres::GenericClient,
+    oids: Vec<u32>,
+) -> Result<std::collections::HashMap<u32, String>, CatalogError> {
+    let mut names = std::collections::HashMap::new();
+    if oids.is_empty() {
+        return Ok(names);
+    }
+    for r in client
+        .query(
+            "SELECT oc.oid, quote_ident(n.nspname) || '.' || quote_ident(oc.opcname) \
+             FROM pg_opclass oc JOIN pg_namespace n ON n.oid = oc.opcnamespace \
+             WHERE oc.oid = ANY($1)",
+            &[&oids],
+        )
+        .map_err(query("index operator classes"))?
+    {
+        names.insert(r.get(0), r.get(1));
+    }
+    Ok(names)
 }
 
 impl Index {
@@ -190,7 +231,10 @@ impl Index {
     }
 
     pub(crate) fn alter(&self, old: &Index) -> Option<Vec<String>> {
-        if old.definition != self.definition || old.table != self.table {
+        if old.definition != self.definition
+            || old.table != self.table
+            || old.classes != self.classes
+        {
             return None;
         }
         let mut out: Vec<String> = comment_change(

@@ -52,7 +52,7 @@ pub(crate) fn load(
          JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          LEFT JOIN pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum \
-         WHERE NOT a.attislocal AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') \
+         WHERE NOT a.attislocal AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') \
            AND {filter} AND {ext} \
          ORDER BY a.attrelid, a.attnum, i.inhseqno",
         child = side("a", "d"),

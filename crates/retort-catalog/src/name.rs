@@ -94,6 +94,16 @@ pub enum ObjKey {
     Operator(QName, String),
     /// A procedural language (database-wide).
     Language(String),
+    /// An operator family: schema and name, and its index access method.
+    OpFamily(QName, String),
+    /// An operator class: schema and name, and its index access method.
+    OpClass(QName, String),
+    /// A foreign-data wrapper (database-wide).
+    ForeignDataWrapper(String),
+    /// A foreign server (database-wide).
+    ForeignServer(String),
+    /// A user mapping (database-wide): role or PUBLIC, server.
+    UserMapping(String, String),
 }
 
 impl ObjKey {
@@ -105,12 +115,17 @@ impl ObjKey {
             | ObjKey::Publication(_)
             | ObjKey::EventTrigger(_)
             | ObjKey::Cast(..)
-            | ObjKey::Language(_) => "",
+            | ObjKey::Language(_)
+            | ObjKey::ForeignDataWrapper(_)
+            | ObjKey::ForeignServer(_)
+            | ObjKey::UserMapping(..) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
             | ObjKey::Conversion(q)
             | ObjKey::Operator(q, _)
+            | ObjKey::OpFamily(q, _)
+            | ObjKey::OpClass(q, _)
             | ObjKey::TsDictionary(q)
             | ObjKey::AttachedIndex(q, _)
             | ObjKey::InheritedColumn(q, _)
@@ -159,6 +174,18 @@ impl fmt::Display for ObjKey {
             ObjKey::Cast(s, t) => write!(f, "cast ({s} AS {t})"),
             ObjKey::Conversion(q) => write!(f, "conversion {q}"),
             ObjKey::Language(l) => write!(f, "language {}", quote_ident(l)),
+            ObjKey::OpFamily(q, m) => write!(f, "operator family {q} using {m}"),
+            ObjKey::OpClass(q, m) => write!(f, "operator class {q} using {m}"),
+            ObjKey::ForeignDataWrapper(w) => write!(f, "foreign-data wrapper {}", quote_ident(w)),
+            ObjKey::ForeignServer(s) => write!(f, "server {}", quote_ident(s)),
+            ObjKey::UserMapping(r, s) => {
+                write!(
+                    f,
+                    "user mapping for {} on server {}",
+                    quote_ident(r),
+                    quote_ident(s)
+                )
+            }
             ObjKey::Operator(q, args) => {
                 write!(f, "operator {}.{} ({args})", quote_ident(&q.schema), q.name)
             }

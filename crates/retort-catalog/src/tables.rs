@@ -50,6 +50,9 @@ pub struct Column {
     /// PostgreSQL stores them (the order they were set in, which pg_dump shows).
     #[serde(default)]
     pub options: Vec<String>,
+    /// A foreign table's column options (`column_name=id`), in stored order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fdw_options: Vec<String>,
 }
 
 /// An identity column's sequence parameters.
@@ -179,6 +182,9 @@ pub struct Table {
     pub acl: Acl,
     /// Owner role, read only with [`crate::Filter::owners`].
     pub owner: Option<String>,
+    /// A foreign table's server and options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign: Option<crate::foreign::ForeignTable>,
 }
 
 /// Columns compare by name, not position: a column added later lands at the end, which no
@@ -206,6 +212,7 @@ impl PartialEq for Table {
             && self.comment == other.comment
             && self.acl == other.acl
             && self.owner == other.owner
+            && self.foreign == other.foreign
     }
 }
 
@@ -226,11 +233,15 @@ pub(crate) fn load(
               WHERE i.inhrelid = c.oid AND NOT c.relispartition ORDER BY i.inhseqno), \
            c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text[], \
            c.oid, {acl}, pg_get_userbyid(c.relowner)::text, \
-           CASE WHEN c.relreplident <> 'd' THEN c.relreplident::text END, cl.indrelid IS NOT NULL, \
-           CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END \
+           CASE WHEN c.relreplident <> 'd' AND c.relkind <> 'f' THEN c.relreplident::text END, \
+           cl.indrelid IS NOT NULL, \
+           CASE WHEN c.reloftype <> 0 THEN format_type(c.reloftype, NULL) END, \
+           fs.srvname::text, ft.ftoptions::text[] \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN (SELECT DISTINCT indrelid FROM pg_index WHERE indisclustered) cl ON cl.indrelid = c.oid \
-         WHERE c.relkind IN ('r', 'p') AND {filter} AND {ext}",
+         LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid \
+         LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver \
+         WHERE c.relkind IN ('r', 'p', 'f') AND {filter} AND {ext}",
         acl = acl_columns("c.relacl", 'r'),
         filter = ns_filter("n"),
         ext = params.extensions.exclude("pg_class", "c.oid"),
@@ -247,13 +258,13 @@ pub(crate) fn load(
            CASE WHEN a.attacl IS NOT NULL THEN {column_acl} END, \
            CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::int END, \
            CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END, t.typstorage::text, \
-           {compression}, a.attoptions::text[], a.atttypid, a.attcollation \
+           {compression}, a.attoptions::text[], a.atttypid, a.attcollation, a.attfdwoptions::text[] \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
          LEFT JOIN pg_collation co ON co.oid = a.attcollation \
          LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace \
-         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal \
+         WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND a.attislocal \
            AND {filter} AND {ext}",
         filter = ns_filter("n"),
         ext = params.extensions.exclude("pg_class", "c.oid"),
@@ -331,6 +342,7 @@ pub(crate) fn load(
                     .get::<_, Option<String>>(13)
                     .and_then(|s| s.chars().next()),
                 options: text_array(r, 14),
+                fdw_options: text_array(r, 17),
             },
         ));
     })?;
@@ -378,6 +390,12 @@ pub(crate) fn load(
                     .get::<_, Option<String>>(14)
                     .and_then(|s| s.chars().next()),
                 clustered: r.get(15),
+                foreign: r.get::<_, Option<String>>(17).map(|server| {
+                    crate::foreign::ForeignTable {
+                        server,
+                        options: text_array(r, 18),
+                    }
+                }),
             }
         })
         .collect();
@@ -438,6 +456,13 @@ impl Column {
             };
             out.push(format!("{col} SET COMPRESSION {how}"));
         }
+        let old_fdw = old.map(|o| o.fdw_options.as_slice()).unwrap_or(&[]);
+        if old.is_some() {
+            out.extend(
+                crate::foreign::options_change(old_fdw, &self.fdw_options)
+                    .map(|o| format!("{col} {o}")),
+            );
+        }
         // Options are replaced as a whole, so they end up stored in the wanted order.
         let old_options = old.map(|o| o.options.as_slice()).unwrap_or(&[]);
         if old_options != self.options.as_slice() {
@@ -475,6 +500,7 @@ impl Column {
     /// `name type [COLLATE] [GENERATED ...] [DEFAULT ...] [NOT NULL]`.
     pub(crate) fn definition(&self) -> String {
         let mut s = format!("{} {}", quote_ident(&self.name), self.data_type);
+        s.push_str(&crate::foreign::options_suffix(&self.fdw_options));
         if let Some(c) = &self.collation {
             s.push_str(&format!(" COLLATE {c}"));
         }
@@ -528,6 +554,7 @@ impl Column {
             storage: None,
             compression: None,
             options: Vec::new(),
+            fdw_options: Vec::new(),
         }
     }
 
@@ -561,14 +588,28 @@ impl Table {
         }
     }
 
+    /// `TABLE t` or `FOREIGN TABLE t`: what COMMENT ON, ALTER ... OWNER and DROP name.
     fn target(&self) -> String {
+        match self.foreign {
+            Some(_) => format!("FOREIGN TABLE {}", self.name),
+            None => format!("TABLE {}", self.name),
+        }
+    }
+
+    /// `TABLE t` for GRANT, which has no FOREIGN TABLE.
+    fn grant_target(&self) -> String {
         format!("TABLE {}", self.name)
     }
 
     pub(crate) fn create(&self) -> Vec<String> {
         let mut s = format!(
-            "CREATE {}TABLE {}",
+            "CREATE {}{}TABLE {}",
             if self.unlogged { "UNLOGGED " } else { "" },
+            if self.foreign.is_some() {
+                "FOREIGN "
+            } else {
+                ""
+            },
             self.name
         );
         let cols: Vec<String> = match &self.of_type {
@@ -608,6 +649,9 @@ impl Table {
                 }
             }
         }
+        if let Some(f) = &self.foreign {
+            s.push_str(&f.clause());
+        }
         if let Some(p) = &self.partition_by {
             s.push_str(&format!(" PARTITION BY {p}"));
         }
@@ -640,7 +684,7 @@ impl Table {
                 c.comment.as_deref(),
             ));
         }
-        out.extend(self.extras().create(&self.target(), &self.target()));
+        out.extend(self.extras().create(&self.target(), &self.grant_target()));
         let owner = self
             .owner
             .as_deref()
@@ -659,13 +703,17 @@ impl Table {
     }
 
     pub(crate) fn drop(&self) -> Vec<String> {
-        vec![format!("DROP TABLE {}", self.name)]
+        vec![format!("DROP {}", self.target())]
     }
 
     /// Statements turning `old` into `self`, or None when the table must be re-created
     /// (partitioning or inheritance changed).
     pub(crate) fn alter(&self, old: &Table) -> Option<TableAlter> {
-        if old.partition_by != self.partition_by || old.inherits != self.inherits {
+        // No ALTER moves a foreign table to another server or makes a table foreign.
+        if old.partition_by != self.partition_by
+            || old.inherits != self.inherits
+            || old.foreign.as_ref().map(|f| &f.server) != self.foreign.as_ref().map(|f| &f.server)
+        {
             return None;
         }
         let t = &self.name;
@@ -772,7 +820,7 @@ impl Table {
         self.setting_changes_from(old, &mut out);
         out.extend(
             self.extras()
-                .change_from(&old.extras(), &self.target(), &self.target()),
+                .change_from(&old.extras(), &self.target(), &self.grant_target()),
         );
         let owner = quote_ident(self.owner.as_deref().unwrap_or(&old.acl.owner));
         for n in &self.columns {
@@ -943,6 +991,12 @@ impl Table {
                     "NO FORCE"
                 }
             ));
+        }
+        if let (Some(o), Some(n)) = (&old.foreign, &self.foreign) {
+            out.extend(
+                crate::foreign::options_change(&o.options, &n.options)
+                    .map(|c| format!("ALTER FOREIGN TABLE {t} {c}")),
+            );
         }
         if old.options != self.options {
             let key = |o: &String| o.split('=').next().unwrap_or_default().to_owned();

@@ -12,17 +12,13 @@ pub(crate) fn load(
     let f = ns_filter("n");
     let sql = format!(
         "SELECT kind, count(*) FROM ( \
-           SELECT 'foreign table' AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'f' AND {f} AND {ext_class} \
-           UNION ALL SELECT 'table in a tablespace' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+           SELECT 'table in a tablespace' AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p', 'm', 'i') AND c.reltablespace <> 0 AND {f} AND {ext_class} \
            UNION ALL SELECT 'table access method other than heap' FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
            UNION ALL SELECT 'base or shell type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
              WHERE t.typtype IN ('b', 'p') AND t.typelem = 0 AND t.oid >= 16384 AND {f} AND {ext_type} \
-           UNION ALL SELECT 'operator class or family' FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace \
-             WHERE o.oid >= 16384 AND {f} AND {ext_opf} \
            UNION ALL SELECT 'attached partition index comment' FROM pg_description d \
              JOIN pg_inherits ih ON ih.inhrelid = d.objoid \
              JOIN pg_class c ON c.oid = ih.inhrelid AND c.relkind IN ('i', 'I') \
@@ -34,15 +30,11 @@ pub(crate) fn load(
              JOIN pg_namespace n ON n.oid = ts.ns WHERE ts.oid >= 16384 AND {f} \
            UNION ALL SELECT 'transform' FROM pg_transform tr WHERE tr.oid >= 16384 \
            UNION ALL SELECT 'access method' FROM pg_am am WHERE am.oid >= 16384 AND {ext_am} \
-           UNION ALL SELECT 'foreign data wrapper, server or user mapping' FROM ( \
-               SELECT oid FROM pg_foreign_data_wrapper UNION ALL SELECT oid FROM pg_foreign_server \
-               UNION ALL SELECT umid FROM pg_user_mappings) fdw WHERE fdw.oid >= 16384 \
            UNION ALL SELECT 'subscription' FROM pg_subscription WHERE subdbid = \
                (SELECT oid FROM pg_database WHERE datname = current_database()) \
            UNION ALL SELECT 'security label' FROM pg_seclabel \
          ) objects GROUP BY kind ORDER BY kind",
         ext_type = params.extensions.exclude("pg_type", "t.oid"),
-        ext_opf = params.extensions.exclude("pg_opfamily", "o.oid"),
         ext_am = params.extensions.exclude("pg_am", "am.oid"),
         ext_class = params.extensions.exclude("pg_class", "c.oid"),
     );
@@ -69,10 +61,6 @@ fn plural(kind: &str) -> String {
         "table in a tablespace" => "tables in tablespaces".into(),
         "table access method other than heap" => {
             "tables with an access method other than heap".into()
-        }
-        "operator class or family" => "operator classes or families".into(),
-        "foreign data wrapper, server or user mapping" => {
-            "foreign data wrappers, servers or user mappings".into()
         }
         k => format!("{k}s"),
     }

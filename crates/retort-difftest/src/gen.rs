@@ -298,6 +298,13 @@ pub struct Model {
     /// `script_answer()` written in it;
     /// true: TRUSTED.
     pub language: Option<bool>,
+    /// The btree class `sort_ops` for the first enum type, in the family `sort_family`, with
+    /// an index using it on the first column of that type: (DEFAULT, all five operators rather
+    /// than three, with a comment).
+    pub enum_class: Option<(bool, bool, bool)>,
+    /// The btree family `mixed_ints` and which of its cross-type loose members it has (a bit
+    /// each).
+    pub loose_family: Option<u8>,
     /// An object named `spare`: 0 a sequence, 1 a composite type, 2 a table (names that
     /// collide while one kind goes and another comes).
     pub spare: Option<u8>,
@@ -437,6 +444,13 @@ pub fn model(seed: u64) -> Model {
     }
     if casts.chance(20) {
         m.language = Some(casts.chance(50));
+    }
+    let mut classes = cast_rng(seed, 3);
+    if !m.enums.is_empty() && classes.chance(25) {
+        m.enum_class = Some((classes.chance(50), classes.chance(50), classes.chance(30)));
+    }
+    if classes.chance(15) {
+        m.loose_family = Some(classes.below(16) as u8);
     }
     m.domain = rng.chance(30);
     for i in 0..1 + rng.below(4) {
@@ -676,6 +690,7 @@ impl Model {
                 out.push(format!("COMMENT ON CAST ({} AS text) IS 'label'", e.name));
             }
         }
+        self.operator_classes_sql(&mut out);
         if !self.triggers.is_empty() {
             out.push(
                 "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"
@@ -773,6 +788,22 @@ impl Model {
                 ));
             }
         }
+        if let (Some((default, _, _)), Some(e)) = (self.enum_class, self.enums.first()) {
+            let typed = self.tables.iter().find_map(|t| {
+                let c = t.columns.iter().find(|c| c.ty == Ty::Enum(0))?;
+                Some((&t.name, &c.name))
+            });
+            if let Some((t, c)) = typed {
+                out.push(format!(
+                    "CREATE INDEX {t}_{c}_sorted ON {t} ({c}{})",
+                    if default {
+                        String::new()
+                    } else {
+                        format!(" {}_ops", e.name)
+                    }
+                ));
+            }
+        }
         for t in &self.tables {
             for (name, col, target) in &t.fks {
                 out.push(format!(
@@ -840,6 +871,73 @@ impl Model {
     }
 
     /// [`Model::statements`] as one script.
+    /// The enum's btree class and its family, and the family of loose integer members.
+    fn operator_classes_sql(&self, out: &mut Vec<String>) {
+        if let (Some((default, full, comment)), Some(e)) = (self.enum_class, self.enums.first()) {
+            let n = &e.name;
+            out.push(format!(
+                "CREATE FUNCTION {n}_cmp({n}, {n}) RETURNS integer LANGUAGE sql IMMUTABLE STRICT \
+                 AS $$ SELECT CASE WHEN $1 < $2 THEN -1 WHEN $1 > $2 THEN 1 ELSE 0 END $$"
+            ));
+            // Operators of its own on the type: the built-in ones take anyenum, which a class
+            // for one enum type cannot use (the planner looks its members up by its type).
+            let all = [
+                (1, "#<", "lt", "<"),
+                (2, "#<=", "le", "<="),
+                (3, "#=", "eq", "="),
+                (4, "#>=", "ge", ">="),
+                (5, "#>", "gt", ">"),
+            ];
+            for (_, symbol, f, test) in all {
+                out.push(format!(
+                    "CREATE FUNCTION {n}_{f}({n}, {n}) RETURNS boolean LANGUAGE sql IMMUTABLE STRICT \
+                     AS $$ SELECT {n}_cmp($1, $2) {test} 0 $$"
+                ));
+                out.push(format!(
+                    "CREATE OPERATOR {symbol} (LEFTARG = {n}, RIGHTARG = {n}, FUNCTION = {n}_{f})"
+                ));
+            }
+            out.push("CREATE OPERATOR FAMILY sort_family USING btree".into());
+            let ops: Vec<String> = all
+                .iter()
+                .filter(|(k, ..)| full || k % 2 == 1)
+                .map(|(k, symbol, ..)| format!("OPERATOR {k} {symbol} ({n}, {n})"))
+                .collect();
+            out.push(format!(
+                "CREATE OPERATOR CLASS {n}_ops{} FOR TYPE {n} USING btree FAMILY sort_family AS {}, \
+                 FUNCTION 1 {n}_cmp({n}, {n})",
+                if default { " DEFAULT" } else { "" },
+                ops.join(", ")
+            ));
+            if comment {
+                out.push(format!(
+                    "COMMENT ON OPERATOR CLASS {n}_ops USING btree IS 'in label order'"
+                ));
+            }
+        }
+        if let Some(bits) = self.loose_family {
+            out.push("CREATE OPERATOR FAMILY mixed_ints USING btree".into());
+            let members = [
+                "OPERATOR 1 < (integer, bigint)",
+                "OPERATOR 3 = (bigint, integer)",
+                "FUNCTION 1 (integer, bigint) btint48cmp(integer, bigint)",
+                "FUNCTION 1 (bigint, integer) btint84cmp(bigint, integer)",
+            ];
+            let chosen: Vec<&str> = members
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1 << i) != 0)
+                .map(|(_, m)| *m)
+                .collect();
+            if !chosen.is_empty() {
+                out.push(format!(
+                    "ALTER OPERATOR FAMILY mixed_ints USING btree ADD {}",
+                    chosen.join(", ")
+                ));
+            }
+        }
+    }
+
     pub fn sql(&self) -> String {
         self.statements()
             .iter()
@@ -1081,6 +1179,27 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
             Some(_) if casts.chance(25) => None,
             Some((c, r)) if casts.chance(50) => Some((!c, r)),
             Some((c, r)) => Some((c, !r)),
+        };
+    }
+    // The enum's operator class added, dropped, or made (not) DEFAULT, fuller or commented;
+    // the family's loose members changed.
+    let mut classes = cast_rng(seed, 4);
+    if !m.enums.is_empty() && classes.chance(30) {
+        m.enum_class = match m.enum_class {
+            None => Some((classes.chance(50), classes.chance(50), classes.chance(30))),
+            Some(_) if classes.chance(25) => None,
+            Some((d, f, c)) => match classes.below(3) {
+                0 => Some((!d, f, c)),
+                1 => Some((d, !f, c)),
+                _ => Some((d, f, !c)),
+            },
+        };
+    }
+    if classes.chance(20) {
+        m.loose_family = match m.loose_family {
+            None => Some(classes.below(16) as u8),
+            Some(_) if classes.chance(25) => None,
+            Some(bits) => Some(bits ^ (1 << classes.below(4))),
         };
     }
     // The partitions' split point moved.

@@ -183,6 +183,35 @@ fn normalise_dump(dump: &str) -> String {
             }
             continue;
         }
+        // A user mapping's password never goes into a script (retort says where to set it):
+        // its option line is left out, and the commas between options with it.
+        if line.starts_with("    password '") {
+            continue;
+        }
+        if line == ");" {
+            if let Some(last) = out.last_mut() {
+                if last.starts_with("CREATE USER MAPPING") && last.ends_with(" OPTIONS (") {
+                    // Nothing but the password: as a mapping without options prints.
+                    *last = format!("{};", last.trim_end_matches(" OPTIONS ("));
+                    continue;
+                }
+                if last.ends_with(',') {
+                    last.pop();
+                }
+            }
+        }
+        // Members of an operator family or class with the same number come in the order they
+        // were added (pg_dump orders by number alone): a run of them is sorted.
+        if line.starts_with("    OPERATOR ") || line.starts_with("    FUNCTION ") {
+            let member = line.trim_end_matches(';').trim_end_matches(" ,").to_owned();
+            let run_start = out
+                .iter()
+                .rposition(|l| !(l.starts_with("    OPERATOR ") || l.starts_with("    FUNCTION ")))
+                .map_or(0, |p| p + 1);
+            out.push(member);
+            out[run_start..].sort();
+            continue;
+        }
         // The order of GRANTs follows the order they were given in, and per-column settings and
         // comments follow column positions (an added column lands last): the statements are
         // what count, so runs of them are sorted.
@@ -196,7 +225,9 @@ fn normalise_dump(dump: &str) -> String {
             continue;
         }
         out.push(line.to_owned());
-        if (line.starts_with("CREATE TABLE") || line.starts_with("CREATE UNLOGGED TABLE"))
+        if (line.starts_with("CREATE TABLE")
+            || line.starts_with("CREATE UNLOGGED TABLE")
+            || line.starts_with("CREATE FOREIGN TABLE"))
             && line.ends_with('(')
         {
             block = Some(Vec::new());

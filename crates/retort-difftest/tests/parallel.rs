@@ -16,7 +16,8 @@ fn two_connections_read_what_one_reads() {
     }
     sql.push_str("CREATE TEXT SEARCH CONFIGURATION plain_words (COPY = simple);\n");
     sql.push_str("CREATE CONVERSION latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;\n");
-    sql.push_str("CREATE OPERATOR FAMILY int_ops_too USING btree;");
+    sql.push_str("CREATE OPERATOR FAMILY int_ops_too USING btree;\n");
+    sql.push_str("CREATE TYPE defined_later;");
     let (url, mut one) = h.database(&sql).unwrap();
     let config = retort_pg::ConnConfig::parse(&url).unwrap();
     let mut helper = retort_pg::connect(&config).unwrap();
@@ -31,13 +32,14 @@ fn two_connections_read_what_one_reads() {
     // Read by the helper and merged back.
     assert_eq!(shared.catalog.ts_configurations.len(), 1);
     assert_eq!(shared.catalog.conversions.len(), 1);
+    assert_eq!(shared.catalog.op_families.len(), 1);
     assert_eq!(alone.deps, shared.deps);
     assert_eq!(alone.not_compared, shared.not_compared);
     assert!(
         alone
             .not_compared
             .iter()
-            .any(|n| n.contains("operator class or family")),
+            .any(|n| n.contains("base or shell type")),
         "{:?}",
         alone.not_compared
     );

@@ -230,14 +230,14 @@ fn diff_of_files_and_urls_with_exit_codes() {
     // Objects retort does not model are named, not silently passed over.
     std::fs::write(
         p.join("unmodelled.sql"),
-        "CREATE TABLE t (id int);\nCREATE OPERATOR FAMILY int_ops_too USING btree;\n",
+        "CREATE TABLE t (id int);\nCREATE TYPE defined_later;\n",
     )
     .unwrap();
     let (code, _, err) =
         run(retort(p, &url).args(["diff", "a.sql", "unmodelled.sql", "--dev-url", &dev]));
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("TO has 1 operator class or family that retort does not compare"),
+        err.contains("TO has 1 base or shell type that retort does not compare"),
         "{err}"
     );
 }

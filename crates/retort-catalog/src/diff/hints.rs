@@ -1,4 +1,5 @@
-//! Hints: drop+create pairs that look like renames, said, never guessed.
+//! Hints: drop+create pairs that look like renames, said, never guessed; passwords a script
+//! never carries.
 
 use std::collections::BTreeMap;
 
@@ -75,4 +76,30 @@ pub(super) fn rename_hints(
         }
     }
     hints
+}
+
+/// A user mapping with a password in TO that the script creates (or that has none in FROM):
+/// the script never carries a password, so say which statement sets it.
+pub(super) fn password_hints(
+    a: &Catalog,
+    b: &Catalog,
+    status: &BTreeMap<ObjKey, Status>,
+) -> Vec<String> {
+    b.user_mappings
+        .iter()
+        .filter(|(_, m)| m.password)
+        .filter(|(k, _)| {
+            let key = ObjKey::UserMapping(k.0.clone(), k.1.clone());
+            let recreated = matches!(status.get(&key), Some(Status::Create | Status::Recreate));
+            recreated || !a.user_mappings.get(*k).is_some_and(|o| o.password)
+        })
+        .map(|(_, m)| {
+            format!(
+                "the {} has a password, which retort never writes into a script; set it after \
+                 applying: {}",
+                ObjKey::UserMapping(m.role.clone(), m.server.clone()),
+                m.password_statement()
+            )
+        })
+        .collect()
 }

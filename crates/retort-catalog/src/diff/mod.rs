@@ -7,7 +7,8 @@
 //! 4. [`replace`] plans in-place replacements of types and collations that columns use;
 //! 5. [`render`] writes each object's statements, grouped for ordering;
 //! 6. [`order`] sorts each group by pg_depend (Kahn, deterministic cycle breaking);
-//! 7. [`hints`] names drop+create pairs that look like renames.
+//! 7. [`hints`] names drop+create pairs that look like renames, and user mappings whose
+//!    password the script leaves to be set by hand.
 //!
 //! The script runs in three phases, each ordered by real dependencies from pg_depend:
 //! 1. early drops (reverse dependency order, from the old database): objects that go away or
@@ -62,7 +63,8 @@ pub struct SchemaDiff {
     pub changes: Vec<Change>,
     /// True when a statement (ALTER TYPE ... ADD VALUE) should run outside a transaction block.
     pub outside_transaction: bool,
-    /// Drop+create pairs that look like renames, said as hints (never guessed silently).
+    /// Drop+create pairs that look like renames, said as hints (never guessed silently), and
+    /// passwords the script does not carry.
     pub hints: Vec<String>,
     /// Objects on either side that retort does not compare ("FROM has 2 foreign tables").
     pub not_compared: Vec<String>,
@@ -209,7 +211,11 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
     SchemaDiff {
         changes,
         outside_transaction,
-        hints: hints::rename_hints(a, b, &classified.status),
+        hints: {
+            let mut h = hints::rename_hints(a, b, &classified.status);
+            h.extend(hints::password_hints(a, b, &classified.status));
+            h
+        },
         not_compared,
     }
 }

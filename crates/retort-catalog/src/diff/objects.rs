@@ -39,6 +39,11 @@ pub(super) enum Obj<'a> {
     Cast(&'a crate::casts::Cast),
     Conversion(&'a crate::conversions::Conversion),
     Operator(&'a crate::operators::Operator),
+    OpFamily(&'a crate::opclasses::OpFamily),
+    OpClass(&'a crate::opclasses::OpClass),
+    ForeignDataWrapper(&'a crate::foreign::ForeignDataWrapper),
+    ForeignServer(&'a crate::foreign::ForeignServer),
+    UserMapping(&'a crate::foreign::UserMapping),
     Language(&'a crate::languages::Language),
     TsDictionary(&'a crate::textsearch::TsDictionary),
     AttachedIndex(&'a crate::partindexes::AttachedIndex),
@@ -133,6 +138,30 @@ pub(super) fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
     for ((q, args), v) in &c.operators {
         m.insert(ObjKey::Operator(q.clone(), args.clone()), Obj::Operator(v));
     }
+    for ((q, method), v) in &c.op_families {
+        m.insert(
+            ObjKey::OpFamily(q.clone(), method.clone()),
+            Obj::OpFamily(v),
+        );
+    }
+    for ((q, method), v) in &c.op_classes {
+        m.insert(ObjKey::OpClass(q.clone(), method.clone()), Obj::OpClass(v));
+    }
+    for (k, v) in &c.foreign_data_wrappers {
+        m.insert(
+            ObjKey::ForeignDataWrapper(k.clone()),
+            Obj::ForeignDataWrapper(v),
+        );
+    }
+    for (k, v) in &c.foreign_servers {
+        m.insert(ObjKey::ForeignServer(k.clone()), Obj::ForeignServer(v));
+    }
+    for ((r, s), v) in &c.user_mappings {
+        m.insert(
+            ObjKey::UserMapping(r.clone(), s.clone()),
+            Obj::UserMapping(v),
+        );
+    }
     for (k, v) in &c.languages {
         m.insert(ObjKey::Language(k.clone()), Obj::Language(v));
     }
@@ -202,6 +231,11 @@ impl<'a> Obj<'a> {
             (Obj::Cast(a), Obj::Cast(b)) => a == b,
             (Obj::Conversion(a), Obj::Conversion(b)) => a == b,
             (Obj::Operator(a), Obj::Operator(b)) => a == b,
+            (Obj::OpFamily(a), Obj::OpFamily(b)) => a == b,
+            (Obj::OpClass(a), Obj::OpClass(b)) => a == b,
+            (Obj::ForeignDataWrapper(a), Obj::ForeignDataWrapper(b)) => a == b,
+            (Obj::ForeignServer(a), Obj::ForeignServer(b)) => a == b,
+            (Obj::UserMapping(a), Obj::UserMapping(b)) => a == b,
             (Obj::Language(a), Obj::Language(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
             (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
@@ -233,6 +267,11 @@ impl<'a> Obj<'a> {
             Obj::Cast(x) => x.create(),
             Obj::Conversion(x) => x.create(),
             Obj::Operator(x) => x.create(),
+            Obj::OpFamily(x) => x.create(),
+            Obj::OpClass(x) => x.create(),
+            Obj::ForeignDataWrapper(x) => x.create(),
+            Obj::ForeignServer(x) => x.create(),
+            Obj::UserMapping(x) => x.create(),
             Obj::Language(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
             Obj::AttachedIndex(x) => x.create(),
@@ -263,6 +302,11 @@ impl<'a> Obj<'a> {
             Obj::Cast(x) => x.drop(),
             Obj::Conversion(x) => x.drop(),
             Obj::Operator(x) => x.drop(),
+            Obj::OpFamily(x) => x.drop(),
+            Obj::OpClass(x) => x.drop(),
+            Obj::ForeignDataWrapper(x) => x.drop(),
+            Obj::ForeignServer(x) => x.drop(),
+            Obj::UserMapping(x) => x.drop(),
             Obj::Language(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
             Obj::AttachedIndex(x) => x.drop(),
@@ -338,6 +382,11 @@ impl<'a> Obj<'a> {
             (Obj::Cast(n), Obj::Cast(o)) => plain(n.alter(o)),
             (Obj::Conversion(n), Obj::Conversion(o)) => plain(n.alter(o)),
             (Obj::Operator(n), Obj::Operator(o)) => plain(n.alter(o)),
+            (Obj::OpFamily(n), Obj::OpFamily(o)) => plain(n.alter(o)),
+            (Obj::OpClass(n), Obj::OpClass(o)) => plain(n.alter(o)),
+            (Obj::ForeignDataWrapper(n), Obj::ForeignDataWrapper(o)) => plain(Some(n.alter(o))),
+            (Obj::ForeignServer(n), Obj::ForeignServer(o)) => plain(n.alter(o)),
+            (Obj::UserMapping(n), Obj::UserMapping(o)) => plain(Some(n.alter(o))),
             (Obj::Language(n), Obj::Language(o)) => plain(Some(n.alter(o))),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
             (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),

@@ -17,13 +17,19 @@ use crate::name::{ObjKey, QName};
 pub(super) fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
     match key {
         ObjKey::Schema(_) => 0,
-        ObjKey::Extension(_) | ObjKey::Language(_) => 1,
+        ObjKey::Extension(_) | ObjKey::Language(_) | ObjKey::ForeignDataWrapper(_) => 1,
         ObjKey::Collation(_)
         | ObjKey::Type(_)
         | ObjKey::TsDictionary(_)
         | ObjKey::TsConfiguration(_)
-        | ObjKey::Conversion(_) => 2,
-        ObjKey::Function(..) | ObjKey::Cast(..) | ObjKey::Operator(..) => 3,
+        | ObjKey::Conversion(_)
+        | ObjKey::ForeignServer(_) => 2,
+        ObjKey::Function(..)
+        | ObjKey::Cast(..)
+        | ObjKey::Operator(..)
+        | ObjKey::OpFamily(..)
+        | ObjKey::OpClass(..)
+        | ObjKey::UserMapping(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
         ObjKey::Column(..) | ObjKey::InheritedColumn(..) => 6,

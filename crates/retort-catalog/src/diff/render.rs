@@ -128,7 +128,10 @@ fn per_object(
                 let owner_dropped = !is_fk && o.owner(a).is_some_and(|ow| is_dropped(&ow))
                     || matches!(o, Obj::Sequence(seq) if seq.owned_by.as_ref().is_some_and(|(t, c)| disturbed.contains(&ObjKey::Column(t.clone(), c.clone())) && !b.tables.get(t).is_some_and(|nt| nt.columns.iter().any(|x| &x.name == c))));
                 let statements = if owner_dropped { Vec::new() } else { o.drop() };
+                // A foreign table's rows live on its server: dropping it loses none.
+                let foreign = matches!(o, Obj::Table(t) if t.foreign.is_some());
                 let destructive = match (key, s) {
+                    (ObjKey::Table(_), _) if foreign => None,
                     (ObjKey::Table(q), Status::Drop) => {
                         Some(format!("drops table {q} and its data"))
                     }

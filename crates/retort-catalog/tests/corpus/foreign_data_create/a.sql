@@ -1,0 +1,1 @@
+CREATE TABLE local_notes (id integer PRIMARY KEY);

@@ -1,0 +1,4 @@
+CREATE FOREIGN DATA WRAPPER plain_fdw;
+CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw;
+CREATE TABLE measurements (at date NOT NULL, value integer) PARTITION BY RANGE (at);
+CREATE TABLE measurements_2024 PARTITION OF measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
