@@ -111,6 +111,9 @@ pub struct Catalog {
     /// User mappings, by (role or PUBLIC, server).
     #[serde(with = "crate::common::pairs", default)]
     pub user_mappings: BTreeMap<(String, String), crate::foreign::UserMapping>,
+    /// Transforms no extension owns, by (type, language).
+    #[serde(with = "crate::common::pairs", default)]
+    pub transforms: BTreeMap<(String, String), crate::transforms::Transform>,
     /// Encoding conversions.
     #[serde(with = "crate::common::pairs", default)]
     pub conversions: BTreeMap<QName, crate::conversions::Conversion>,
@@ -331,6 +334,7 @@ pub fn introspect_parallel(
             cat.foreign_data_wrappers = second.foreign_data_wrappers;
             cat.foreign_servers = second.foreign_servers;
             cat.user_mappings = second.user_mappings;
+            cat.transforms = second.transforms;
             cat.languages = second.languages;
             cat.ts_dictionaries = second.ts_dictionaries;
             cat.attached_indexes = second.attached_indexes;
@@ -555,6 +559,11 @@ fn read_second(
             .insert((m.role.clone(), m.server.clone()), m);
     }
     lap.done("foreign data");
+    for t in crate::transforms::load(c, params)? {
+        cat.transforms
+            .insert((t.type_name.clone(), t.language.clone()), t);
+    }
+    lap.done("transforms");
     for l in crate::languages::load(c, params)? {
         cat.languages.insert(l.name.clone(), l);
     }

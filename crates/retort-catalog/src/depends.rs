@@ -307,6 +307,10 @@ fn read(
                 coalesce(r.rolname::text, 'PUBLIC'), m.srvname::text, 0::oid \
              FROM pg_user_mappings m LEFT JOIN pg_roles r ON r.oid = m.umuser"
                 .to_string(),
+            "SELECT 'pg_transform'::regclass::oid, t.oid, 0, 'transform', '', format_type(t.trftype, NULL), \
+                l.lanname::text, 0::oid FROM pg_transform t JOIN pg_language l ON l.oid = t.trflang \
+             WHERE t.oid >= 16384"
+                .to_string(),
             "SELECT 'pg_language'::regclass::oid, l.oid, 0, 'language', '', l.lanname::text, '', 0::oid \
              FROM pg_language l WHERE l.oid >= 16384"
                 .to_string(),
@@ -467,6 +471,7 @@ impl Names {
             "operator family" => Some(ObjKey::OpFamily(q(), sub)),
             "foreign-data wrapper" => Some(ObjKey::ForeignDataWrapper(name)),
             "server" => Some(ObjKey::ForeignServer(name)),
+            "transform" => Some(ObjKey::Transform(name, sub)),
             "user mapping" => Some(ObjKey::UserMapping(name, sub)),
             "operator class" => Some(ObjKey::OpClass(q(), sub)),
             "type" => Some(ObjKey::Type(q())),

@@ -104,6 +104,8 @@ pub enum ObjKey {
     ForeignServer(String),
     /// A user mapping (database-wide): role or PUBLIC, server.
     UserMapping(String, String),
+    /// A transform (database-wide): type and language.
+    Transform(String, String),
 }
 
 impl ObjKey {
@@ -118,7 +120,8 @@ impl ObjKey {
             | ObjKey::Language(_)
             | ObjKey::ForeignDataWrapper(_)
             | ObjKey::ForeignServer(_)
-            | ObjKey::UserMapping(..) => "",
+            | ObjKey::UserMapping(..)
+            | ObjKey::Transform(..) => "",
             ObjKey::DefaultPrivileges(_, s, _) => s,
             ObjKey::Type(q)
             | ObjKey::Collation(q)
@@ -178,6 +181,7 @@ impl fmt::Display for ObjKey {
             ObjKey::OpClass(q, m) => write!(f, "operator class {q} using {m}"),
             ObjKey::ForeignDataWrapper(w) => write!(f, "foreign-data wrapper {}", quote_ident(w)),
             ObjKey::ForeignServer(s) => write!(f, "server {}", quote_ident(s)),
+            ObjKey::Transform(t, l) => write!(f, "transform for {t} language {}", quote_ident(l)),
             ObjKey::UserMapping(r, s) => {
                 write!(
                     f,

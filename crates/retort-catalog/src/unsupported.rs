@@ -28,7 +28,6 @@ pub(crate) fn load(
                SELECT prsnamespace AS ns, oid FROM pg_ts_parser \
                UNION ALL SELECT tmplnamespace, oid FROM pg_ts_template) ts \
              JOIN pg_namespace n ON n.oid = ts.ns WHERE ts.oid >= 16384 AND {f} \
-           UNION ALL SELECT 'transform' FROM pg_transform tr WHERE tr.oid >= 16384 \
            UNION ALL SELECT 'access method' FROM pg_am am WHERE am.oid >= 16384 AND {ext_am} \
            UNION ALL SELECT 'subscription' FROM pg_subscription WHERE subdbid = \
                (SELECT oid FROM pg_database WHERE datname = current_database()) \

@@ -183,6 +183,15 @@ impl EnumCast {
     }
 }
 
+fn random_foreign(rng: &mut Rng) -> (u8, Option<u8>, bool, bool) {
+    (
+        rng.below(4) as u8,
+        rng.chance(60).then(|| rng.below(2) as u8),
+        rng.chance(30),
+        rng.chance(50),
+    )
+}
+
 /// Casts are drawn from their own stream, so that adding them left every seed's other draws
 /// (and so the cases earlier runs found) as they were.
 fn cast_rng(seed: u64, salt: u64) -> Rng {
@@ -305,6 +314,14 @@ pub struct Model {
     /// The btree family `mixed_ints` and which of its cross-type loose members it has (a bit
     /// each).
     pub loose_family: Option<u8>,
+    /// The wrapper `fuzz_fdw`, servers `remote_a` and `remote_b`, and the foreign table
+    /// `remote_items` with the view `remote_labels` over it: (which options `remote_a` has,
+    /// app_user's mapping on `remote_a` and its user option, the table on `remote_b`, a column
+    /// option).
+    pub foreign: Option<(u8, Option<u8>, bool, bool)>,
+    /// The transform for integer in plpgsql through internal-language functions: (with a TO
+    /// SQL function, with a comment).
+    pub transform: Option<(bool, bool)>,
     /// An object named `spare`: 0 a sequence, 1 a composite type, 2 a table (names that
     /// collide while one kind goes and another comes).
     pub spare: Option<u8>,
@@ -451,6 +468,13 @@ pub fn model(seed: u64) -> Model {
     }
     if classes.chance(15) {
         m.loose_family = Some(classes.below(16) as u8);
+    }
+    let mut foreign = cast_rng(seed, 5);
+    if foreign.chance(20) {
+        m.foreign = Some(random_foreign(&mut foreign));
+    }
+    if foreign.chance(15) {
+        m.transform = Some((foreign.chance(50), foreign.chance(30)));
     }
     m.domain = rng.chance(30);
     for i in 0..1 + rng.below(4) {
@@ -915,6 +939,59 @@ impl Model {
                 ));
             }
         }
+        if let Some((options, mapping, on_b, column_option)) = self.foreign {
+            out.push("CREATE FOREIGN DATA WRAPPER fuzz_fdw".into());
+            let options = [
+                " OPTIONS (host 'a')",
+                " OPTIONS (host 'b', port '1')",
+                " OPTIONS (port '1', host 'a')",
+                "",
+            ][usize::from(options)];
+            out.push(format!(
+                "CREATE SERVER remote_a FOREIGN DATA WRAPPER fuzz_fdw{options}"
+            ));
+            out.push("CREATE SERVER remote_b FOREIGN DATA WRAPPER fuzz_fdw".into());
+            if let Some(user) = mapping {
+                out.push(format!(
+                    "CREATE USER MAPPING FOR app_user SERVER remote_a OPTIONS (user 'u{user}')"
+                ));
+            }
+            out.push(format!(
+                "CREATE FOREIGN TABLE remote_items (id integer{} NOT NULL, label text) \
+                 SERVER remote_{} OPTIONS (table_name 'items')",
+                if column_option {
+                    " OPTIONS (column_name 'item_id')"
+                } else {
+                    ""
+                },
+                if on_b { "b" } else { "a" }
+            ));
+            out.push("CREATE VIEW remote_labels AS SELECT label FROM remote_items".into());
+        }
+        if let Some((to_sql, comment)) = self.transform {
+            out.push(
+                "CREATE FUNCTION int_from_sql(internal) RETURNS internal LANGUAGE internal \
+                 IMMUTABLE STRICT AS 'int4recv'"
+                    .into(),
+            );
+            out.push(
+                "CREATE FUNCTION int_to_sql(internal) RETURNS integer LANGUAGE internal \
+                 IMMUTABLE STRICT AS 'int4recv'"
+                    .into(),
+            );
+            out.push(format!(
+                "CREATE TRANSFORM FOR integer LANGUAGE plpgsql (FROM SQL WITH FUNCTION \
+                 int_from_sql(internal){})",
+                if to_sql {
+                    ", TO SQL WITH FUNCTION int_to_sql(internal)"
+                } else {
+                    ""
+                }
+            ));
+            if comment {
+                out.push("COMMENT ON TRANSFORM FOR integer LANGUAGE plpgsql IS 'as is'".into());
+            }
+        }
         if let Some(bits) = self.loose_family {
             out.push("CREATE OPERATOR FAMILY mixed_ints USING btree".into());
             let members = [
@@ -1200,6 +1277,37 @@ pub fn mutate(m: &Model, seed: u64) -> Model {
             None => Some(classes.below(16) as u8),
             Some(_) if classes.chance(25) => None,
             Some(bits) => Some(bits ^ (1 << classes.below(4))),
+        };
+    }
+    // Foreign data added, dropped, or its options, mapping or server changed.
+    let mut foreign = cast_rng(seed, 6);
+    if foreign.chance(25) {
+        m.foreign = match m.foreign {
+            None => Some(random_foreign(&mut foreign)),
+            Some(_) if foreign.chance(20) => None,
+            Some((o, map, b, c)) => match foreign.below(4) {
+                0 => Some(((o + 1) % 4, map, b, c)),
+                1 => Some((
+                    o,
+                    match map {
+                        None => Some(0),
+                        Some(0) => Some(1),
+                        Some(_) => None,
+                    },
+                    b,
+                    c,
+                )),
+                2 => Some((o, map, !b, c)),
+                _ => Some((o, map, b, !c)),
+            },
+        };
+    }
+    if foreign.chance(20) {
+        m.transform = match m.transform {
+            None => Some((foreign.chance(50), foreign.chance(30))),
+            Some(_) if foreign.chance(25) => None,
+            Some((to, c)) if foreign.chance(50) => Some((!to, c)),
+            Some((to, c)) => Some((to, !c)),
         };
     }
     // The partitions' split point moved.

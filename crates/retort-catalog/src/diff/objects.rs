@@ -44,6 +44,7 @@ pub(super) enum Obj<'a> {
     ForeignDataWrapper(&'a crate::foreign::ForeignDataWrapper),
     ForeignServer(&'a crate::foreign::ForeignServer),
     UserMapping(&'a crate::foreign::UserMapping),
+    Transform(&'a crate::transforms::Transform),
     Language(&'a crate::languages::Language),
     TsDictionary(&'a crate::textsearch::TsDictionary),
     AttachedIndex(&'a crate::partindexes::AttachedIndex),
@@ -162,6 +163,9 @@ pub(super) fn objects(c: &Catalog) -> BTreeMap<ObjKey, Obj<'_>> {
             Obj::UserMapping(v),
         );
     }
+    for ((t, l), v) in &c.transforms {
+        m.insert(ObjKey::Transform(t.clone(), l.clone()), Obj::Transform(v));
+    }
     for (k, v) in &c.languages {
         m.insert(ObjKey::Language(k.clone()), Obj::Language(v));
     }
@@ -236,6 +240,7 @@ impl<'a> Obj<'a> {
             (Obj::ForeignDataWrapper(a), Obj::ForeignDataWrapper(b)) => a == b,
             (Obj::ForeignServer(a), Obj::ForeignServer(b)) => a == b,
             (Obj::UserMapping(a), Obj::UserMapping(b)) => a == b,
+            (Obj::Transform(a), Obj::Transform(b)) => a == b,
             (Obj::Language(a), Obj::Language(b)) => a == b,
             (Obj::TsDictionary(a), Obj::TsDictionary(b)) => a == b,
             (Obj::AttachedIndex(a), Obj::AttachedIndex(b)) => a == b,
@@ -272,6 +277,7 @@ impl<'a> Obj<'a> {
             Obj::ForeignDataWrapper(x) => x.create(),
             Obj::ForeignServer(x) => x.create(),
             Obj::UserMapping(x) => x.create(),
+            Obj::Transform(x) => x.create(),
             Obj::Language(x) => x.create(),
             Obj::TsDictionary(x) => x.create(),
             Obj::AttachedIndex(x) => x.create(),
@@ -307,6 +313,7 @@ impl<'a> Obj<'a> {
             Obj::ForeignDataWrapper(x) => x.drop(),
             Obj::ForeignServer(x) => x.drop(),
             Obj::UserMapping(x) => x.drop(),
+            Obj::Transform(x) => x.drop(),
             Obj::Language(x) => x.drop(),
             Obj::TsDictionary(x) => x.drop(),
             Obj::AttachedIndex(x) => x.drop(),
@@ -387,6 +394,7 @@ impl<'a> Obj<'a> {
             (Obj::ForeignDataWrapper(n), Obj::ForeignDataWrapper(o)) => plain(Some(n.alter(o))),
             (Obj::ForeignServer(n), Obj::ForeignServer(o)) => plain(n.alter(o)),
             (Obj::UserMapping(n), Obj::UserMapping(o)) => plain(Some(n.alter(o))),
+            (Obj::Transform(n), Obj::Transform(o)) => plain(n.alter(o)),
             (Obj::Language(n), Obj::Language(o)) => plain(Some(n.alter(o))),
             (Obj::TsDictionary(n), Obj::TsDictionary(o)) => plain(n.alter(o)),
             (Obj::AttachedIndex(n), Obj::AttachedIndex(o)) => plain(n.alter(o)),

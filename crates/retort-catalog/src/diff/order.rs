@@ -29,7 +29,8 @@ pub(super) fn rank(key: &ObjKey, catalog: &Catalog) -> u8 {
         | ObjKey::Operator(..)
         | ObjKey::OpFamily(..)
         | ObjKey::OpClass(..)
-        | ObjKey::UserMapping(..) => 3,
+        | ObjKey::UserMapping(..)
+        | ObjKey::Transform(..) => 3,
         ObjKey::Sequence(_) => 4,
         ObjKey::Table(_) => 5,
         ObjKey::Column(..) | ObjKey::InheritedColumn(..) => 6,

@@ -1,0 +1,7 @@
+-- A transform no extension owns, after the functions it names (internal-language functions
+-- stand in for a language's C ones).
+CREATE FUNCTION int_from_sql(internal) RETURNS internal LANGUAGE internal IMMUTABLE STRICT AS 'int4recv';
+CREATE FUNCTION int_to_sql(internal) RETURNS integer LANGUAGE internal IMMUTABLE STRICT AS 'int4recv';
+CREATE TRANSFORM FOR integer LANGUAGE plpgsql (
+    FROM SQL WITH FUNCTION int_from_sql(internal), TO SQL WITH FUNCTION int_to_sql(internal));
+COMMENT ON TRANSFORM FOR integer LANGUAGE plpgsql IS 'integers as they are';
