@@ -21,6 +21,9 @@ pub struct AttachedIndex {
     /// The name PostgreSQL gives it when it creates it, when that can be worked out
     /// (`{partition}_{columns}_{idx|key|pkey|excl}`, 63 bytes at most, no clash).
     pub generated_name: Option<String>,
+    /// COMMENT ON INDEX (PostgreSQL gives an attached index none of its parent's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 pub(crate) fn load(
@@ -32,7 +35,8 @@ pub(crate) fn load(
                 ARRAY(SELECT a.attname::text FROM pg_attribute a \
                       WHERE a.attrelid = ci.oid AND a.attnum > 0 ORDER BY a.attnum), \
                 (SELECT con.contype::text FROM pg_constraint con \
-                 WHERE con.conrelid = pc.oid AND con.conindid = ci.oid AND con.contype IN ('p', 'u', 'x')) \
+                 WHERE con.conrelid = pc.oid AND con.conindid = ci.oid AND con.contype IN ('p', 'u', 'x')), \
+                ci.oid \
          FROM pg_inherits ih JOIN pg_class ci ON ci.oid = ih.inhrelid AND ci.relkind IN ('i', 'I') \
          JOIN pg_index x ON x.indexrelid = ci.oid \
          JOIN pg_class pc ON pc.oid = x.indrelid JOIN pg_namespace n ON n.oid = pc.relnamespace \
@@ -43,6 +47,7 @@ pub(crate) fn load(
     let rows = client
         .query(&sql, &params.as_refs())
         .map_err(query("partition indexes"))?;
+    let comments = params.comments.of("pg_class");
     let mut indexes: Vec<AttachedIndex> = rows
         .iter()
         .map(|r| {
@@ -63,6 +68,7 @@ pub(crate) fn load(
                 parent_index: QName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
                 name: r.get(4),
                 generated_name: (generated.len() <= 63).then_some(generated),
+                comment: comments.get(r.get(7)),
                 partition,
             }
         })
@@ -98,6 +104,24 @@ impl AttachedIndex {
     /// and renames it. Another index holding the name (a sibling that was given it first, and
     /// whose own block renames it afterwards) is moved out of the way first.
     pub(crate) fn create(&self) -> Vec<String> {
+        let mut out = self.rename();
+        out.extend(self.comment_change(None));
+        out
+    }
+
+    fn target(&self) -> String {
+        format!(
+            "INDEX {}.{}",
+            quote_ident(&self.partition.schema),
+            quote_ident(&self.name)
+        )
+    }
+
+    fn comment_change(&self, old: Option<&str>) -> Option<String> {
+        crate::common::comment_change(&self.target(), old, self.comment.as_deref())
+    }
+
+    fn rename(&self) -> Vec<String> {
         if self.generated_name.as_deref() == Some(self.name.as_str()) {
             return Vec::new();
         }
@@ -132,14 +156,16 @@ impl AttachedIndex {
     }
 
     pub(crate) fn alter(&self, old: &AttachedIndex) -> Option<Vec<String>> {
-        if old.name == self.name {
-            return Some(Vec::new());
+        let mut out = Vec::new();
+        if old.name != self.name {
+            out.push(format!(
+                "ALTER INDEX {}.{} RENAME TO {}",
+                quote_ident(&self.partition.schema),
+                quote_ident(&old.name),
+                quote_ident(&self.name)
+            ));
         }
-        Some(vec![format!(
-            "ALTER INDEX {}.{} RENAME TO {}",
-            quote_ident(&self.partition.schema),
-            quote_ident(&old.name),
-            quote_ident(&self.name)
-        )])
+        out.extend(self.comment_change(old.comment.as_deref()));
+        Some(out)
     }
 }

@@ -19,11 +19,6 @@ pub(crate) fn load(
              WHERE c.relkind IN ('r', 'm') AND am.amname <> 'heap' AND {f} AND {ext_class} \
            UNION ALL SELECT 'base or shell type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
              WHERE t.typtype IN ('b', 'p') AND t.typelem = 0 AND t.oid >= 16384 AND {f} AND {ext_type} \
-           UNION ALL SELECT 'attached partition index comment' FROM pg_description d \
-             JOIN pg_inherits ih ON ih.inhrelid = d.objoid \
-             JOIN pg_class c ON c.oid = ih.inhrelid AND c.relkind IN ('i', 'I') \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE d.classoid = 'pg_class'::regclass AND {f} \
            UNION ALL SELECT 'text search parser or template' FROM ( \
                SELECT prsnamespace AS ns, oid FROM pg_ts_parser \
                UNION ALL SELECT tmplnamespace, oid FROM pg_ts_template) ts \
