@@ -11,7 +11,7 @@ use retort_pg::{quote_ident, quote_literal};
 use crate::common::{acl_columns, proc_name_sql, text_array, Acl, Extras};
 use crate::error::{query, CatalogError};
 
-/// `OPTIONS (k 'v', ...)` from PostgreSQL's `k=v` text entries, in their stored order.
+/// `OPTIONS (k 'v', ...)` from PostgreSQL's `k=v` text entries.
 pub(crate) fn options_clause(options: &[String]) -> String {
     let items: Vec<String> = options
         .iter()
@@ -32,10 +32,19 @@ pub(crate) fn options_suffix(options: &[String]) -> String {
     }
 }
 
-/// The `OPTIONS (SET ..., ADD ..., DROP ...)` clause turning `old` into `new`, in the order
-/// PostgreSQL will store them (pg_dump shows that order): new entries appended are added,
-/// changed values of the same keys in the same order are set, anything else drops every old
-/// option and adds the new ones in order. None when equal.
+/// Generic options as the model keeps them: sorted by name. Their stored order means nothing
+/// (pg_dump sorts them too, so a restored database has them in another order).
+pub(crate) fn sorted_options(mut options: Vec<String>) -> Vec<String> {
+    options.sort_by(|a, b| option_name(a).cmp(option_name(b)));
+    options
+}
+
+fn option_name(o: &str) -> &str {
+    o.split_once('=').map_or(o, |(k, _)| k)
+}
+
+/// The `OPTIONS (DROP ..., SET ..., ADD ...)` clause turning `old` into `new` (both sorted by
+/// name): options gone are dropped, changed values set, new ones added. None when equal.
 pub(crate) fn options_change(old: &[String], new: &[String]) -> Option<String> {
     if old == new {
         return None;
@@ -44,27 +53,19 @@ pub(crate) fn options_change(old: &[String], new: &[String]) -> Option<String> {
         let (k, v) = o.split_once('=').unwrap_or((o, ""));
         (k.to_string(), v.to_string())
     };
-    let (old, new): (Vec<_>, Vec<_>) = (
-        old.iter().map(split).collect(),
-        new.iter().map(split).collect(),
-    );
-    let mut items = Vec::new();
-    let same_keys = old.len() <= new.len() && old.iter().zip(&new).all(|(a, b)| a.0 == b.0);
-    if same_keys {
-        for ((_, ov), (k, nv)) in old.iter().zip(&new) {
-            if ov != nv {
-                items.push(format!("SET {} {}", quote_ident(k), quote_literal(nv)));
-            }
+    let old: std::collections::BTreeMap<String, String> = old.iter().map(split).collect();
+    let new: std::collections::BTreeMap<String, String> = new.iter().map(split).collect();
+    let mut items: Vec<String> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| format!("DROP {}", quote_ident(k)))
+        .collect();
+    for (k, v) in &new {
+        match old.get(k) {
+            Some(o) if o == v => {}
+            Some(_) => items.push(format!("SET {} {}", quote_ident(k), quote_literal(v))),
+            None => items.push(format!("ADD {} {}", quote_ident(k), quote_literal(v))),
         }
-        for (k, v) in &new[old.len()..] {
-            items.push(format!("ADD {} {}", quote_ident(k), quote_literal(v)));
-        }
-    } else {
-        items.extend(old.iter().map(|(k, _)| format!("DROP {}", quote_ident(k))));
-        items.extend(
-            new.iter()
-                .map(|(k, v)| format!("ADD {} {}", quote_ident(k), quote_literal(v))),
-        );
     }
     Some(format!("OPTIONS ({})", items.join(", ")))
 }
@@ -74,7 +75,7 @@ pub(crate) fn options_change(old: &[String], new: &[String]) -> Option<String> {
 pub struct ForeignTable {
     /// The server.
     pub server: String,
-    /// Generic options, `k=v`.
+    /// Generic options, `k=v`, sorted by name.
     pub options: Vec<String>,
 }
 
@@ -98,7 +99,7 @@ pub struct ForeignDataWrapper {
     pub handler: Option<String>,
     /// VALIDATOR function.
     pub validator: Option<String>,
-    /// Generic options, `k=v`.
+    /// Generic options, `k=v`, sorted by name.
     pub options: Vec<String>,
     /// COMMENT ON FOREIGN DATA WRAPPER.
     pub comment: Option<String>,
@@ -119,7 +120,7 @@ pub struct ForeignServer {
     pub server_type: Option<String>,
     /// VERSION.
     pub version: Option<String>,
-    /// Generic options, `k=v`.
+    /// Generic options, `k=v`, sorted by name.
     pub options: Vec<String>,
     /// COMMENT ON SERVER.
     pub comment: Option<String>,
@@ -136,7 +137,7 @@ pub struct UserMapping {
     pub role: String,
     /// The server.
     pub server: String,
-    /// Generic options, `k=v`, without `password`.
+    /// Generic options, `k=v`, sorted by name, without `password`.
     pub options: Vec<String>,
     /// Whether a `password` option is set (its value is never read).
     pub password: bool,
@@ -189,7 +190,7 @@ pub(crate) fn load(
             name: r.get(0),
             handler: r.get(1),
             validator: r.get(2),
-            options: text_array(r, 3),
+            options: sorted_options(text_array(r, 3)),
             comment: comments_w.get(r.get(4)),
             acl: Acl::from_row(r, 5, params),
             owner: params.owners.then(|| r.get(7)),
@@ -204,7 +205,7 @@ pub(crate) fn load(
             wrapper: r.get(1),
             server_type: r.get(2),
             version: r.get(3),
-            options: text_array(r, 4),
+            options: sorted_options(text_array(r, 4)),
             comment: comments_s.get(r.get(5)),
             acl: Acl::from_row(r, 6, params),
             owner: params.owners.then(|| r.get(8)),
@@ -227,10 +228,11 @@ pub(crate) fn load(
             UserMapping {
                 role: r.get(0),
                 server: r.get(1),
-                options: all
-                    .into_iter()
-                    .filter(|o| !o.starts_with("password="))
-                    .collect(),
+                options: sorted_options(
+                    all.into_iter()
+                        .filter(|o| !o.starts_with("password="))
+                        .collect(),
+                ),
                 password,
             }
         })
@@ -412,10 +414,14 @@ mod tests {
     }
 
     #[test]
-    fn options_are_added_set_or_rewritten_in_order() {
+    fn options_are_dropped_set_or_added_by_name() {
         assert_eq!(
             options_clause(&v(&["host=db.internal", "port=5432"])),
             "OPTIONS (host 'db.internal', port '5432')"
+        );
+        assert_eq!(
+            sorted_options(v(&["port=1", "dbname=x", "host=y"])),
+            v(&["dbname=x", "host=y", "port=1"])
         );
         assert_eq!(options_change(&v(&["a=1"]), &v(&["a=1"])), None);
         assert_eq!(
@@ -423,8 +429,8 @@ mod tests {
             "OPTIONS (SET a '2', ADD b 'it''s')"
         );
         assert_eq!(
-            options_change(&v(&["a=1", "b=2"]), &v(&["b=2"])).unwrap(),
-            "OPTIONS (DROP a, DROP b, ADD b '2')"
+            options_change(&v(&["a=1", "b=2"]), &v(&["b=2", "c=x=y"])).unwrap(),
+            "OPTIONS (DROP a, ADD c 'x=y')"
         );
         assert_eq!(
             options_change(&v(&["a=1"]), &[]).unwrap(),

@@ -50,7 +50,7 @@ pub struct Column {
     /// PostgreSQL stores them (the order they were set in, which pg_dump shows).
     #[serde(default)]
     pub options: Vec<String>,
-    /// A foreign table's column options (`column_name=id`), in stored order.
+    /// A foreign table's column options (`column_name=id`), sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fdw_options: Vec<String>,
 }
@@ -342,7 +342,7 @@ pub(crate) fn load(
                     .get::<_, Option<String>>(13)
                     .and_then(|s| s.chars().next()),
                 options: text_array(r, 14),
-                fdw_options: text_array(r, 17),
+                fdw_options: crate::foreign::sorted_options(text_array(r, 17)),
             },
         ));
     })?;
@@ -393,7 +393,7 @@ pub(crate) fn load(
                 foreign: r.get::<_, Option<String>>(17).map(|server| {
                     crate::foreign::ForeignTable {
                         server,
-                        options: text_array(r, 18),
+                        options: crate::foreign::sorted_options(text_array(r, 18)),
                     }
                 }),
             }
