@@ -125,7 +125,13 @@ impl AttachedIndex {
         if self.generated_name.as_deref() == Some(self.name.as_str()) {
             return Vec::new();
         }
-        vec![format!(
+        vec![self.rename_block()]
+    }
+
+    /// The block that finds this index through pg_inherits, whatever it is called by then,
+    /// and gives it its name.
+    fn rename_block(&self) -> String {
+        format!(
             "DO $rename$\n\
              DECLARE r record; holder oid;\n\
              BEGIN\n\
@@ -147,7 +153,7 @@ impl AttachedIndex {
             parent = quote_literal(&self.parent_index.to_string()),
             partition = quote_literal(&self.partition.to_string()),
             name = quote_literal(&self.name),
-        )]
+        )
     }
 
     /// Nothing: it goes with its partition or its parent's index.
@@ -157,13 +163,11 @@ impl AttachedIndex {
 
     pub(crate) fn alter(&self, old: &AttachedIndex) -> Option<Vec<String>> {
         let mut out = Vec::new();
+        // Found through pg_inherits, not by its old name: a sibling created by the same script
+        // may hold that name by now (two parent indexes on one column share the generated
+        // name, and the block that names the new one moves this one out of its way).
         if old.name != self.name {
-            out.push(format!(
-                "ALTER INDEX {}.{} RENAME TO {}",
-                quote_ident(&self.partition.schema),
-                quote_ident(&old.name),
-                quote_ident(&self.name)
-            ));
+            out.push(self.rename_block());
         }
         out.extend(self.comment_change(old.comment.as_deref()));
         Some(out)
