@@ -343,7 +343,7 @@ fn rewrite(
 }
 
 /// `<table>_<column>_not_null`, cut to PostgreSQL's 63 bytes on a character boundary.
-fn not_null_check_name(table: &QName, column: &str) -> String {
+pub(crate) fn not_null_check_name(table: &QName, column: &str) -> String {
     let mut name = format!("{}_{}_not_null", table.name, column);
     while name.len() > 63 {
         name.pop();

@@ -141,6 +141,36 @@ pub fn conversion(col: &str, old: &str, new: &str) -> String {
     }
 }
 
+/// Whether converting every value of a column from `old` to `new` always succeeds and keeps
+/// the value: the in-place changes, a change to an unconstrained string type (every type
+/// writes itself as text), and the widenings among PostgreSQL's implicit casts (a smaller
+/// integer to a larger one or to numeric or floating point, real to double precision, date to
+/// a timestamp, timestamp to timestamptz). Everything else (narrowing, text to a number, an
+/// enum or a domain, json to jsonb, anything to an array) can fail on some row or change a value,
+/// and autogenerate asks for the conversion instead of guessing it.
+pub fn cast_cannot_fail(old: &str, new: &str) -> bool {
+    if rewrite_free(old, new) {
+        return true;
+    }
+    let (o, n) = (TypeSpec::parse(old), TypeSpec::parse(new));
+    if o.array || n.array {
+        return false;
+    }
+    if n.mods.is_empty() && matches!(n.base.as_str(), "text" | "varchar") {
+        return true;
+    }
+    matches!(
+        (o.base.as_str(), n.base.as_str()),
+        ("int2", "int4" | "int8" | "numeric" | "float4" | "float8")
+            | ("int4", "int8" | "numeric" | "float4" | "float8")
+            | ("int8", "numeric" | "float4" | "float8")
+            | ("float4", "float8")
+            | ("date", "timestamp" | "timestamptz")
+            | ("timestamp", "timestamptz")
+            | ("timestamptz", "timestamp")
+    ) && (n.base != "numeric" || n.mods.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +209,32 @@ mod tests {
             "c::date"
         );
         assert_eq!(conversion("c", "jsonb", "integer[]"), "c::text::integer[]");
+    }
+
+    #[test]
+    fn casts_that_cannot_fail_need_no_answer() {
+        for (old, new) in [
+            ("integer", "bigint"),
+            ("smallint", "numeric"),
+            ("integer", "text"),
+            ("public.state", "text"),
+            ("date", "timestamp with time zone"),
+            ("character varying(20)", "character varying(40)"),
+        ] {
+            assert!(cast_cannot_fail(old, new), "{old} -> {new}");
+        }
+        for (old, new) in [
+            ("bigint", "integer"),
+            ("text", "integer"),
+            ("text", "public.state"),
+            ("integer", "numeric(5,2)"),
+            ("character varying(40)", "character varying(20)"),
+            ("json", "jsonb"),
+            ("integer", "integer[]"),
+            ("text", "character varying(10)"),
+        ] {
+            assert!(!cast_cannot_fail(old, new), "{old} -> {new}");
+        }
     }
 
     #[test]

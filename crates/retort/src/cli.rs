@@ -736,6 +736,34 @@ pub struct NewArgs {
     /// default autogenerate stops and explains the expand/contract steps instead).
     #[arg(long, requires = "autogenerate")]
     pub allow_rewrite: bool,
+    /// With --autogenerate: the value of a NOT NULL column for the rows that have none: a new
+    /// NOT NULL column without a default on a table that holds rows, or a column that becomes
+    /// NOT NULL and holds NULLs. A constant (`--fill orders.status="'new'"`) is added as a
+    /// DEFAULT with NOT NULL in one statement (no rewrite), then the default is dropped; an
+    /// expression over the row's other columns (`--fill people.email="lower(login) || '@x.org'"`)
+    /// is filled by a trigger on every write and a paced, resumable batch backfill, then NOT
+    /// NULL through a validated check. Repeatable. Autogenerate stops and asks when one is needed.
+    #[arg(long, value_name = "TABLE.COLUMN=SQL", requires = "autogenerate")]
+    pub fill: Vec<String>,
+    /// With --autogenerate: the new value from the old one for a column type change whose cast
+    /// can fail or change a value (`--convert orders.qty="NULLIF(qty, '')::integer"`); the
+    /// column's name stands for its old value. Repeatable.
+    #[arg(long, value_name = "TABLE.COLUMN=SQL", requires = "autogenerate")]
+    pub convert: Vec<String>,
+    /// With --autogenerate: the old value from the new one, for the down migration of a
+    /// --convert (by default the down casts back). Repeatable.
+    #[arg(
+        long = "convert-back",
+        value_name = "TABLE.COLUMN=SQL",
+        requires = "autogenerate"
+    )]
+    pub convert_back: Vec<String>,
+    /// With --autogenerate: a rename, so that a dropped and an added column (or table) become
+    /// `ALTER TABLE ... RENAME` and keep their data: `--rename users.name=full_name` (a column),
+    /// `--rename users=people` (a table; SCHEMA.TABLE where needed). Renames are declared, never
+    /// guessed. Repeatable.
+    #[arg(long, value_name = "OLD=NEW", requires = "autogenerate")]
+    pub rename: Vec<String>,
     #[command(flatten)]
     pub desired: DesiredArgs,
     #[command(flatten)]

@@ -38,7 +38,9 @@ pub(super) fn rename_hints(
                 if shape(x) == shape(y) {
                     hints.push(format!(
                         "table {old} is dropped and {new} created with the same columns; if this is a \
-                         rename, write ALTER TABLE {old} RENAME TO {} instead to keep the data",
+                         rename, pass --rename {old}={} to `retort new --autogenerate` (it writes \
+                         ALTER TABLE {old} RENAME TO {} and keeps the data)",
+                        quote_ident(&new.name),
                         quote_ident(&new.name)
                     ));
                 }
@@ -65,7 +67,10 @@ pub(super) fn rename_hints(
                 if added.data_type == gone.data_type {
                     hints.push(format!(
                         "column {q}.{} is dropped and {} added with the same type; if this is a rename, \
-                         write ALTER TABLE {q} RENAME COLUMN {} TO {} instead to keep the data",
+                         pass --rename {q}.{}={} to `retort new --autogenerate` (it writes ALTER \
+                         TABLE {q} RENAME COLUMN {} TO {} and keeps the data)",
+                        quote_ident(&gone.name),
+                        quote_ident(&added.name),
                         quote_ident(&gone.name),
                         quote_ident(&added.name),
                         quote_ident(&gone.name),

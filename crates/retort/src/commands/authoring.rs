@@ -160,31 +160,36 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         .collect::<Result<Vec<_>, _>>()?;
     let mut later: Vec<NewMigration> = Vec::new();
     let (up, down, transactional) = if args.autogenerate {
-        // Table sizes from the database this project points at; without one, every existing
-        // table is assumed to hold data (the safe forms).
+        // Table sizes (and NULLs) from the database this project points at; without one,
+        // every existing table is assumed to hold data (the safe forms, and the questions).
         let threshold = project.config.migrations.small_table_rows.unwrap_or(10_000) as f64;
-        let sizes = if args.no_online {
-            None
-        } else {
-            let sizes = super::schema::table_sizes(global, threshold);
-            if sizes.is_none() {
-                out.note("note: no database to read table sizes from: every existing table is treated as populated (online forms)");
-            }
-            Some(sizes)
-        };
-        let populated = |t: &retort_catalog::QName| match &sizes {
-            Some(Some(big)) => big.contains(&(t.schema.clone(), t.name.clone())),
-            _ => true,
-        };
-        let (up, down, plan) = super::schema::autogenerate(
+        let live = super::schema::LiveFacts::read(global, threshold);
+        if !live.known() {
+            out.note("note: no database to read table sizes from: every existing table is treated as populated (online forms)");
+        }
+        let generated = super::schema::autogenerate(
             &project,
             out,
             &graph,
             args.to.as_deref(),
             &args.desired,
             &args.schema,
-            (!args.no_online).then_some(&populated as &dyn Fn(&retort_catalog::QName) -> bool),
+            !args.no_online,
+            &live,
+            super::schema::AnswerArgs {
+                fill: &args.fill,
+                convert: &args.convert,
+                convert_back: &args.convert_back,
+                rename: &args.rename,
+            },
         )?;
+        let super::schema::Generated {
+            up,
+            down,
+            plan,
+            fill,
+            answered,
+        } = generated;
         if up.is_empty() {
             out.note("no changes: the migrations head already matches the wanted schema; no file written");
             if out.json() {
@@ -224,6 +229,12 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             None => (up, down, Vec::new()),
         };
         let mut up_sql = String::new();
+        if !answered.is_empty() {
+            up_sql.push_str("-- answers given to autogenerate (retort new --autogenerate):\n");
+            for a in &answered {
+                up_sql.push_str(&format!("--   {a}\n"));
+            }
+        }
         for hint in &up.hints {
             up_sql.push_str(&format!("-- hint: {hint}\n"));
         }
@@ -238,8 +249,18 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         }
         let mut down_sql: String = first_down.iter().map(|s| format!("{s};\n")).collect();
         down_sql.push_str(&down.to_sql());
+        let script = |v: &[String]| v.iter().map(|s| format!("{s};\n")).collect::<String>();
+        if !fill.fill_up.is_empty() {
+            // Right after the main migration: later validations may read the filled column.
+            later.push(NewMigration {
+                message: format!("{} (fill)", args.message),
+                transactional: false,
+                up: super::lint::annotate(&script(&fill.fill_up), false),
+                down: script(&fill.fill_down),
+                ..NewMigration::default()
+            });
+        }
         if let Some(p) = &plan {
-            let script = |v: &[String]| v.iter().map(|s| format!("{s};\n")).collect::<String>();
             for (part, transactional, ups, downs) in [
                 (
                     "indexes, built concurrently",

@@ -1,0 +1,442 @@
+//! `retort new --autogenerate` on changes that need data: it stops and names each question, and
+//! with `--fill`, `--convert` and `--rename` it writes migrations that apply on a populated
+//! table while a writer keeps writing, lint clean, and leave `retort check` clean.
+
+mod project;
+
+use std::path::Path;
+
+use project::{database, retort, run};
+use retort_cluster::Cluster;
+use retort_pg::ConnConfig;
+
+fn migrations(p: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A project at `base`, upgraded, on a fresh database of `c`.
+fn project_at(
+    c: &Cluster,
+    name: &str,
+    base: &str,
+) -> (tempfile::TempDir, String, retort_pg::Client) {
+    let (url, client) = database(c, name);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    assert_eq!(run(retort(p, &url).arg("init")).0, 0);
+    std::fs::write(p.join("schema.sql"), base).unwrap();
+    let dev = c.primary_url();
+    let (code, _, err) =
+        run(retort(p, &url).args(["new", "-m", "base", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    (dir, url, client)
+}
+
+#[test]
+fn not_null_columns_on_a_populated_table_are_asked_for_and_filled_while_writes_go_on() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TYPE state AS ENUM ('new', 'done');\n\
+                CREATE TABLE items (id bigint PRIMARY KEY, name text);\n";
+    let (dir, url, mut client) = project_at(&c, "fill", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'item ' || g END \
+             FROM generate_series(1, 20000) g; ANALYZE items;",
+        )
+        .unwrap();
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TYPE state AS ENUM ('new', 'done');\n\
+         CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, state state NOT NULL, label text NOT NULL);\n",
+    )
+    .unwrap();
+    let before = migrations(p);
+    let new = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.args([
+            "new",
+            "-m",
+            "item states",
+            "--autogenerate",
+            "--dev-url",
+            &dev,
+        ]);
+        cmd.args(extra);
+        run(&mut cmd)
+    };
+    // No answers: three questions, each with its flag; nothing written.
+    let (code, _, err) = new(&[]);
+    assert_eq!(code, 1, "{err}");
+    for q in [
+        "public.items.state (public.state NOT NULL, no default) is added to a table that holds rows",
+        "--fill public.items.state=SQL",
+        "--fill public.items.label=SQL",
+        "public.items.name becomes NOT NULL and holds NULLs",
+        "--fill public.items.name=SQL",
+        "nothing was written",
+    ] {
+        assert!(err.contains(q), "{q}\n{err}");
+    }
+    assert_eq!(migrations(p), before);
+    // One answered: the other two are still asked.
+    let (code, _, err) = new(&["--fill", "items.state='new'"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("2 change(s)") && !err.contains("--fill public.items.state=SQL"),
+        "{err}"
+    );
+    // An answer to no question is refused, naming it.
+    let (code, _, err) = new(&[
+        "--fill",
+        "items.id=1",
+        "--fill",
+        "items.state='new'",
+        "--fill",
+        "items.label=x",
+        "--fill",
+        "items.name=x",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--fill items.id=1") && err.contains("needs no value"),
+        "{err}"
+    );
+    // A fill that does not work as an UPDATE is refused when the migration is written.
+    let (code, _, err) = new(&[
+        "--fill",
+        "items.state='new'",
+        "--fill",
+        "items.label=no_such_column || 'x'",
+        "--fill",
+        "items.name='nameless'",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no_such_column"), "{err}");
+    assert_eq!(migrations(p), before);
+
+    // Answered: a constant, an expression over the row, and a value for the NULLs.
+    let (code, out, err) = new(&[
+        "--fill",
+        "items.state='new'",
+        "--fill",
+        "items.label=coalesce(name, 'item') || ' #' || id",
+        "--fill",
+        "items.name='nameless'",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{out}");
+    let (main, fill) = (&files[0], &files[1]);
+    assert!(
+        main.contains("--   --fill public.items.state='new' (a constant"),
+        "{main}"
+    );
+    assert!(
+        main.contains("ALTER TABLE public.items ADD COLUMN state public.state DEFAULT ('new') NOT NULL;\nALTER TABLE public.items ALTER COLUMN state DROP DEFAULT;"),
+        "{main}"
+    );
+    assert!(
+        main.contains("ALTER TABLE public.items ADD COLUMN label text;"),
+        "{main}"
+    );
+    assert!(
+        main.contains("CREATE TRIGGER retort_fill_label BEFORE INSERT OR UPDATE ON public.items"),
+        "{main}"
+    );
+    assert!(!main.contains("SET NOT NULL"), "{main}");
+    assert!(fill.contains("-- retort:transaction off"), "{fill}");
+    assert!(
+        fill.contains("-- retort:batch\nUPDATE public.items SET label = (coalesce(name, 'item') || ' #' || id) WHERE label IS NULL;"),
+        "{fill}"
+    );
+    assert!(
+        fill.contains("UPDATE public.items SET name = ('nameless') WHERE name IS NULL;"),
+        "{fill}"
+    );
+    assert!(
+        fill.contains("ALTER TABLE public.items ALTER COLUMN label SET NOT NULL;"),
+        "{fill}"
+    );
+    // What was written lints clean.
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+
+    // Applied while a writer of the new version inserts rows that leave label and name to the
+    // database (NULL name, no label): the triggers fill them, so nothing fails and nothing is
+    // missed.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut w = retort_pg::connect(&ConnConfig::parse(&url).unwrap()).unwrap();
+            let (mut id, mut ok, mut failed) = (100_000i64, 0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                id += 1;
+                // Under the table's lock, so the shape read is the shape written to: before the
+                // main migration there is no state column; while the fill triggers are there
+                // the database fills label and name; after, this version writes them itself.
+                let mut tx = w.transaction().unwrap();
+                tx.batch_execute("LOCK TABLE items IN ROW EXCLUSIVE MODE")
+                    .unwrap();
+                let shape = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'state'), \
+                                EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'items'::regclass AND tgname = 'retort_fill_label')",
+                        &[],
+                    )
+                    .unwrap();
+                let r = match (shape.get::<_, bool>(0), shape.get::<_, bool>(1)) {
+                    (false, _) => tx.execute("INSERT INTO items (id, name) VALUES ($1, NULL)", &[&id]),
+                    (true, true) => tx.execute(
+                        "INSERT INTO items (id, name, state) VALUES ($1, NULL, 'done')",
+                        &[&id],
+                    ),
+                    (true, false) => tx.execute(
+                        "INSERT INTO items (id, name, state, label) VALUES ($1, 'late', 'done', 'late')",
+                        &[&id],
+                    ),
+                };
+                match r.and_then(|_| tx.commit()) {
+                    Ok(()) => ok += 1,
+                    Err(e) => failed.push(format!(
+                        "{:?}",
+                        e.as_db_error().map(|d| d.message().to_owned())
+                    )),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            (ok, failed)
+        })
+    };
+    // The main migration first, then writes with the fill triggers in place, then the fill.
+    let (code, _, err) = run(retort(p, &url).args(["upgrade", "+1"]));
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (written, failed) = writer.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(written > 0);
+    assert!(failed.is_empty(), "{failed:?}");
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE name IS NULL OR label IS NULL OR state IS NULL), \
+                    (SELECT label FROM items WHERE id = 7), (SELECT name || '|' || label FROM items WHERE id = 10), \
+                    count(*) FILTER (WHERE id > 100000 AND name = 'nameless' AND label = 'item #' || id) \
+             FROM items",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 0);
+    assert_eq!(row.get::<_, String>(1), "item 7 #7");
+    assert_eq!(row.get::<_, String>(2), "nameless|item #10");
+    assert!(row.get::<_, i64>(3) > 0);
+    let leftovers: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'items'::regclass AND NOT tgisinternal",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(leftovers, 0, "the fill triggers are gone");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    // Down, both, back to the base: the new columns go and name takes NULLs again.
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-2"]));
+    assert_eq!(code, 0, "{err}");
+    let cols: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0 AND NOT attisdropped",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 2);
+    client
+        .batch_execute("INSERT INTO items (id, name) VALUES (-1, NULL)")
+        .unwrap();
+}
+
+#[test]
+fn renames_are_declared_and_keep_the_data() {
+    let c = Cluster::builder().start().unwrap();
+    let base =
+        "CREATE TABLE users (id int CONSTRAINT users_pkey PRIMARY KEY, name text NOT NULL);\n\
+                CREATE INDEX users_name ON users (name);\n";
+    let (dir, url, mut client) = project_at(&c, "rename", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute("INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 50) g")
+        .unwrap();
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE people (id int CONSTRAINT users_pkey PRIMARY KEY, full_name text NOT NULL);\n\
+         CREATE INDEX users_name ON people (full_name);\n",
+    )
+    .unwrap();
+    let new = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.args(["new", "-m", "people", "--autogenerate", "--dev-url", &dev]);
+        cmd.args(extra);
+        run(&mut cmd)
+    };
+    for (bad, says) in [
+        (
+            "users.nope=full_name",
+            "public.users has no column nope in the migrations head",
+        ),
+        (
+            "nobody=people",
+            "there is no table nobody in the migrations head",
+        ),
+        ("users=folk", "the wanted schema has no table public.folk"),
+        ("users.name=other.full_name", "write NEW as a bare name"),
+    ] {
+        let (code, _, err) = new(&["--rename", bad]);
+        assert_eq!(code, 1, "{bad}: {err}");
+        assert!(err.contains(says), "{bad}: {says}\n{err}");
+    }
+    let (code, out, err) = new(&[
+        "--rename",
+        "users.name=full_name",
+        "--rename",
+        "users=people",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let file = std::fs::read_to_string(p.join(out.trim())).unwrap();
+    let up = file.split("-- retort:down").next().unwrap();
+    let column = up.find("\nALTER TABLE public.users RENAME COLUMN name TO full_name;\n");
+    let table = up.find("\nALTER TABLE public.users RENAME TO people;\n");
+    assert!(
+        column.is_some() && table.is_some() && column < table,
+        "{file}"
+    );
+    assert!(
+        up.contains("-- retort:allow rename-or-drop declared with --rename"),
+        "{file}"
+    );
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+    assert!(
+        !file.contains("DROP TABLE") && !file.contains("DROP COLUMN"),
+        "{file}"
+    );
+    assert!(
+        file.contains("--   --rename public.users.name=full_name (a rename"),
+        "{file}"
+    );
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let name: String = client
+        .query_one("SELECT full_name FROM people WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "user 7");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-1"]));
+    assert_eq!(code, 0, "{err}");
+    let name: String = client
+        .query_one("SELECT name FROM users WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "user 7");
+}
+
+#[test]
+fn a_type_change_whose_cast_can_fail_asks_for_the_conversion() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE codes (id int PRIMARY KEY, qty text);\n";
+    let (dir, url, mut client) = project_at(&c, "convert", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO codes SELECT g, CASE WHEN g % 100 = 0 THEN 'n/a' ELSE g || ' pcs' END \
+             FROM generate_series(1, 20000) g; ANALYZE codes;",
+        )
+        .unwrap();
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE codes (id int PRIMARY KEY, qty integer);\n",
+    )
+    .unwrap();
+    let before = migrations(p);
+    let new = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.args([
+            "new",
+            "-m",
+            "qty as a number",
+            "--autogenerate",
+            "--dev-url",
+            &dev,
+        ]);
+        cmd.args(extra);
+        run(&mut cmd)
+    };
+    let (code, _, err) = new(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("public.codes.qty changes from text to integer")
+            && err.contains("--convert public.codes.qty=SQL"),
+        "{err}"
+    );
+    // A conversion that does not work is refused before anything is written.
+    let (code, _, err) = new(&[
+        "--convert",
+        "codes.qty=no_such_function(qty)",
+        "--allow-rewrite",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no_such_function"), "{err}");
+    assert_eq!(migrations(p), before);
+    let (code, out, err) = new(&[
+        "--convert",
+        "codes.qty=NULLIF(regexp_replace(qty, '[^0-9]', '', 'g'), '')::integer",
+        "--convert-back",
+        "codes.qty=qty || ' pcs'",
+        "--allow-rewrite",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let file = std::fs::read_to_string(p.join(out.trim())).unwrap();
+    assert!(
+        file.contains("ALTER TABLE public.codes ALTER COLUMN qty TYPE integer USING (NULLIF(regexp_replace(qty, '[^0-9]', '', 'g'), '')::integer);"),
+        "{file}"
+    );
+    assert!(
+        file.contains("ALTER TABLE public.codes ALTER COLUMN qty TYPE text USING (qty || ' pcs');"),
+        "{file}"
+    );
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let row = client
+        .query_one(
+            "SELECT (SELECT qty FROM codes WHERE id = 7), (SELECT qty FROM codes WHERE id = 100)",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, Option<i32>>(0), Some(7));
+    assert_eq!(row.get::<_, Option<i32>>(1), None);
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-1"]));
+    assert_eq!(code, 0, "{err}");
+    let back: String = client
+        .query_one("SELECT qty FROM codes WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(back, "7 pcs");
+}
