@@ -733,7 +733,8 @@ pub fn constant_fill_statements(diff: &mut SchemaDiff, fills: &[Fill]) {
 }
 
 /// Prepends the renames to `up` and appends their undoing to `down`.
-pub fn apply_renames(up: &mut SchemaDiff, down: &mut SchemaDiff, renames: &[Rename]) {
+/// `why` is the reason the lint's rename-or-drop rule is excused, written above each rename.
+pub fn apply_renames(up: &mut SchemaDiff, down: &mut SchemaDiff, renames: &[Rename], why: &str) {
     // Columns first, by the tables' old names; then the tables.
     let mut ordered: Vec<&Rename> = renames
         .iter()
@@ -746,12 +747,7 @@ pub fn apply_renames(up: &mut SchemaDiff, down: &mut SchemaDiff, renames: &[Rena
     };
     // Declared, so the lint's "is this a rename the running application still uses" is
     // answered in the file, where review sees it.
-    let excused = |sql: String| {
-        format!(
-            "-- retort:allow rename-or-drop declared with --rename: deploy the application version \
-             that uses the new name together with this migration\n{sql}"
-        )
-    };
+    let excused = |sql: String| format!("-- retort:allow rename-or-drop {why}\n{sql}");
     let ups: Vec<Change> = ordered
         .iter()
         .map(|r| Change {
@@ -856,6 +852,117 @@ pub fn fill_steps(fills: &[Fill]) -> FillSteps {
             .push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
     }
     steps
+}
+
+/// The views that serve the shape before a set of renames while the change is expanded: one
+/// updatable, `security_invoker` view per renamed table (or table with a renamed column), named
+/// and shaped as the table was in `before`, reading the renamed table of `after`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OldShape {
+    /// CREATE SCHEMA, the views and their grants (the expand's last statements; the contract's
+    /// down).
+    pub create: Vec<String>,
+    /// DROP of the views and the schema (the contract's up).
+    pub drop: Vec<String>,
+    /// The same, IF EXISTS (first in the expand's down).
+    pub drop_if_exists: Vec<String>,
+    /// What the old shape cannot have (a column the change drops).
+    pub notes: Vec<String>,
+}
+
+/// The old shape of the tables `renames` touch, in schema `schema`. The views are granted to
+/// PUBLIC: with `security_invoker` every read and write through them is checked against the
+/// caller's own privileges on the table.
+pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: &str) -> OldShape {
+    let mut shape = OldShape::default();
+    let mut tables: Vec<QName> = renames
+        .iter()
+        .map(|r| match r {
+            Rename::Table { old, .. } => old.clone(),
+            Rename::Column { table, .. } => table.clone(),
+        })
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let s = quote_ident(schema);
+    let mut names = std::collections::BTreeSet::new();
+    for old in tables {
+        let Some(table) = before.tables.get(&old) else {
+            continue;
+        };
+        let now = renames
+            .iter()
+            .find_map(|r| match r {
+                Rename::Table { old: o, new } if *o == old => {
+                    Some(QName::new(old.schema.clone(), new.clone()))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| old.clone());
+        let Some(physical) = after.tables.get(&now) else {
+            shape.notes.push(format!(
+                "{now} is not in the wanted schema: the old shape cannot serve {old}"
+            ));
+            continue;
+        };
+        if !names.insert(old.name.clone()) {
+            shape.notes.push(format!(
+                "two renamed tables are called {} in their schemas: only the first is served in the old shape",
+                quote_ident(&old.name)
+            ));
+            continue;
+        }
+        let mut columns = Vec::new();
+        for c in &table.columns {
+            let current = renames
+                .iter()
+                .find_map(|r| match r {
+                    Rename::Column {
+                        table: t,
+                        old: o,
+                        new,
+                    } if *t == old && *o == c.name => Some(new.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| c.name.clone());
+            if !physical.columns.iter().any(|p| p.name == current) {
+                shape.notes.push(format!(
+                    "{old}.{} is gone after the change: the old shape's view leaves it out",
+                    quote_ident(&c.name)
+                ));
+                continue;
+            }
+            columns.push(if current == c.name {
+                quote_ident(&c.name)
+            } else {
+                format!("{} AS {}", quote_ident(&current), quote_ident(&c.name))
+            });
+        }
+        let view = format!("{s}.{}", quote_ident(&old.name));
+        shape.create.push(format!(
+            "CREATE VIEW {view} WITH (security_invoker = true) AS SELECT {} FROM {now}",
+            columns.join(", ")
+        ));
+        shape.create.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {view} TO PUBLIC"
+        ));
+        shape.drop.push(format!("DROP VIEW {view}"));
+        shape
+            .drop_if_exists
+            .push(format!("DROP VIEW IF EXISTS {view}"));
+    }
+    if shape.create.is_empty() {
+        return shape;
+    }
+    shape.create.insert(0, format!("CREATE SCHEMA {s}"));
+    shape
+        .create
+        .insert(1, format!("GRANT USAGE ON SCHEMA {s} TO PUBLIC"));
+    shape.drop.push(format!("DROP SCHEMA {s}"));
+    shape
+        .drop_if_exists
+        .push(format!("DROP SCHEMA IF EXISTS {s}"));
+    shape
 }
 
 /// The comment lines that record what autogenerate was told, for review.

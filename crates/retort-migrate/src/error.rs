@@ -131,6 +131,16 @@ pub enum MigrateError {
     /// A command was asked to do something the state does not allow.
     #[error("{0}")]
     Invalid(String),
+    /// `complete` found live sessions still registered under a shape its contract removes.
+    #[error(
+        "{} session(s) still use a shape the contract removes: {}",
+        sessions.len(),
+        sessions.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("; ")
+    )]
+    ShapeInUse {
+        /// The sessions.
+        sessions: Vec<crate::shape::ShapeSession>,
+    },
     /// The connection was lost while a migration ran or committed, and no new connection
     /// settled what happened to it (none was configured, or the server stayed unreachable).
     #[error("lost the connection during revision {revision} ({}): {error}; {applied} of {total} migration(s) of the run were committed before it{}; {}", file.display(), statements.map(|(d, n)| format!(", and {d} of its {n} statements are known done (it runs outside a transaction)")).unwrap_or_default(), match reconnect { Some(r) => format!("reconnecting failed: {r}"), None => "retort was not given a way to reconnect".to_owned() })]
@@ -178,9 +188,16 @@ impl MigrateError {
     /// A sentence saying what the user can do next, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
+            MigrateError::ShapeInUse { .. } => Some(
+                "those sessions registered an application version older than the change \
+                 (`use_shape`); finish rolling out the new version (or end them), then run \
+                 `retort complete` again; --force completes anyway and their queries on the old \
+                 names fail"
+                    .into(),
+            ),
             MigrateError::Parse { .. } => Some(
                 "a migration file has `-- retort:<key> <value>` header lines (revision, parents, \
-                 message, depends-on, branch-labels, transaction), then `-- retort:up` and \
+                 message, depends-on, branch-labels, transaction, phase), then `-- retort:up` and \
                  optionally `-- retort:down`"
                     .into(),
             ),

@@ -9,15 +9,33 @@ use crate::error::{Location, MigrateError};
 use retort_pg::{split_statements, Statement};
 
 /// Keys a header may hold, in the order [`Migration::render`] writes them.
-const HEADER_KEYS: [&str; 7] = [
+const HEADER_KEYS: [&str; 8] = [
     "revision",
     "parents",
     "message",
     "depends-on",
     "branch-labels",
     "transaction",
+    "phase",
     "imported",
 ];
+
+/// Which half of a two-phase (expand/contract) change a migration is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// An ordinary migration.
+    #[default]
+    Single,
+    /// `-- retort:phase expand`: the additive half, which `upgrade` runs; the application
+    /// version before it keeps working (its shape is served as views in
+    /// [`crate::shape::shape_schema`] of the parent revision).
+    Expand,
+    /// `-- retort:phase contract`: the half that removes what the old application version
+    /// used. `upgrade` stops before it; `retort complete` runs it once no session uses the
+    /// old shape, and `retort abort` undoes the expand instead.
+    Contract,
+}
 
 /// One section (`up` or `down`) of a migration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +83,8 @@ pub struct Migration {
     pub branch_labels: Vec<String>,
     /// False for `-- retort:transaction off`.
     pub transactional: bool,
+    /// `-- retort:phase`: the expand or contract half of a two-phase change.
+    pub phase: Phase,
     /// The upgrade SQL.
     pub up: Section,
     /// The downgrade SQL, when the file has a `-- retort:down` section.
@@ -93,6 +113,8 @@ pub struct NewMigration {
     pub branch_labels: Vec<String>,
     /// Whether the migration runs in a transaction.
     pub transactional: bool,
+    /// `-- retort:phase`.
+    pub phase: Phase,
     /// Up SQL (may be empty: the user fills it in).
     pub up: String,
     /// Down SQL.
@@ -147,6 +169,7 @@ impl Migration {
         let mut depends_on = Vec::new();
         let mut branch_labels = Vec::new();
         let mut transactional = true;
+        let mut phase = Phase::Single;
         let mut imported = None;
         let mut directive_lines: Vec<(&'static str, usize)> = Vec::new();
         // (which section, first SQL line, byte range start)
@@ -289,6 +312,20 @@ impl Migration {
                                 }
                             }
                         }
+                        "phase" => {
+                            phase = match value.as_str() {
+                                "expand" => Phase::Expand,
+                                "contract" => Phase::Contract,
+                                _ => {
+                                    return Err(err(
+                                        line_no,
+                                        format!(
+                                            "`-- retort:phase {value}`: write expand or contract"
+                                        ),
+                                    ))
+                                }
+                            }
+                        }
                         "imported" => imported = Some(value),
                         _ => unreachable!("HEADER_KEYS and this match list the same keys"),
                     }
@@ -339,6 +376,7 @@ impl Migration {
             depends_on,
             branch_labels,
             transactional,
+            phase,
             up,
             down,
             path: path.to_owned(),
@@ -376,6 +414,11 @@ impl NewMigration {
         }
         if !self.transactional {
             out.push_str("-- retort:transaction off\n");
+        }
+        match self.phase {
+            Phase::Single => {}
+            Phase::Expand => out.push_str("-- retort:phase expand\n"),
+            Phase::Contract => out.push_str("-- retort:phase contract\n"),
         }
         if let Some(from) = &self.imported {
             out.push_str(&format!("-- retort:imported {from}\n"));
@@ -550,6 +593,7 @@ mod tests {
             depends_on: vec!["dddddddddddd".into()],
             branch_labels: vec!["auth".into()],
             transactional: false,
+            phase: Phase::Expand,
             up: "CREATE TABLE users (id int);\r\n".into(),
             down: "DROP TABLE users;".into(),
             irreversible: false,
@@ -572,8 +616,9 @@ mod tests {
             "CREATE TABLE users (id int)"
         );
         assert_eq!(m.imported.as_deref(), Some("alembic versions/aaaa_add.py"));
-        assert_eq!(m.up.first_line, 10);
-        assert_eq!(m.up.statements(&m.path).unwrap()[0].line, 10);
+        assert_eq!(m.phase, Phase::Expand);
+        assert_eq!(m.up.first_line, 11);
+        assert_eq!(m.up.statements(&m.path).unwrap()[0].line, 11);
         let down = m.down.as_ref().unwrap();
         assert_eq!(down.statements(&m.path).unwrap()[0].sql, "DROP TABLE users");
         assert_eq!(new.file_name(), "aaaaaaaaaaaa_add_users_table.sql");

@@ -75,6 +75,9 @@ pub struct Plan {
     pub from_heads: Vec<String>,
     /// Heads after.
     pub to_heads: Vec<String>,
+    /// Contract phases the target reaches but an upgrade leaves for `retort complete` (with
+    /// everything that comes after them).
+    pub held: Vec<String>,
 }
 
 impl RevisionGraph {
@@ -515,6 +518,16 @@ impl RevisionGraph {
     ///
     /// Errors: an unresolvable target, `base` or `-N` (those are downgrades), an ambiguous `+N`.
     pub fn plan_upgrade(&self, state: &AppliedSet, target: &Target) -> Result<Plan, MigrateError> {
+        self.plan_upgrade_with(state, target, true)
+    }
+
+    /// [`RevisionGraph::plan_upgrade`], holding contract phases back (`hold_contracts`) or not.
+    pub fn plan_upgrade_with(
+        &self,
+        state: &AppliedSet,
+        target: &Target,
+        hold_contracts: bool,
+    ) -> Result<Plan, MigrateError> {
         let goal: Vec<bool> = match target {
             Target::Heads => self.ancestors(&self.head_indices(), true),
             Target::Head => self.ancestors(&[self.single_head()?], true),
@@ -556,13 +569,74 @@ impl RevisionGraph {
                 )))
             }
         };
+        // A contract phase waits for `retort complete`, and so does all that comes after it.
+        let held: Vec<usize> = (0..self.len())
+            .filter(|&i| {
+                hold_contracts
+                    && goal[i]
+                    && !state.applied[i]
+                    && self.migrations[i].phase == crate::file::Phase::Contract
+            })
+            .collect();
+        let mut goal = goal;
+        if !held.is_empty() {
+            let after = self.descendants(&held);
+            for (i, g) in goal.iter_mut().enumerate() {
+                if after[i] && !state.applied[i] {
+                    *g = false;
+                }
+            }
+        }
         let mut to_apply = Vec::new();
         for (i, (&want, &have)) in goal.iter().zip(&state.applied).enumerate() {
             if want && !have {
                 to_apply.push(i);
             }
         }
-        Ok(self.build_plan(state, Direction::Up, to_apply))
+        let mut plan = self.build_plan(state, Direction::Up, to_apply);
+        plan.held = held
+            .iter()
+            .map(|&i| self.migrations[i].revision.clone())
+            .collect();
+        Ok(plan)
+    }
+
+    /// The contract phases whose expand (and everything else they need) is applied: what
+    /// `retort complete` runs.
+    ///
+    /// Errors: none is waiting.
+    pub fn plan_complete(&self, state: &AppliedSet) -> Result<Plan, MigrateError> {
+        let ready: Vec<usize> = (0..self.len())
+            .filter(|&i| {
+                !state.applied[i]
+                    && self.migrations[i].phase == crate::file::Phase::Contract
+                    && self.parents[i]
+                        .iter()
+                        .chain(&self.deps[i])
+                        .all(|&p| state.applied[p])
+            })
+            .collect();
+        if ready.is_empty() {
+            return Err(MigrateError::Target(
+                "nothing to complete: no applied expand phase waits for its contract \
+                 (`retort upgrade` runs expand phases; `retort history` shows the phases)"
+                    .into(),
+            ));
+        }
+        Ok(self.build_plan(state, Direction::Up, ready))
+    }
+
+    /// The applied expand phases whose contract has not run: what `retort abort` undoes and
+    /// whose old shapes are still served.
+    pub fn expanded(&self, state: &AppliedSet) -> Vec<&Migration> {
+        (0..self.len())
+            .filter(|&i| {
+                state.applied[i]
+                    && self.migrations[i].phase == crate::file::Phase::Expand
+                    && !self.children[i].iter().any(|&c| state.applied[c])
+            })
+            .map(|i| &self.migrations[i])
+            .collect()
     }
 
     /// Steps that take `state` down to `target`.
@@ -755,6 +829,7 @@ impl RevisionGraph {
             steps,
             from_heads,
             to_heads,
+            held: Vec::new(),
         }
     }
 

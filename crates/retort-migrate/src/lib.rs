@@ -33,13 +33,16 @@ mod graph;
 mod lockwatch;
 mod offline;
 mod runner;
+pub mod shape;
 mod source;
 mod store;
 mod target;
 
 pub use concurrent::{invalid_indexes, InvalidIndex};
 pub use error::{Edited, Location, MigrateError, StatementFailure};
-pub use file::{checksum, is_revision_id, new_revision_id, Migration, NewMigration, Section};
+pub use file::{
+    checksum, is_revision_id, new_revision_id, Migration, NewMigration, Phase, Section,
+};
 pub use graph::{AppliedSet, Direction, EdgeKind, Plan, RevisionGraph, Step};
 pub use lockwatch::Blocker;
 pub use offline::render_script;

@@ -38,6 +38,9 @@ pub struct RunnerOptions {
     pub database: Option<retort_pg::ConnConfig>,
     /// How long to keep trying to reconnect after the connection is lost (default 30 s).
     pub reconnect_for: Duration,
+    /// Run contract phases too (a throwaway database built to the migrations' final state);
+    /// by default an upgrade stops before them and leaves them to [`MigrationRunner::complete`].
+    pub run_contracts: bool,
 }
 
 impl RunnerOptions {
@@ -66,6 +69,7 @@ impl Default for RunnerOptions {
             retry_backoff: Duration::from_millis(500),
             database: None,
             reconnect_for: Duration::from_secs(30),
+            run_contracts: false,
         }
     }
 }
@@ -247,7 +251,8 @@ impl<'a> MigrationRunner<'a> {
     /// The plan `upgrade(target)` would run now (no lock, no changes).
     pub fn plan_upgrade(&mut self, target: &Target) -> Result<Plan, MigrateError> {
         let current = self.current()?;
-        self.graph.plan_upgrade(&current.state, target)
+        self.graph
+            .plan_upgrade_with(&current.state, target, !self.options.run_contracts)
     }
 
     /// The plan `downgrade(target)` would run now (no lock, no changes).
@@ -265,7 +270,47 @@ impl<'a> MigrationRunner<'a> {
             r.locked(|runner| {
                 let current = runner.current()?;
                 runner.verify_checksums(&current.state)?;
-                let plan = runner.graph.plan_upgrade(&current.state, target)?;
+                let plan = runner.graph.plan_upgrade_with(
+                    &current.state,
+                    target,
+                    !runner.options.run_contracts,
+                )?;
+                runner.execute(plan)
+            })
+        })
+    }
+
+    /// Runs the contract phases whose expand is applied (`retort complete`). Unless
+    /// `allow_sessions`, refuses while a live session is registered under a revision older
+    /// than an expand being completed ([`crate::shape`]), naming them.
+    ///
+    /// Errors: nothing to complete, [`MigrateError::ShapeInUse`], and what `upgrade` can fail
+    /// with.
+    pub fn complete(&mut self, allow_sessions: bool) -> Result<RunReport, MigrateError> {
+        self.retrying_lost(|r| {
+            r.locked(|runner| {
+                let current = runner.current()?;
+                runner.verify_checksums(&current.state)?;
+                let plan = runner.graph.plan_complete(&current.state)?;
+                if !allow_sessions {
+                    let mut older = std::collections::BTreeSet::new();
+                    for step in &plan.steps {
+                        for expand in runner
+                            .graph
+                            .get(&step.revision)
+                            .map(|m| m.parents.clone())
+                            .unwrap_or_default()
+                        {
+                            older.extend(crate::shape::older_revisions(runner.graph, &expand));
+                        }
+                    }
+                    let older: Vec<String> = older.into_iter().collect();
+                    let sessions =
+                        crate::shape::live_sessions(runner.client, &runner.options.schema, &older)?;
+                    if !sessions.is_empty() {
+                        return Err(MigrateError::ShapeInUse { sessions });
+                    }
+                }
                 runner.execute(plan)
             })
         })

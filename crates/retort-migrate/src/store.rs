@@ -79,8 +79,9 @@ impl VersionStore {
              applied_by text NOT NULL DEFAULT current_user,\n    \
              duration_ms double precision,\n    \
              note text\n);\n\
-             CREATE INDEX IF NOT EXISTS {index} ON {history} (revision, id);\n{partial}",
+             CREATE INDEX IF NOT EXISTS {index} ON {history} (revision, id);\n{partial}{shapes}",
             partial = self.partial_sql(),
+            shapes = crate::shape::registry_sql(&self.schema),
             schema = quote_ident(&self.schema),
             version = self.table("version"),
             history = self.table("history"),

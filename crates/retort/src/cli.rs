@@ -177,6 +177,48 @@ pub enum Command {
         lock_wait: Option<String>,
     },
 
+    /// Run the contract phase of an expanded two-phase change.
+    ///
+    /// `retort upgrade` runs a change's expand phase and stops before its contract (`--
+    /// retort:phase contract`), so the application version from before keeps working through
+    /// views of its old shape. Once every instance runs the new version, `complete` runs the
+    /// contract (the old shape's views go). It refuses while a session registered under an
+    /// older revision (`SELECT retort.use_shape('REV')`, done by `retort search-path`'s helpers)
+    /// is still connected, and names those sessions.
+    Complete {
+        /// Complete even while sessions of the old version are connected (their queries on the
+        /// old names fail from then on).
+        #[arg(long)]
+        force: bool,
+        /// How long to wait for another runner's lock.
+        #[arg(long, value_name = "DURATION")]
+        lock_wait: Option<String>,
+    },
+
+    /// Undo an expanded two-phase change whose contract has not run (its down section): the
+    /// old shape is physical again, and the old application version never stopped working.
+    Abort {
+        /// The expand revision, when several are expanded.
+        #[arg(value_name = "REV")]
+        revision: Option<String>,
+        /// How long to wait for another runner's lock.
+        #[arg(long, value_name = "DURATION")]
+        lock_wait: Option<String>,
+    },
+
+    /// Print the search_path an application version uses to see its revision's shape.
+    ///
+    /// An application built at revision REV (by default the migrations' head) sets
+    /// `search_path` to this on each connection and registers the session with
+    /// `SELECT retort.use_shape('REV')`: while a later change is expanded, its tables are
+    /// served in their old shape; otherwise the schema does not exist and PostgreSQL skips it.
+    /// Example: PGOPTIONS="-c search_path=$(retort search-path)"
+    SearchPath {
+        /// The application version's revision (a unique prefix works).
+        #[arg(value_name = "REV")]
+        revision: Option<String>,
+    },
+
     /// Write a merge migration joining several heads.
     ///
     /// Example: retort merge heads -m "merge auth and billing"

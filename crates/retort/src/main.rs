@@ -77,6 +77,16 @@ fn main() -> ExitCode {
         Command::Heads => commands::status::heads(g, &out),
         Command::Branches => commands::status::branches(g, &out),
         Command::Show { revision } => commands::status::show(g, &out, revision),
+        Command::Complete { force, lock_wait } => {
+            commands::phases::complete(g, &out, *force, lock_wait.as_deref())
+        }
+        Command::Abort {
+            revision,
+            lock_wait,
+        } => commands::phases::abort(g, &out, revision.as_deref(), lock_wait.as_deref()),
+        Command::SearchPath { revision } => {
+            commands::phases::search_path(g, &out, revision.as_deref())
+        }
         Command::Stamp { targets, lock_wait } => {
             commands::stamp::stamp(g, &out, targets, lock_wait.as_deref())
         }

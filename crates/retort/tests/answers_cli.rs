@@ -280,7 +280,10 @@ fn renames_are_declared_and_keep_the_data() {
     let p = dir.path();
     let dev = c.primary_url();
     client
-        .batch_execute("INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 50) g")
+        // A small table (analyzed, under small_table_rows): a plain rename, one migration.
+        .batch_execute(
+            "INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 50) g; ANALYZE users",
+        )
         .unwrap();
     std::fs::write(
         p.join("schema.sql"),
@@ -439,4 +442,241 @@ fn a_type_change_whose_cast_can_fail_asks_for_the_conversion() {
         .unwrap()
         .get(0);
     assert_eq!(back, "7 pcs");
+}
+
+/// The revision of the only migration file whose name holds `slug`.
+fn revision_of(p: &Path, slug: &str) -> String {
+    let names: Vec<String> = migrations(p)
+        .into_iter()
+        .filter(|n| n.contains(slug))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    names[0][..12].to_owned()
+}
+
+/// An application version: a connection that selects `revision`'s shape and registers.
+fn app(url: &str, revision: &str) -> retort_pg::Client {
+    let mut c = retort_pg::connect(&ConnConfig::parse(url).unwrap()).unwrap();
+    retort_migrate::shape::use_shape(&mut c, "retort", revision).unwrap();
+    c
+}
+
+/// Writes and reads through `column` until `stop`, returning (statements that worked, failures).
+fn app_loop(
+    url: String,
+    revision: String,
+    column: &'static str,
+    first_id: i64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u64, Vec<String>)> {
+    std::thread::spawn(move || {
+        let mut c = app(&url, &revision);
+        let (mut ok, mut failed) = (0u64, Vec::new());
+        let mut id = first_id;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            id += 1;
+            let r = c
+                .execute(
+                    &format!("INSERT INTO users (id, {column}, email) VALUES ($1, $2, NULL)"),
+                    &[&id, &format!("{column} {id}")],
+                )
+                .and_then(|_| {
+                    c.execute(
+                        &format!("UPDATE users SET {column} = {column} || '!' WHERE id = $1"),
+                        &[&(id - first_id)],
+                    )
+                })
+                .and_then(|_| {
+                    c.query_one(&format!("SELECT {column} FROM users WHERE id = $1"), &[&id])
+                });
+            match r {
+                Ok(_) => ok += 1,
+                Err(e) => failed.push(format!(
+                    "{:?}",
+                    e.as_db_error().map(|d| d.message().to_owned())
+                )),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        (ok, failed)
+    })
+}
+
+#[test]
+fn a_rename_on_a_populated_table_expands_serves_both_versions_and_completes() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, email text);\n";
+    let (dir, url, mut client) = project_at(&c, "expand", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO users SELECT g, 'user ' || g, NULL FROM generate_series(1, 20000) g; ANALYZE users;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY, full_name text NOT NULL, email text);\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "full names",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+        "--rename",
+        "users.name=full_name",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("a two-phase change"), "{err}");
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{out}");
+    let (expand, contract) = (&files[0], &files[1]);
+    let schema = format!("retort_v_{old}");
+    assert!(expand.contains("-- retort:phase expand"), "{expand}");
+    assert!(
+        expand.contains("ALTER TABLE public.users RENAME COLUMN name TO full_name;"),
+        "{expand}"
+    );
+    assert!(
+        expand.contains(&format!("CREATE VIEW {schema}.users WITH (security_invoker = true) AS SELECT id, full_name AS name, email FROM public.users;")),
+        "{expand}"
+    );
+    assert!(contract.contains("-- retort:phase contract"), "{contract}");
+    assert!(
+        contract.contains(&format!("DROP VIEW {schema}.users;\nDROP SCHEMA {schema};")),
+        "{contract}"
+    );
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+    let new = revision_of(p, "_full_names.sql");
+    let (code, printed, err) = run(retort(p, &url).args(["search-path", &old[..6]]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(printed.trim(), format!("{schema}, \"$user\", public"));
+
+    // The old version runs before, during and after the expand.
+    let stop_old = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let old_app = app_loop(url.clone(), old.clone(), "name", 100_000, stop_old.clone());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("is the contract phase of a two-phase change"),
+        "{err}"
+    );
+    let (_, current, _) = run(retort(p, &url).arg("current"));
+    assert!(current.contains(&new), "the expand is applied: {current}");
+    // The new version, on its own shape (the physical table), beside the old one.
+    let stop_new = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let new_app = app_loop(
+        url.clone(),
+        revision_of(p, "contract"),
+        "full_name",
+        200_000,
+        stop_new.clone(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Each sees the other's writes under its own name.
+    let mut old_reader = app(&url, &old);
+    let seen: i64 = old_reader
+        .query_one(
+            "SELECT count(*) FROM users WHERE name LIKE 'full_name %'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(seen > 0);
+    // complete refuses while an old session is connected, naming it.
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("session(s) still use a shape the contract removes")
+            && err.contains(&format!("uses revision {old}'s shape")),
+        "{err}"
+    );
+    stop_old.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (old_ok, old_failed) = old_app.join().unwrap();
+    drop(old_reader);
+    assert!(old_ok > 0);
+    assert!(old_failed.is_empty(), "{old_failed:?}");
+    let (code, done, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    assert!(done.contains("completed"), "{done}");
+    stop_new.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (new_ok, new_failed) = new_app.join().unwrap();
+    assert!(new_ok > 0);
+    assert!(new_failed.is_empty(), "{new_failed:?}");
+    let gone: bool = client
+        .query_one("SELECT to_regnamespace($1) IS NULL", &[&schema])
+        .unwrap()
+        .get(0);
+    assert!(gone, "the old shape's schema is dropped");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing to complete"), "{err}");
+}
+
+#[test]
+fn an_expanded_rename_is_aborted_and_the_old_version_never_notices() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, email text);\n";
+    let (dir, url, mut client) = project_at(&c, "abort", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO users SELECT g, 'user ' || g, NULL FROM generate_series(1, 20000) g; ANALYZE users;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY, full_name text NOT NULL, email text);\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "full names",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+        "--rename",
+        "users.name=full_name",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let mut old_app = app(&url, &old);
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let through_view: String = old_app
+        .query_one("SELECT name FROM users WHERE id = 3", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(through_view, "user 3");
+    let (code, _, err) = run(retort(p, &url).arg("abort"));
+    assert_eq!(code, 0, "{err}");
+    let physical: String = old_app
+        .query_one("SELECT name FROM users WHERE id = 3", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(physical, "user 3");
+    let gone: bool = client
+        .query_one(
+            "SELECT to_regnamespace($1) IS NULL",
+            &[&format!("retort_v_{old}")],
+        )
+        .unwrap()
+        .get(0);
+    assert!(gone);
+    let (code, _, err) = run(retort(p, &url).arg("abort"));
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing to abort"), "{err}");
 }

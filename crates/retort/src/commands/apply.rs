@@ -152,6 +152,13 @@ pub fn run(
     if let Some(e) = wait_error {
         return Err(e);
     }
+    for held in &report.plan.held {
+        out.note(format!(
+            "note: {held} is the contract phase of a two-phase change: upgrade stops before it \
+             (and what follows it); `retort complete` runs it once no session uses the old \
+             shape, `retort abort` undoes the expand instead"
+        ));
+    }
     let after = AfterRun {
         direct: &mut direct,
         conflicts_before: &conflicts_before,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use retort_migrate::{new_revision_id, NewMigration, RevisionGraph};
+use retort_migrate::{new_revision_id, NewMigration, Phase, RevisionGraph};
 use serde_json::json;
 
 use super::project::Project;
@@ -159,6 +159,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         .map(|d| graph.resolve(d).map(|m| m.revision.clone()))
         .collect::<Result<Vec<_>, _>>()?;
     let mut later: Vec<NewMigration> = Vec::new();
+    let mut expand = false;
     let (up, down, transactional) = if args.autogenerate {
         // Table sizes (and NULLs) from the database this project points at; without one,
         // every existing table is assumed to hold data (the safe forms, and the questions).
@@ -182,6 +183,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 convert_back: &args.convert_back,
                 rename: &args.rename,
             },
+            parents.first().map(String::as_str),
         )?;
         let super::schema::Generated {
             up,
@@ -189,6 +191,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             plan,
             fill,
             answered,
+            shape,
         } = generated;
         if up.is_empty() {
             out.note("no changes: the migrations head already matches the wanted schema; no file written");
@@ -260,6 +263,14 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 ..NewMigration::default()
             });
         }
+        let contract = shape.as_ref().map(|sh| NewMigration {
+            message: format!("{} (contract)", args.message),
+            transactional: true,
+            phase: Phase::Contract,
+            up: super::lint::annotate(&script(&sh.drop), true),
+            down: script(&sh.create),
+            ..NewMigration::default()
+        });
         if let Some(p) = &plan {
             for (part, transactional, ups, downs) in [
                 (
@@ -294,6 +305,21 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 later.len()
             ));
         }
+        if let Some(c) = contract {
+            out.note(format!(
+                "note: a two-phase change: `retort upgrade` runs the expand (the application \
+                 version at {} keeps its names through views in {}; it selects them with \
+                 `retort search-path {}`), and `retort complete` runs the contract once no \
+                 session uses that shape (`retort abort` undoes the expand instead)",
+                parents.first().map(String::as_str).unwrap_or_default(),
+                retort_migrate::shape::shape_schema(
+                    parents.first().map(String::as_str).unwrap_or_default()
+                ),
+                parents.first().map(String::as_str).unwrap_or_default(),
+            ));
+            expand = true;
+            later.push(c);
+        }
         (
             up_sql,
             down_sql,
@@ -313,6 +339,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
         down,
         irreversible: false,
         imported: None,
+        phase: if expand { Phase::Expand } else { Phase::Single },
     };
     check_labels(&graph, &new.branch_labels)?;
     if later.is_empty() {

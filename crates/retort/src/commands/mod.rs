@@ -12,6 +12,7 @@ pub mod failover;
 pub mod fleet;
 pub mod graph;
 pub mod lint;
+pub mod phases;
 pub mod ping;
 pub mod project;
 pub mod replica;

@@ -241,7 +241,12 @@ pub fn migrations_head(
     let scratch = dev.scratch()?;
     let mut client = scratch.connect()?;
     let mut silent = Silent;
-    MigrationRunner::new(&mut client, graph, options.clone(), &mut silent)
+    // The migrations' final state: contract phases included.
+    let options = RunnerOptions {
+        run_contracts: true,
+        ..options.clone()
+    };
+    MigrationRunner::new(&mut client, graph, options, &mut silent)
         .upgrade(&Target::Heads)
         .context("applying the migrations to a throwaway database")?;
     Ok(introspect(&mut client, filter)?)
@@ -500,6 +505,9 @@ pub struct Generated {
     pub plan: Option<retort_catalog::OnlinePlan>,
     pub fill: FillSteps,
     pub answered: Vec<String>,
+    /// When renames on tables that hold rows make this a two-phase change: the views serving
+    /// the parent revision's shape (the expand creates them, the contract drops them).
+    pub shape: Option<datachange::OldShape>,
 }
 
 /// The answers to autogenerate's questions, as typed on the command line.
@@ -581,8 +589,12 @@ pub fn autogenerate(
     online: bool,
     live: &LiveFacts,
     answers: AnswerArgs,
+    parent: Option<&str>,
 ) -> Result<Generated> {
-    let options = project.options(None, None, None)?;
+    let options = RunnerOptions {
+        run_contracts: true,
+        ..project.options(None, None, None)?
+    };
     let filter = filter_for(project, args)?;
     let mut dev = DevServer::new(args.dev_url.as_deref(), out);
     let cache = !args.no_cache;
@@ -733,7 +745,59 @@ pub fn autogenerate(
             },
         );
     }
-    datachange::apply_renames(&mut up, &mut down, &renames);
+    // Renames on tables that hold rows break the application version still running: they
+    // become a two-phase change that serves that version's shape as views until `retort
+    // complete` (PostgreSQL 15+, for security_invoker views).
+    let shape = match parent {
+        Some(parent)
+            if online
+                && from.server_version_num >= 150_000
+                && renames.iter().any(|r| {
+                    populated(&match r {
+                        Rename::Table { old, new } => QName::new(old.schema.clone(), new.clone()),
+                        Rename::Column { table, .. } => table.clone(),
+                    })
+                }) =>
+        {
+            let before = &migrations_head_cached(graph, &options, &mut dev, &filter, cache)?.0;
+            let shape = datachange::old_shape(
+                &before.catalog,
+                &desired.catalog,
+                &renames,
+                &retort_migrate::shape::shape_schema(parent),
+            );
+            (!shape.create.is_empty()).then_some(shape)
+        }
+        _ => None,
+    };
+    let why = match (&shape, parent) {
+        (Some(_), Some(parent)) => format!(
+            "declared with --rename; the application version at {parent} keeps its names through the views in {} until `retort complete`",
+            retort_migrate::shape::shape_schema(parent)
+        ),
+        _ => "declared with --rename: deploy the application version that uses the new name together with this migration".to_owned(),
+    };
+    datachange::apply_renames(&mut up, &mut down, &renames, &why);
+    if let Some(shape) = &shape {
+        for n in &shape.notes {
+            out.note(format!("note: {n}"));
+        }
+        up.changes.push(retort_catalog::Change {
+            key: retort_catalog::ObjKey::Schema("retort old shape".into()),
+            action: retort_catalog::Action::Create,
+            statements: shape.create.clone(),
+            destructive: None,
+        });
+        down.changes.insert(
+            0,
+            retort_catalog::Change {
+                key: retort_catalog::ObjKey::Schema("retort old shape".into()),
+                action: retort_catalog::Action::Drop,
+                statements: shape.drop_if_exists.clone(),
+                destructive: None,
+            },
+        );
+    }
     tell(out, &up);
     let plan = online
         .then(|| {
@@ -746,6 +810,7 @@ pub fn autogenerate(
         plan,
         fill,
         answered: datachange::answer_comments(&renames, &matched),
+        shape,
     })
 }
 
