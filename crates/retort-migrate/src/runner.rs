@@ -134,6 +134,11 @@ pub trait Observer {
     fn should_stop(&mut self) -> Option<String> {
         None
     }
+    /// Asked before each batch of a `-- retort:batch` UPDATE, with the run's connection:
+    /// `Some(reason)` pauses the backfill a moment and asks again (standbys lagging, say).
+    fn batch_pause(&mut self, _client: &mut Client) -> Option<String> {
+        None
+    }
 }
 
 /// What the version table said about a migration whose connection was lost.
@@ -1065,9 +1070,12 @@ impl<'a> MigrationRunner<'a> {
             ..Default::default()
         };
         let observer = &mut *self.observer;
-        let mut between = |_: &mut Client| match observer.should_stop() {
+        let mut between = |client: &mut Client| match observer.should_stop() {
             Some(_) => crate::backfill::Between::Stop,
-            None => crate::backfill::Between::Go,
+            None => match observer.batch_pause(client) {
+                Some(why) => crate::backfill::Between::Pause(why),
+                None => crate::backfill::Between::Go,
+            },
         };
         let (end, progress) = crate::backfill::backfill(
             self.client,

@@ -680,3 +680,51 @@ fn an_expanded_rename_is_aborted_and_the_old_version_never_notices() {
     assert_eq!(code, 1);
     assert!(err.contains("nothing to abort"), "{err}");
 }
+
+#[test]
+fn a_fill_backfill_run_by_upgrade_pauses_while_a_standby_lags() {
+    let mut c = Cluster::builder().standbys(1).start().unwrap();
+    c.wait_until_streaming(std::time::Duration::from_secs(60))
+        .unwrap();
+    let base = "CREATE TABLE items (id bigint PRIMARY KEY, name text);\n";
+    let (dir, url, mut client) = project_at(&c, "paced", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 20000) g; ANALYZE items;",
+        )
+        .unwrap();
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE items (id bigint PRIMARY KEY, name text, label text NOT NULL);\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "labels",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+        "--fill",
+        "items.label=upper(name)",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let config = std::fs::read_to_string(p.join("retort.toml"))
+        .unwrap()
+        .replace("# max_lag = \"64MB\"", "max_lag = \"1kB\"");
+    std::fs::write(p.join("retort.toml"), config).unwrap();
+    c.set_apply_delay(0, std::time::Duration::from_millis(1500))
+        .unwrap();
+    let began = std::time::Instant::now();
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("backfill paused"), "{err}");
+    assert!(began.elapsed() >= std::time::Duration::from_millis(1500));
+    let missing: i64 = client
+        .query_one("SELECT count(*) FROM items WHERE label IS DISTINCT FROM upper(name)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(missing, 0);
+}

@@ -111,6 +111,7 @@ pub fn run(
         }
     }
     let mut observer = CliObserver::new(out);
+    observer.max_lag = rollout.max_lag;
     if let (Some(mode), Some(w)) = (rollout.wait, waiter.as_mut()) {
         observer.wait_each = Some((mode, rollout.timeout, w));
     }
@@ -369,6 +370,11 @@ struct CliObserver<'a> {
     /// `--wait-each`: wait for standbys after every migration, on this connection.
     wait_each: Option<(WaitMode, Duration, &'a mut retort_pg::Client)>,
     wait_error: Option<anyhow::Error>,
+    /// `[replicas] max_lag`: a `-- retort:batch` backfill pauses while a standby is further
+    /// behind.
+    max_lag: Option<retort_replica::MaxLag>,
+    /// The reason the backfill is paused now, said once.
+    paused_for: Option<String>,
 }
 
 impl<'a> CliObserver<'a> {
@@ -378,6 +384,8 @@ impl<'a> CliObserver<'a> {
             bar: None,
             wait_each: None,
             wait_error: None,
+            max_lag: None,
+            paused_for: None,
         }
     }
 
@@ -396,6 +404,28 @@ impl<'a> CliObserver<'a> {
 }
 
 impl Observer for CliObserver<'_> {
+    fn batch_pause(&mut self, client: &mut retort_pg::Client) -> Option<String> {
+        let max = self.max_lag?;
+        let lagging = retort_replica::Topology::read(client)
+            .map_err(|e| e.to_string())
+            .and_then(|t| retort_replica::check_lag(&t, max).map_err(|e| e.to_string()));
+        match lagging {
+            Ok(()) => {
+                if self.paused_for.take().is_some() {
+                    self.line("backfill: standbys caught up, going on".into());
+                }
+                None
+            }
+            Err(why) => {
+                if self.paused_for.as_deref() != Some(why.as_str()) {
+                    self.line(format!("backfill paused: {why}"));
+                    self.paused_for = Some(why.clone());
+                }
+                Some(why)
+            }
+        }
+    }
+
     fn waiting_for_lock(&mut self, holder: &str) {
         self.out
             .note(format!("waiting for the migration lock, held by {holder}"));
