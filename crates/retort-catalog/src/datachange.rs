@@ -780,6 +780,11 @@ pub struct FillSteps {
     pub fill_up: Vec<String>,
     /// Its down.
     pub fill_down: Vec<String>,
+    /// In a two-phase change, what the contract does (the triggers go, a constant fill's
+    /// default goes): until then the old application version's writes are filled too.
+    pub contract_up: Vec<String>,
+    /// The contract's down: the triggers and defaults back.
+    pub contract_down: Vec<String>,
 }
 
 fn cut63(mut name: String) -> String {
@@ -800,9 +805,27 @@ fn dollar_tag(body: &str) -> String {
     tag
 }
 
-/// The trigger function, trigger, backfill and NOT NULL steps for the expression fills.
-pub fn fill_steps(fills: &[Fill]) -> FillSteps {
+/// The trigger function, trigger, backfill and NOT NULL steps for the expression fills. In a
+/// `two_phase` change the triggers stay until the contract (the old application version goes on
+/// writing rows without the value), and so do constant fills' defaults.
+pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
     let mut steps = FillSteps::default();
+    if two_phase {
+        for f in fills
+            .iter()
+            .filter(|f| f.form == FillForm::Constant && f.added)
+        {
+            let col = format!(
+                "ALTER TABLE {} ALTER COLUMN {}",
+                f.column.table,
+                quote_ident(&f.column.column)
+            );
+            steps.contract_up.push(format!("{col} DROP DEFAULT"));
+            steps
+                .contract_down
+                .push(format!("{col} SET DEFAULT ({})", f.sql));
+        }
+    }
     for f in fills
         .iter()
         .filter(|f| f.form == FillForm::Expression || !f.added)
@@ -844,9 +867,20 @@ pub fn fill_steps(fills: &[Fill]) -> FillSteps {
             format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
             format!("ALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL"),
             format!("ALTER TABLE {t} DROP CONSTRAINT {check}"),
+        ]);
+        let drops = [
             format!("DROP TRIGGER {trigger} ON {t}"),
             format!("DROP FUNCTION {function}()"),
-        ]);
+        ];
+        if two_phase {
+            steps.contract_up.extend(drops);
+            let n = steps.main_up.len();
+            steps
+                .contract_down
+                .extend(steps.main_up[n - 2..].iter().cloned());
+        } else {
+            steps.fill_up.extend(drops);
+        }
         steps
             .fill_down
             .push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
@@ -963,6 +997,62 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
         .drop_if_exists
         .push(format!("DROP SCHEMA IF EXISTS {s}"));
     shape
+}
+
+/// Columns the change drops from tables that hold rows, kept until the contract: the old
+/// application version still reads and writes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeptColumns {
+    /// The columns.
+    pub columns: Vec<ColumnRef>,
+    /// `ALTER TABLE ... DROP COLUMN` for the contract.
+    pub contract_up: Vec<String>,
+    /// The contract's down: the columns back, empty (their values are gone).
+    pub contract_down: Vec<String>,
+}
+
+/// `to` with the columns `from` has and `to` drops, on tables `populated` says hold rows, kept
+/// (NOT NULL without a default relaxed, so the new version can insert without them), and the
+/// contract's statements that drop them.
+pub fn keep_dropped_columns(
+    from: &Catalog,
+    to: &Catalog,
+    populated: &dyn Fn(&QName) -> bool,
+) -> (Catalog, KeptColumns) {
+    let mut out = to.clone();
+    let mut kept = KeptColumns::default();
+    for (q, old) in &from.tables {
+        let Some(table) = out.tables.get_mut(q) else {
+            continue;
+        };
+        if old.partition_of.is_some() || old.of_type.is_some() || !populated(q) {
+            continue;
+        }
+        for c in &old.columns {
+            if table.columns.iter().any(|n| n.name == c.name) {
+                continue;
+            }
+            let mut column = c.clone();
+            if column.not_null && column.default.is_none() && column.identity.is_none() {
+                column.not_null = false;
+            }
+            table.columns.push(column);
+            let t = format!("ALTER TABLE {q}");
+            kept.contract_up
+                .push(format!("{t} DROP COLUMN {}", quote_ident(&c.name)));
+            kept.contract_down.push(format!(
+                "{t} ADD COLUMN {} {}",
+                quote_ident(&c.name),
+                c.data_type
+            ));
+            kept.columns.push(ColumnRef {
+                table: q.clone(),
+                column: c.name.clone(),
+            });
+        }
+    }
+    kept.contract_down.reverse();
+    (out, kept)
 }
 
 /// The comment lines that record what autogenerate was told, for review.

@@ -137,16 +137,33 @@ fn not_null_columns_on_a_populated_table_are_asked_for_and_filled_while_writes_g
         .lines()
         .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
         .collect();
-    assert_eq!(files.len(), 2, "{out}");
-    let (main, fill) = (&files[0], &files[1]);
+    // Two phases: the old version goes on writing rows without the new values until
+    // `retort complete`, so the triggers and the constant's default stay until the contract.
+    assert_eq!(files.len(), 3, "{out}");
+    let (main, fill, contract) = (&files[0], &files[1], &files[2]);
+    assert!(main.contains("-- retort:phase expand"), "{main}");
+    assert!(contract.contains("-- retort:phase contract"), "{contract}");
+    let contract_up = contract.split("-- retort:down").next().unwrap();
+    for s in [
+        "ALTER TABLE public.items ALTER COLUMN state DROP DEFAULT;",
+        "DROP TRIGGER retort_fill_label ON public.items;",
+        "DROP FUNCTION public.retort_fill_items_label();",
+        "DROP TRIGGER retort_fill_name ON public.items;",
+    ] {
+        assert!(contract_up.contains(s), "{s}\n{contract}");
+    }
+    assert!(!fill.contains("DROP TRIGGER"), "{fill}");
     assert!(
         main.contains("--   --fill public.items.state='new' (a constant"),
         "{main}"
     );
     assert!(
-        main.contains("ALTER TABLE public.items ADD COLUMN state public.state DEFAULT ('new') NOT NULL;\nALTER TABLE public.items ALTER COLUMN state DROP DEFAULT;"),
+        main.contains(
+            "ALTER TABLE public.items ADD COLUMN state public.state DEFAULT ('new') NOT NULL;"
+        ),
         "{main}"
     );
+    assert!(!main.contains("ALTER COLUMN state DROP DEFAULT"), "{main}");
     assert!(
         main.contains("ALTER TABLE public.items ADD COLUMN label text;"),
         "{main}"
@@ -251,11 +268,21 @@ fn not_null_columns_on_a_populated_table_are_asked_for_and_filled_while_writes_g
         )
         .unwrap()
         .get(0);
-    assert_eq!(leftovers, 0, "the fill triggers are gone");
+    assert_eq!(leftovers, 2, "the fill triggers stay until the contract");
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let leftovers: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'items'::regclass AND NOT tgisinternal",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(leftovers, 0, "the contract took the fill triggers away");
     let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
     assert_eq!(code, 0, "{out}{err}");
-    // Down, both, back to the base: the new columns go and name takes NULLs again.
-    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-2"]));
+    // Down, all three, back to the base: the new columns go and name takes NULLs again.
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-3"]));
     assert_eq!(code, 0, "{err}");
     let cols: i64 = client
         .query_one(
@@ -723,8 +750,92 @@ fn a_fill_backfill_run_by_upgrade_pauses_while_a_standby_lags() {
     assert!(err.contains("backfill paused"), "{err}");
     assert!(began.elapsed() >= std::time::Duration::from_millis(1500));
     let missing: i64 = client
-        .query_one("SELECT count(*) FROM items WHERE label IS DISTINCT FROM upper(name)", &[])
+        .query_one(
+            "SELECT count(*) FROM items WHERE label IS DISTINCT FROM upper(name)",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(missing, 0);
+}
+
+#[test]
+fn a_column_dropped_from_a_populated_table_stays_until_the_contract() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE items (id bigint PRIMARY KEY, name text, legacy text NOT NULL);\n";
+    let (dir, url, mut client) = project_at(&c, "drop", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT g, 'item ' || g, 'old' FROM generate_series(1, 20000) g; ANALYZE items;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE items (id bigint PRIMARY KEY, name text);\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "no legacy",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{out}");
+    let (expand, contract) = (&files[0], &files[1]);
+    let expand_up = expand.split("-- retort:down").next().unwrap();
+    assert!(
+        expand_up.contains("ALTER TABLE public.items ALTER COLUMN legacy DROP NOT NULL;")
+            && !expand_up.contains("DROP COLUMN"),
+        "{expand}"
+    );
+    assert!(
+        contract.contains("ALTER TABLE public.items DROP COLUMN legacy;"),
+        "{contract}"
+    );
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+    let mut old_app = app(&url, &old);
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    // The old version still reads and writes the column; the new one leaves it out.
+    old_app
+        .execute(
+            "INSERT INTO items (id, name, legacy) VALUES (-1, 'a', 'kept')",
+            &[],
+        )
+        .unwrap();
+    let legacy: String = old_app
+        .query_one("SELECT legacy FROM items WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(legacy, "old");
+    let mut new_app = app(&url, &revision_of(p, "contract"));
+    new_app
+        .execute("INSERT INTO items (id, name) VALUES (-2, 'b')", &[])
+        .unwrap();
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 1, "an old session is connected: {err}");
+    drop(old_app);
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    // Down through the contract and the expand: the column is back (empty where it was dropped).
+    let (code, _, err) = run(retort(p, &url).args(["downgrade", "-1"]));
+    assert_eq!(code, 0, "{err}");
+    let back: i64 = client
+        .query_one("SELECT count(*) FROM items WHERE legacy IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(back, 20002);
 }

@@ -191,7 +191,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             plan,
             fill,
             answered,
-            shape,
+            contract,
         } = generated;
         if up.is_empty() {
             out.note("no changes: the migrations head already matches the wanted schema; no file written");
@@ -263,12 +263,13 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 ..NewMigration::default()
             });
         }
-        let contract = shape.as_ref().map(|sh| NewMigration {
+        let views = contract.as_ref().is_some_and(|c| c.views);
+        let contract = contract.map(|c| NewMigration {
             message: format!("{} (contract)", args.message),
             transactional: true,
             phase: Phase::Contract,
-            up: super::lint::annotate(&script(&sh.drop), true),
-            down: script(&sh.create),
+            up: super::lint::annotate(&script(&c.up), true),
+            down: script(&c.down),
             ..NewMigration::default()
         });
         if let Some(p) = &plan {
@@ -306,16 +307,20 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             ));
         }
         if let Some(c) = contract {
+            let parent = parents.first().map(String::as_str).unwrap_or_default();
             out.note(format!(
-                "note: a two-phase change: `retort upgrade` runs the expand (the application \
-                 version at {} keeps its names through views in {}; it selects them with \
-                 `retort search-path {}`), and `retort complete` runs the contract once no \
-                 session uses that shape (`retort abort` undoes the expand instead)",
-                parents.first().map(String::as_str).unwrap_or_default(),
-                retort_migrate::shape::shape_schema(
-                    parents.first().map(String::as_str).unwrap_or_default()
-                ),
-                parents.first().map(String::as_str).unwrap_or_default(),
+                "note: a two-phase change: `retort upgrade` runs the expand, which the \
+                 application version at {parent} keeps working through{}; `retort complete` \
+                 runs the contract once no session of that version is connected (`retort \
+                 abort` undoes the expand instead)",
+                if views {
+                    format!(
+                        " (its old names are views in {}; it selects them with `retort search-path {parent}`)",
+                        retort_migrate::shape::shape_schema(parent)
+                    )
+                } else {
+                    String::new()
+                }
             ));
             expand = true;
             later.push(c);

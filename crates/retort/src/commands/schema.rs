@@ -505,9 +505,17 @@ pub struct Generated {
     pub plan: Option<retort_catalog::OnlinePlan>,
     pub fill: FillSteps,
     pub answered: Vec<String>,
-    /// When renames on tables that hold rows make this a two-phase change: the views serving
-    /// the parent revision's shape (the expand creates them, the contract drops them).
-    pub shape: Option<datachange::OldShape>,
+    /// When the change breaks the application version still running on a table that holds
+    /// rows: the contract phase, which `retort complete` runs.
+    pub contract: Option<Contract>,
+}
+
+/// The contract phase of a two-phase change.
+pub struct Contract {
+    pub up: Vec<String>,
+    pub down: Vec<String>,
+    /// True when the expand serves the old shape as views.
+    pub views: bool,
 }
 
 /// The answers to autogenerate's questions, as typed on the command line.
@@ -715,19 +723,51 @@ pub fn autogenerate(
             },
         );
     }
+    // A change that breaks the application version still running on a table that holds rows
+    // is written in two phases: renames (its shape served as views, PostgreSQL 15+ for
+    // security_invoker), fills (their triggers fill its writes too) and dropped columns (kept
+    // until the contract).
+    let staged = online && parent.is_some();
+    let renamed_busy = renames.iter().any(|r| {
+        populated(&match r {
+            Rename::Table { old, new } => QName::new(old.schema.clone(), new.clone()),
+            Rename::Column { table, .. } => table.clone(),
+        })
+    });
+    let views = staged && renamed_busy && from.server_version_num >= 150_000;
+    let target = |fills: &[datachange::Fill]| {
+        let filled = datachange::with_fills(&desired.catalog, fills);
+        if staged {
+            datachange::keep_dropped_columns(&from.catalog, &filled, &populated)
+        } else {
+            (filled, datachange::KeptColumns::default())
+        }
+    };
     if let Some((_, client)) = copy.as_mut() {
-        try_answers(client, &from, &desired, &mut matched)?;
+        try_answers(client, &from, &desired, &target, &mut matched)?;
     }
+    let (main_catalog, kept) = target(&matched.fills);
+    let two_phase = staged
+        && (views
+            || !kept.columns.is_empty()
+            || matched.fills.iter().any(|f| populated(&f.column.table)));
     let to_main = Snapshot {
-        catalog: datachange::with_fills(&desired.catalog, &matched.fills),
+        catalog: main_catalog,
         ..desired.clone()
     };
     let mut up = diff(&from, &to_main);
-    let mut down = diff(&desired, &from);
+    // The expand's down starts from what the expand leaves (the kept columns still there).
+    let expanded = Snapshot {
+        catalog: target(&[]).0,
+        ..desired.clone()
+    };
+    let mut down = diff(&expanded, &from);
     datachange::apply_converts(&mut up, &matched.converts)?;
     datachange::apply_converts(&mut down, &matched.converts_back)?;
-    datachange::constant_fill_statements(&mut up, &matched.fills);
-    let fill = datachange::fill_steps(&matched.fills);
+    if !two_phase {
+        datachange::constant_fill_statements(&mut up, &matched.fills);
+    }
+    let fill = datachange::fill_steps(&matched.fills, two_phase);
     if !fill.main_up.is_empty() {
         up.changes.push(retort_catalog::Change {
             key: retort_catalog::ObjKey::Schema("retort fill triggers".into()),
@@ -745,20 +785,8 @@ pub fn autogenerate(
             },
         );
     }
-    // Renames on tables that hold rows break the application version still running: they
-    // become a two-phase change that serves that version's shape as views until `retort
-    // complete` (PostgreSQL 15+, for security_invoker views).
     let shape = match parent {
-        Some(parent)
-            if online
-                && from.server_version_num >= 150_000
-                && renames.iter().any(|r| {
-                    populated(&match r {
-                        Rename::Table { old, new } => QName::new(old.schema.clone(), new.clone()),
-                        Rename::Column { table, .. } => table.clone(),
-                    })
-                }) =>
-        {
+        Some(parent) if views => {
             let before = &migrations_head_cached(graph, &options, &mut dev, &filter, cache)?.0;
             let shape = datachange::old_shape(
                 &before.catalog,
@@ -770,6 +798,18 @@ pub fn autogenerate(
         }
         _ => None,
     };
+    if staged && renamed_busy && !views {
+        out.note(
+            "note: the renames are written as plain renames: serving the old names as views \
+             needs PostgreSQL 15 or later (security_invoker)",
+        );
+    }
+    for c in &kept.columns {
+        out.note(format!(
+            "note: {c} is dropped by the contract, not now: the application version still \
+             running may read and write it until `retort complete`"
+        ));
+    }
     let why = match (&shape, parent) {
         (Some(_), Some(parent)) => format!(
             "declared with --rename; the application version at {parent} keeps its names through the views in {} until `retort complete`",
@@ -808,9 +848,31 @@ pub fn autogenerate(
         up,
         down,
         plan,
-        fill,
         answered: datachange::answer_comments(&renames, &matched),
-        shape,
+        contract: two_phase.then(|| {
+            let empty = datachange::OldShape::default();
+            let views = shape.as_ref().unwrap_or(&empty);
+            let up: Vec<String> = views
+                .drop
+                .iter()
+                .chain(&fill.contract_up)
+                .chain(&kept.contract_up)
+                .cloned()
+                .collect();
+            let down: Vec<String> = kept
+                .contract_down
+                .iter()
+                .chain(&fill.contract_down)
+                .chain(&views.create)
+                .cloned()
+                .collect();
+            Contract {
+                up,
+                down,
+                views: shape.is_some(),
+            }
+        }),
+        fill,
     })
 }
 
@@ -821,13 +883,14 @@ fn try_answers(
     client: &mut retort_pg::Client,
     from: &Snapshot,
     desired: &Snapshot,
+    target: &dyn Fn(&[datachange::Fill]) -> (retort_catalog::Catalog, datachange::KeptColumns),
     answers: &mut datachange::Answers,
 ) -> Result<()> {
     if answers.fills.is_empty() && answers.converts.is_empty() {
         return Ok(());
     }
     let trial_to = Snapshot {
-        catalog: datachange::with_fills(&desired.catalog, &answers.fills),
+        catalog: target(&answers.fills).0,
         ..desired.clone()
     };
     let mut trial = diff(from, &trial_to);
