@@ -310,10 +310,22 @@ impl<'a> MigrationRunner<'a> {
                         }
                     }
                     let older: Vec<String> = older.into_iter().collect();
-                    let sessions =
-                        crate::shape::live_sessions(runner.client, &runner.options.schema, &older)?;
-                    if !sessions.is_empty() {
-                        return Err(MigrateError::ShapeInUse { sessions });
+                    // A session that was just closed can still be listed while its backend
+                    // exits: give such sessions a moment before naming them.
+                    let patience = Instant::now();
+                    loop {
+                        let sessions = crate::shape::live_sessions(
+                            runner.client,
+                            &runner.options.schema,
+                            &older,
+                        )?;
+                        if sessions.is_empty() {
+                            break;
+                        }
+                        if patience.elapsed() >= Duration::from_secs(2) {
+                            return Err(MigrateError::ShapeInUse { sessions });
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
                     }
                 }
                 runner.execute(plan)
