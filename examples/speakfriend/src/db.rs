@@ -13,15 +13,26 @@ use crate::Config;
 
 static MIGRATIONS: Dir = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
+/// The embedded migrations (for tools and tests that run them as the app does).
+pub static MIGRATIONS_DIR: &Dir = &MIGRATIONS;
+
 /// Runs the embedded migrations on the primary (retort refuses a standby), then waits until
 /// the synchronous standbys have replayed them. Returns the WAL position after them: reads on
 /// an asynchronous standby wait for at least that, so the app never reads an older schema.
+///
+/// A release upgrades to the revision it was built at; a two-phase change's contract is left to
+/// `retort complete` (upgrade stops before it).
 pub async fn migrate(config: &Config) -> Result<Lsn> {
     let url = config.migrate_url.clone();
+    let version = config.version;
     tokio::task::spawn_blocking(move || -> Result<Lsn> {
         let graph = retort_migrate::from_embedded(&MIGRATIONS)?;
         let mut client = retort_pg::connect(&retort_pg::ConnConfig::parse(&url)?)?;
-        let report = retort_migrate::upgrade(&mut client, &graph, retort_migrate::Target::Heads)?;
+        let target = match version.revision() {
+            Some(r) => retort_migrate::Target::Named(r.to_owned()),
+            None => retort_migrate::Target::Heads,
+        };
+        let report = retort_migrate::upgrade(&mut client, &graph, target)?;
         tracing::info!(
             "migrations: {} applied, at {}",
             report.plan.steps.len(),
@@ -74,8 +85,22 @@ pub struct Note {
     pub at: String,
 }
 
+/// The revision a release was built at: its own, or the migrations' head.
+pub fn revision_of(version: crate::AppVersion) -> Result<String> {
+    if let Some(r) = version.revision() {
+        return Ok(r.to_owned());
+    }
+    let graph = retort_migrate::from_embedded(&MIGRATIONS)?;
+    match graph.heads().as_slice() {
+        [one] => Ok(one.revision.clone()),
+        many => bail!("the embedded migrations have {} heads", many.len()),
+    }
+}
+
 /// The app's connections (its own role) and the password store.
 pub struct Db {
+    /// The notes column of this release (`text`, or `body` before the rename).
+    notes_column: &'static str,
     primary: Client,
     replica: Option<Client>,
     store: ShadowStore,
@@ -93,13 +118,30 @@ pub enum Login {
 }
 
 impl Db {
+    /// Connects as the app's role. Each connection selects this release's shape of the tables
+    /// (`search_path`: while a later change is expanded, the release before it reads views of
+    /// its old names), and the primary's registers the session, so `retort complete` waits
+    /// while this release still runs (a standby is read-only: it only sets the path).
     pub async fn connect(config: &Config, schema_lsn: Lsn) -> Result<Db> {
+        let revision = revision_of(config.version)?;
         let primary = connect(&config.primary_url).await?;
+        primary
+            .batch_execute(&retort_migrate::shape::use_shape_sql("retort", &revision))
+            .await?;
         let replica = match &config.replica_url {
-            Some(u) => Some(connect(u).await?),
+            Some(u) => {
+                let r = connect(u).await?;
+                r.batch_execute(&format!(
+                    "SET search_path = {}",
+                    retort_migrate::shape::search_path(&revision)
+                ))
+                .await?;
+                Some(r)
+            }
             None => None,
         };
         Ok(Db {
+            notes_column: config.version.notes_column(),
             primary,
             replica,
             store: ShadowStore::new("shadow"),
@@ -183,7 +225,10 @@ impl Db {
         }
         self.primary
             .execute(
-                "INSERT INTO notes (username, body) VALUES ($1, $2)",
+                &format!(
+                    "INSERT INTO notes (username, {}) VALUES ($1, $2)",
+                    self.notes_column
+                ),
                 &[&username, &body],
             )
             .await?;
@@ -230,8 +275,11 @@ impl Db {
         };
         let rows = client
             .query(
-                "SELECT body, to_char(created_at, 'YYYY-MM-DD HH24:MI:SS') FROM notes \
-                 WHERE username = $1 ORDER BY id DESC LIMIT 100",
+                &format!(
+                    "SELECT {}, to_char(created_at, 'YYYY-MM-DD HH24:MI:SS') FROM notes \
+                     WHERE username = $1 ORDER BY id DESC LIMIT 100",
+                    self.notes_column
+                ),
                 &[&username],
             )
             .await?;

@@ -28,9 +28,42 @@ use axum::Router;
 use axum_extra::extract::cookie::Key;
 use minijinja::Environment;
 
+/// Which release of the app this process is. The current release reads and writes
+/// `notes.text`; the one before it wrote `notes.body`. The rename is a two-phase migration
+/// (`5e1f0a7c3b21`, expand; `5e1f0a7c3b22`, contract): while it is expanded, the previous
+/// release keeps its names through views it selects with `search_path`. The example keeps the
+/// previous release's notes SQL so that its tests can run both side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppVersion {
+    /// This release, built at the migrations' head.
+    Current,
+    /// The release before `notes.body` became `notes.text`, built at revision 4befb220dd4b.
+    BeforeNotesText,
+}
+
+impl AppVersion {
+    /// The revision this release was built at: None for the migrations' head.
+    pub fn revision(self) -> Option<&'static str> {
+        match self {
+            AppVersion::Current => None,
+            AppVersion::BeforeNotesText => Some("4befb220dd4b"),
+        }
+    }
+
+    /// The notes column this release reads and writes.
+    pub fn notes_column(self) -> &'static str {
+        match self {
+            AppVersion::Current => "text",
+            AppVersion::BeforeNotesText => "body",
+        }
+    }
+}
+
 /// Where the app's databases are and how it behaves.
 #[derive(Clone)]
 pub struct Config {
+    /// Which release this process is (the current one, except in the two-version tests).
+    pub version: AppVersion,
     /// A role that may run the migrations (owner of the schema).
     pub migrate_url: String,
     /// The app's own role on the primary (writes, logins).
@@ -147,6 +180,7 @@ pub fn throwaway_cluster(
         )
     };
     let config = Config {
+        version: AppVersion::Current,
         migrate_url: cluster.primary_url(),
         primary_url: app(0),
         replica_url: Some(app(2)),

@@ -39,6 +39,7 @@ async fn main() -> Result<()> {
     let (config, cluster) = match env("SPEAKFRIEND_PRIMARY_URL") {
         Some(primary) => (
             Config {
+                version: speakfriend::AppVersion::Current,
                 migrate_url: env("SPEAKFRIEND_MIGRATE_URL").unwrap_or_else(|| primary.clone()),
                 primary_url: primary,
                 replica_url: env("SPEAKFRIEND_REPLICA_URL"),
