@@ -483,7 +483,7 @@ fn an_old_and_a_new_release_share_the_database_while_a_rename_expands_and_comple
 
 /// `retort complete` on the example's embedded migrations.
 fn complete(url: &str) -> Result<retort_migrate::RunReport, retort_migrate::MigrateError> {
-    let graph = retort_migrate::from_embedded(&speakfriend::db::MIGRATIONS_DIR).unwrap();
+    let graph = retort_migrate::from_embedded(speakfriend::db::MIGRATIONS_DIR).unwrap();
     let mut client = retort_pg::connect(&retort_pg::ConnConfig::parse(url).unwrap()).unwrap();
     let mut silent = retort_migrate::Silent;
     retort_migrate::MigrationRunner::new(
