@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod adopt;
+pub mod answers;
 pub mod apply;
 pub mod authoring;
 pub mod backfill;

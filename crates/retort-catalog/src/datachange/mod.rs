@@ -1,0 +1,66 @@
+//! Changes that need data: what autogenerate must ask before it writes a migration, and what it
+//! writes once it is answered.
+//!
+//! A schema diff knows shapes, not values. Three kinds of change need values it cannot know:
+//! a NOT NULL column without a default added to a table that holds rows, a NOT NULL set on a
+//! column that holds NULLs, and a type change whose cast can fail or change a value. Renames
+//! are a fourth: a dropped column and an added one look the same as a rename, and guessing
+//! wrong loses the data, so renames are declared, never guessed.
+//!
+//! This module is the sans-IO part: parsing the answers (`--fill`, `--convert`,
+//! `--convert-back`, `--rename`), finding the questions in two catalogs, and the SQL the answers
+//! become. The few facts that need a database (which tables hold rows, whether a column holds
+//! NULLs, whether a fill value is a constant PostgreSQL can store without rewriting the table)
+//! come in as closures or through [`probe_fill`], which runs on a throwaway copy of the
+//! migrations head, never on the user's database.
+
+use std::fmt;
+
+use retort_pg::quote_ident;
+
+use crate::name::QName;
+
+mod names;
+mod phases;
+mod questions;
+mod render;
+
+pub use names::*;
+pub use phases::*;
+pub use questions::*;
+pub use render::*;
+
+/// A column named on the command line, resolved against a catalog.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ColumnRef {
+    /// The table.
+    pub table: QName,
+    /// The column.
+    pub column: String,
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.table, quote_ident(&self.column))
+    }
+}
+
+/// What is wrong with an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag} {text}: {why}")]
+pub struct AnswerError {
+    /// The flag (`--fill`, `--rename`, ...).
+    pub flag: &'static str,
+    /// The value as given.
+    pub text: String,
+    /// What is wrong and what to write instead.
+    pub why: String,
+}
+
+pub(crate) fn answer_error(flag: &'static str, text: &str, why: impl Into<String>) -> AnswerError {
+    AnswerError {
+        flag,
+        text: text.to_owned(),
+        why: why.into(),
+    }
+}

@@ -1,0 +1,175 @@
+//! Two phases: the old shape served as views while renames are expanded, and dropped columns
+//! kept until the contract.
+
+use retort_pg::quote_ident;
+
+use super::{ColumnRef, Rename};
+use crate::catalog::Catalog;
+use crate::name::QName;
+
+/// The views that serve the shape before a set of renames while the change is expanded: one
+/// updatable, `security_invoker` view per renamed table (or table with a renamed column), named
+/// and shaped as the table was in `before`, reading the renamed table of `after`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OldShape {
+    /// CREATE SCHEMA, the views and their grants (the expand's last statements; the contract's
+    /// down).
+    pub create: Vec<String>,
+    /// DROP of the views and the schema (the contract's up).
+    pub drop: Vec<String>,
+    /// The same, IF EXISTS (first in the expand's down).
+    pub drop_if_exists: Vec<String>,
+    /// What the old shape cannot have (a column the change drops).
+    pub notes: Vec<String>,
+}
+
+/// The old shape of the tables `renames` touch, in schema `schema`. The views are granted to
+/// PUBLIC: with `security_invoker` every read and write through them is checked against the
+/// caller's own privileges on the table.
+pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: &str) -> OldShape {
+    let mut shape = OldShape::default();
+    let mut tables: Vec<QName> = renames
+        .iter()
+        .map(|r| match r {
+            Rename::Table { old, .. } => old.clone(),
+            Rename::Column { table, .. } => table.clone(),
+        })
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let s = quote_ident(schema);
+    let mut names = std::collections::BTreeSet::new();
+    for old in tables {
+        let Some(table) = before.tables.get(&old) else {
+            continue;
+        };
+        let now = renames
+            .iter()
+            .find_map(|r| match r {
+                Rename::Table { old: o, new } if *o == old => {
+                    Some(QName::new(old.schema.clone(), new.clone()))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| old.clone());
+        let Some(physical) = after.tables.get(&now) else {
+            shape.notes.push(format!(
+                "{now} is not in the wanted schema: the old shape cannot serve {old}"
+            ));
+            continue;
+        };
+        if !names.insert(old.name.clone()) {
+            shape.notes.push(format!(
+                "two renamed tables are called {} in their schemas: only the first is served in the old shape",
+                quote_ident(&old.name)
+            ));
+            continue;
+        }
+        let mut columns = Vec::new();
+        for c in &table.columns {
+            let current = renames
+                .iter()
+                .find_map(|r| match r {
+                    Rename::Column {
+                        table: t,
+                        old: o,
+                        new,
+                    } if *t == old && *o == c.name => Some(new.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| c.name.clone());
+            if !physical.columns.iter().any(|p| p.name == current) {
+                shape.notes.push(format!(
+                    "{old}.{} is gone after the change: the old shape's view leaves it out",
+                    quote_ident(&c.name)
+                ));
+                continue;
+            }
+            columns.push(if current == c.name {
+                quote_ident(&c.name)
+            } else {
+                format!("{} AS {}", quote_ident(&current), quote_ident(&c.name))
+            });
+        }
+        let view = format!("{s}.{}", quote_ident(&old.name));
+        shape.create.push(format!(
+            "CREATE VIEW {view} WITH (security_invoker = true) AS SELECT {} FROM {now}",
+            columns.join(", ")
+        ));
+        shape.create.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {view} TO PUBLIC"
+        ));
+        shape.drop.push(format!("DROP VIEW {view}"));
+        shape
+            .drop_if_exists
+            .push(format!("DROP VIEW IF EXISTS {view}"));
+    }
+    if shape.create.is_empty() {
+        return shape;
+    }
+    shape.create.insert(0, format!("CREATE SCHEMA {s}"));
+    shape
+        .create
+        .insert(1, format!("GRANT USAGE ON SCHEMA {s} TO PUBLIC"));
+    shape.drop.push(format!("DROP SCHEMA {s}"));
+    shape
+        .drop_if_exists
+        .push(format!("DROP SCHEMA IF EXISTS {s}"));
+    shape
+}
+
+/// Columns the change drops from tables that hold rows, kept until the contract: the old
+/// application version still reads and writes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeptColumns {
+    /// The columns.
+    pub columns: Vec<ColumnRef>,
+    /// `ALTER TABLE ... DROP COLUMN` for the contract.
+    pub contract_up: Vec<String>,
+    /// The contract's down: the columns back, empty (their values are gone).
+    pub contract_down: Vec<String>,
+}
+
+/// `to` with the columns `from` has and `to` drops, on tables `populated` says hold rows, kept
+/// (NOT NULL without a default relaxed, so the new version can insert without them), and the
+/// contract's statements that drop them.
+pub fn keep_dropped_columns(
+    from: &Catalog,
+    to: &Catalog,
+    populated: &dyn Fn(&QName) -> bool,
+) -> (Catalog, KeptColumns) {
+    let mut out = to.clone();
+    let mut kept = KeptColumns::default();
+    for (q, old) in &from.tables {
+        let Some(table) = out.tables.get_mut(q) else {
+            continue;
+        };
+        if old.partition_of.is_some() || old.of_type.is_some() || !populated(q) {
+            continue;
+        }
+        for c in &old.columns {
+            if table.columns.iter().any(|n| n.name == c.name) {
+                continue;
+            }
+            let mut column = c.clone();
+            if column.not_null && column.default.is_none() && column.identity.is_none() {
+                column.not_null = false;
+            }
+            table.columns.push(column);
+            let t = format!("ALTER TABLE {q}");
+            kept.contract_up
+                .push(format!("{t} DROP COLUMN {}", quote_ident(&c.name)));
+            kept.contract_down.push(format!(
+                "{t} ADD COLUMN {} {}",
+                quote_ident(&c.name),
+                c.data_type
+            ));
+            kept.columns.push(ColumnRef {
+                table: q.clone(),
+                column: c.name.clone(),
+            });
+        }
+    }
+    kept.contract_down.reverse();
+    (out, kept)
+}

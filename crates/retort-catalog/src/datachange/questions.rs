@@ -1,0 +1,338 @@
+//! The questions two catalogs raise, and the answers matched to them.
+
+use retort_pg::quote_ident;
+
+use super::{answer_error, resolve_column, AnswerError, ColumnRef, RawAnswer};
+use crate::catalog::Catalog;
+use crate::name::QName;
+
+/// A question autogenerate cannot answer itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// A NOT NULL column without a default is added to a table that holds rows.
+    FillAdded {
+        /// The column.
+        column: ColumnRef,
+        /// Its type.
+        data_type: String,
+    },
+    /// A column becomes NOT NULL and holds NULLs.
+    FillNulls {
+        /// The column.
+        column: ColumnRef,
+    },
+    /// A column's type changes, on a table that holds rows, with a cast that can fail or
+    /// change a value.
+    Convert {
+        /// The column.
+        column: ColumnRef,
+        /// The type it has.
+        old_type: String,
+        /// The type it gets.
+        new_type: String,
+    },
+}
+
+impl Question {
+    /// The column asked about.
+    pub fn column(&self) -> &ColumnRef {
+        match self {
+            Question::FillAdded { column, .. }
+            | Question::FillNulls { column }
+            | Question::Convert { column, .. } => column,
+        }
+    }
+
+    /// The flag that answers it.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Question::FillAdded { .. } | Question::FillNulls { .. } => "--fill",
+            Question::Convert { .. } => "--convert",
+        }
+    }
+
+    /// What is asked and how to answer it, in one sentence.
+    pub fn describe(&self) -> String {
+        let c = self.column();
+        match self {
+            Question::FillAdded { data_type, .. } => format!(
+                "{c} ({data_type} NOT NULL, no default) is added to a table that holds rows: the \
+                 rows need a value; answer with --fill {c}=SQL (a constant, or an expression over \
+                 the row's other columns)"
+            ),
+            Question::FillNulls { .. } => format!(
+                "{c} becomes NOT NULL and holds NULLs: answer with --fill {c}=SQL (the value for \
+                 the rows where it is NULL; a constant or an expression over the row's other columns)"
+            ),
+            Question::Convert {
+                old_type, new_type, ..
+            } => format!(
+                "{c} changes from {old_type} to {new_type} on a table that holds rows, and that \
+                 cast can fail or change a value: answer with --convert {c}=SQL (the new value \
+                 from the old, e.g. --convert {c}=\"CASE WHEN {col} ~ '^[0-9]+$' THEN {col}::integer END\"), \
+                 and --convert-back {c}=SQL for the down migration",
+                col = quote_ident(&c.column)
+            ),
+        }
+    }
+}
+
+/// What the caller knows about the live database.
+pub struct Facts<'a> {
+    /// Whether a table (named as in the migrations head, after renames) holds rows.
+    pub populated: &'a dyn Fn(&QName) -> bool,
+    /// Whether a column holds NULLs: None when that could not be told.
+    pub holds_nulls: &'a dyn Fn(&ColumnRef) -> Option<bool>,
+}
+
+/// The questions found, and what could not be checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Questions {
+    /// To be answered before anything is written.
+    pub asked: Vec<Question>,
+    /// Things autogenerate could not tell (no database, a check that failed).
+    pub notes: Vec<String>,
+}
+
+/// A column a `--fill` can answer: added NOT NULL without a default, or made NOT NULL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FillCandidate {
+    column: ColumnRef,
+    data_type: String,
+    added: bool,
+}
+
+fn fill_candidates(from: &Catalog, to: &Catalog) -> Vec<FillCandidate> {
+    let mut out = Vec::new();
+    for (q, t) in &to.tables {
+        let Some(o) = from.tables.get(q) else {
+            continue;
+        };
+        // A partition's columns are its parent's: asked (and filled) once, there.
+        if t.partition_of.is_some() {
+            continue;
+        }
+        for n in &t.columns {
+            if !n.not_null || n.identity.is_some() || n.generated.is_some() {
+                continue;
+            }
+            let column = ColumnRef {
+                table: q.clone(),
+                column: n.name.clone(),
+            };
+            match o.columns.iter().find(|c| c.name == n.name) {
+                None if n.default.is_none() => out.push(FillCandidate {
+                    column,
+                    data_type: n.data_type.clone(),
+                    added: true,
+                }),
+                Some(c) if !c.not_null && c.generated.is_none() => out.push(FillCandidate {
+                    column,
+                    data_type: n.data_type.clone(),
+                    added: false,
+                }),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Kept columns whose type changes: (column, old type, new type).
+fn type_changes(from: &Catalog, to: &Catalog) -> Vec<(ColumnRef, String, String)> {
+    let mut out = Vec::new();
+    for (q, t) in &to.tables {
+        let Some(o) = from.tables.get(q) else {
+            continue;
+        };
+        if t.partition_of.is_some() {
+            continue;
+        }
+        for n in &t.columns {
+            let Some(c) = o.columns.iter().find(|c| c.name == n.name) else {
+                continue;
+            };
+            if c.data_type != n.data_type && c.generated.is_none() && n.generated.is_none() {
+                out.push((
+                    ColumnRef {
+                        table: q.clone(),
+                        column: n.name.clone(),
+                    },
+                    c.data_type.clone(),
+                    n.data_type.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The questions turning `from` (the migrations head, after renames) into `to` raises.
+pub fn questions(from: &Catalog, to: &Catalog, facts: &Facts) -> Questions {
+    let mut q = Questions::default();
+    for f in fill_candidates(from, to) {
+        if !(facts.populated)(&f.column.table) {
+            continue;
+        }
+        if f.added {
+            q.asked.push(Question::FillAdded {
+                column: f.column,
+                data_type: f.data_type,
+            });
+            continue;
+        }
+        match (facts.holds_nulls)(&f.column) {
+            Some(true) => q.asked.push(Question::FillNulls { column: f.column }),
+            Some(false) => {}
+            None => q.notes.push(format!(
+                "could not tell whether {} holds NULLs; if it does, SET NOT NULL fails when the \
+                 migration runs (rolled back): --fill {}=SQL fills them first",
+                f.column, f.column
+            )),
+        }
+    }
+    for (column, old, new) in type_changes(from, to) {
+        if (facts.populated)(&column.table) && !crate::typechange::cast_cannot_fail(&old, &new) {
+            q.asked.push(Question::Convert {
+                column,
+                old_type: old,
+                new_type: new,
+            });
+        }
+    }
+    q
+}
+
+/// How a fill value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FillForm {
+    /// A value PostgreSQL stores once for every existing row (a non-volatile expression that
+    /// names no column): the column is added with it as its DEFAULT and NOT NULL in one
+    /// statement, which rewrites nothing, and the default is dropped after.
+    Constant,
+    /// Anything else: a trigger fills the column on every write while a paced batch backfill
+    /// fills the existing rows; then NOT NULL through a validated check.
+    Expression,
+}
+
+/// A `--fill` matched to its column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    /// The column.
+    pub column: ColumnRef,
+    /// The SQL as given.
+    pub sql: String,
+    /// Its type in the wanted schema.
+    pub data_type: String,
+    /// True when the column is new (else it exists and becomes NOT NULL).
+    pub added: bool,
+    /// How it is written (decided by [`probe_fill`]).
+    pub form: FillForm,
+}
+
+/// A `--convert` or `--convert-back` matched to its column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Convert {
+    /// The column.
+    pub column: ColumnRef,
+    /// The SQL: the new value from the old one (the column's name stands for the old value).
+    pub sql: String,
+}
+
+/// The answers, matched to the changes of `from` -> `to`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// `--fill`s, each [`FillForm::Expression`] until probed.
+    pub fills: Vec<Fill>,
+    /// `--convert`s.
+    pub converts: Vec<Convert>,
+    /// `--convert-back`s.
+    pub converts_back: Vec<Convert>,
+}
+
+/// Matches raw answers to the changes `from` -> `to` makes. An answer to a question that is
+/// not there (a typo, a column that needs no value) is an error, so that nothing given is
+/// silently ignored.
+pub fn match_answers(
+    from: &Catalog,
+    to: &Catalog,
+    fills: &[(String, RawAnswer)],
+    converts: &[(String, RawAnswer)],
+    converts_back: &[(String, RawAnswer)],
+) -> Result<Answers, AnswerError> {
+    let candidates = fill_candidates(from, to);
+    let retyped = type_changes(from, to);
+    let mut answers = Answers::default();
+    for (text, raw) in fills {
+        let column = resolve_column(to, &raw.name)
+            .map_err(|w| answer_error("--fill", text, format!("{w} in the wanted schema")))?;
+        let Some(c) = candidates.iter().find(|c| c.column == column) else {
+            return Err(answer_error(
+                "--fill",
+                text,
+                format!(
+                    "{column} needs no value: --fill answers a NOT NULL column without a default \
+                     added to an existing table, or a column that becomes NOT NULL"
+                ),
+            ));
+        };
+        if answers.fills.iter().any(|f| f.column == column) {
+            return Err(answer_error(
+                "--fill",
+                text,
+                format!("{column} is filled twice"),
+            ));
+        }
+        answers.fills.push(Fill {
+            column,
+            sql: raw.sql.clone(),
+            data_type: c.data_type.clone(),
+            added: c.added,
+            form: FillForm::Expression,
+        });
+    }
+    for (flag, list, into) in [
+        ("--convert", converts, &mut answers.converts),
+        ("--convert-back", converts_back, &mut answers.converts_back),
+    ] {
+        for (text, raw) in list {
+            let column = resolve_column(to, &raw.name)
+                .map_err(|w| answer_error(flag, text, format!("{w} in the wanted schema")))?;
+            if !retyped.iter().any(|(c, _, _)| *c == column) {
+                return Err(answer_error(
+                    flag,
+                    text,
+                    format!("{column} keeps its type: {flag} answers a column type change"),
+                ));
+            }
+            if into.iter().any(|c: &Convert| c.column == column) {
+                return Err(answer_error(
+                    flag,
+                    text,
+                    format!("{column} is answered twice"),
+                ));
+            }
+            into.push(Convert {
+                column,
+                sql: raw.sql.clone(),
+            });
+        }
+    }
+    Ok(answers)
+}
+
+/// The questions no answer covers.
+pub fn unanswered<'q>(questions: &'q Questions, answers: &Answers) -> Vec<&'q Question> {
+    questions
+        .asked
+        .iter()
+        .filter(|q| match q {
+            Question::FillAdded { column, .. } | Question::FillNulls { column } => {
+                !answers.fills.iter().any(|f| &f.column == column)
+            }
+            Question::Convert { column, .. } => {
+                !answers.converts.iter().any(|c| &c.column == column)
+            }
+        })
+        .collect()
+}

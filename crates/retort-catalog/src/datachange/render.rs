@@ -1,0 +1,364 @@
+//! What the answers become: the wanted catalog adjusted, conversions, renames, the fill
+//! triggers and backfills, the comments that record the answers, and the probe that decides a
+//! fill's form.
+
+use retort_pg::{quote_ident, Client};
+
+use super::{answer_error, AnswerError, Answers, Convert, Fill, FillForm, Rename};
+use crate::catalog::Catalog;
+use crate::diff::{Action, Change, SchemaDiff};
+use crate::name::{ObjKey, QName};
+
+/// `to` with each fill's column as the main migration creates it: a constant fill's column
+/// with the value as its DEFAULT (dropped again by [`constant_fill_statements`]), an expression
+/// fill's column nullable (made NOT NULL by the fill migration).
+pub fn with_fills(to: &Catalog, fills: &[Fill]) -> Catalog {
+    let mut out = to.clone();
+    for f in fills {
+        let Some(table) = out.tables.get_mut(&f.column.table) else {
+            continue;
+        };
+        let Some(col) = table.columns.iter_mut().find(|c| c.name == f.column.column) else {
+            continue;
+        };
+        match f.form {
+            FillForm::Constant if f.added => col.default = Some(format!("({})", f.sql)),
+            _ => col.not_null = false,
+        }
+    }
+    out
+}
+
+/// Rewrites each answered column's `ALTER COLUMN ... TYPE ... USING` in `diff` to use the
+/// answer's SQL. Errors when the diff changes that column's type some other way.
+pub fn apply_converts(diff: &mut SchemaDiff, converts: &[Convert]) -> Result<(), AnswerError> {
+    for c in converts {
+        let prefix = format!(
+            "ALTER TABLE {} ALTER COLUMN {} TYPE ",
+            c.column.table,
+            quote_ident(&c.column.column)
+        );
+        let statement = diff
+            .changes
+            .iter_mut()
+            .flat_map(|ch| ch.statements.iter_mut())
+            .find(|s| s.starts_with(&prefix));
+        let Some(s) = statement else {
+            return Err(answer_error(
+                "--convert",
+                &format!("{}={}", c.column, c.sql),
+                "the diff does not change this column with ALTER COLUMN ... TYPE (it re-creates \
+                 the column or its table); write this migration by hand",
+            ));
+        };
+        let kept = match s.find(" USING ") {
+            Some(i) => s[..i].to_owned(),
+            None => s.clone(),
+        };
+        *s = format!("{kept} USING ({})", c.sql);
+    }
+    Ok(())
+}
+
+/// After a constant fill's `ADD COLUMN ... DEFAULT value NOT NULL`, the statement that takes the
+/// default away again (the wanted schema has none).
+pub fn constant_fill_statements(diff: &mut SchemaDiff, fills: &[Fill]) {
+    for f in fills
+        .iter()
+        .filter(|f| f.form == FillForm::Constant && f.added)
+    {
+        let add = format!(
+            "ALTER TABLE {} ADD COLUMN {} ",
+            f.column.table,
+            quote_ident(&f.column.column)
+        );
+        for ch in &mut diff.changes {
+            if let Some(i) = ch.statements.iter().position(|s| s.starts_with(&add)) {
+                ch.statements.insert(
+                    i + 1,
+                    format!(
+                        "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
+                        f.column.table,
+                        quote_ident(&f.column.column)
+                    ),
+                );
+                break;
+            }
+        }
+    }
+}
+
+/// Prepends the renames to `up` and appends their undoing to `down`.
+/// `why` is the reason the lint's rename-or-drop rule is excused, written above each rename.
+pub fn apply_renames(up: &mut SchemaDiff, down: &mut SchemaDiff, renames: &[Rename], why: &str) {
+    // Columns first, by the tables' old names; then the tables.
+    let mut ordered: Vec<&Rename> = renames
+        .iter()
+        .filter(|r| matches!(r, Rename::Column { .. }))
+        .collect();
+    ordered.extend(renames.iter().filter(|r| matches!(r, Rename::Table { .. })));
+    let key = |r: &Rename| match r {
+        Rename::Table { old, .. } => ObjKey::Table(old.clone()),
+        Rename::Column { table, .. } => ObjKey::Table(table.clone()),
+    };
+    // Declared, so the lint's "is this a rename the running application still uses" is
+    // answered in the file, where review sees it.
+    let excused = |sql: String| format!("-- retort:allow rename-or-drop {why}\n{sql}");
+    let ups: Vec<Change> = ordered
+        .iter()
+        .map(|r| Change {
+            key: key(r),
+            action: Action::Alter,
+            statements: vec![excused(r.up_sql())],
+            destructive: None,
+        })
+        .collect();
+    up.changes.splice(0..0, ups);
+    down.changes.extend(ordered.iter().rev().map(|r| Change {
+        key: key(r),
+        action: Action::Alter,
+        statements: vec![excused(r.down_sql())],
+        destructive: None,
+    }));
+}
+
+/// The SQL an expression fill needs around the main migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FillSteps {
+    /// Appended to the main migration's up: the triggers that fill the columns on every write
+    /// from then on (the old application version knows nothing of them).
+    pub main_up: Vec<String>,
+    /// Run first by the main migration's down: the triggers and their functions, IF EXISTS.
+    pub main_down_first: Vec<String>,
+    /// The fill migration (outside a transaction, each statement resumable): for each column
+    /// a `-- retort:batch` UPDATE of the rows still NULL, then NOT NULL through a validated
+    /// check, then the trigger goes.
+    pub fill_up: Vec<String>,
+    /// Its down.
+    pub fill_down: Vec<String>,
+    /// In a two-phase change, what the contract does (the triggers go, a constant fill's
+    /// default goes): until then the old application version's writes are filled too.
+    pub contract_up: Vec<String>,
+    /// The contract's down: the triggers and defaults back.
+    pub contract_down: Vec<String>,
+}
+
+fn cut63(mut name: String) -> String {
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// A dollar-quote tag that does not occur in `body`.
+fn dollar_tag(body: &str) -> String {
+    let mut tag = "$retort$".to_owned();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$retort{n}$");
+    }
+    tag
+}
+
+/// The trigger function, trigger, backfill and NOT NULL steps for the expression fills. In a
+/// `two_phase` change the triggers stay until the contract (the old application version goes on
+/// writing rows without the value), and so do constant fills' defaults.
+pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
+    let mut steps = FillSteps::default();
+    if two_phase {
+        for f in fills
+            .iter()
+            .filter(|f| f.form == FillForm::Constant && f.added)
+        {
+            let col = format!(
+                "ALTER TABLE {} ALTER COLUMN {}",
+                f.column.table,
+                quote_ident(&f.column.column)
+            );
+            steps.contract_up.push(format!("{col} DROP DEFAULT"));
+            steps
+                .contract_down
+                .push(format!("{col} SET DEFAULT ({})", f.sql));
+        }
+    }
+    for f in fills
+        .iter()
+        .filter(|f| f.form == FillForm::Expression || !f.added)
+    {
+        let t = &f.column.table;
+        let col = quote_ident(&f.column.column);
+        let function = QName::new(
+            t.schema.clone(),
+            cut63(format!("retort_fill_{}_{}", t.name, f.column.column)),
+        );
+        let trigger = quote_ident(&cut63(format!("retort_fill_{}", f.column.column)));
+        // The expression sees the row being written under the table's own name, as the UPDATE
+        // does, so `price * qty` and `orders.price * orders.qty` mean the same in both.
+        let body = format!(
+            "BEGIN\n  IF NEW.{col} IS NULL THEN\n    NEW.{col} := (SELECT ({sql}) FROM (SELECT NEW.*) AS {alias});\n  END IF;\n  RETURN NEW;\nEND\n",
+            sql = f.sql,
+            alias = quote_ident(&t.name)
+        );
+        let tag = dollar_tag(&body);
+        steps.main_up.push(format!(
+            "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
+        ));
+        steps.main_up.push(format!(
+            "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
+        ));
+        steps
+            .main_down_first
+            .push(format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"));
+        steps
+            .main_down_first
+            .push(format!("DROP FUNCTION IF EXISTS {function}()"));
+        let check = crate::online::not_null_check_name(t, &f.column.column);
+        steps.fill_up.push(format!(
+            "-- retort:batch\nUPDATE {t} SET {col} = ({}) WHERE {col} IS NULL",
+            f.sql
+        ));
+        steps.fill_up.extend([
+            format!("ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID"),
+            format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
+            format!("ALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL"),
+            format!("ALTER TABLE {t} DROP CONSTRAINT {check}"),
+        ]);
+        let drops = [
+            format!("DROP TRIGGER {trigger} ON {t}"),
+            format!("DROP FUNCTION {function}()"),
+        ];
+        if two_phase {
+            steps.contract_up.extend(drops);
+            let n = steps.main_up.len();
+            steps
+                .contract_down
+                .extend(steps.main_up[n - 2..].iter().cloned());
+        } else {
+            steps.fill_up.extend(drops);
+        }
+        steps
+            .fill_down
+            .push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
+    }
+    steps
+}
+
+/// The comment lines that record what autogenerate was told, for review.
+pub fn answer_comments(renames: &[Rename], answers: &Answers) -> Vec<String> {
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = Vec::new();
+    for r in renames {
+        out.push(match r {
+            Rename::Table { old, new } => format!(
+                "--rename {old}={} (a rename, not a drop and a create)",
+                quote_ident(new)
+            ),
+            Rename::Column { table, old, new } => format!(
+                "--rename {table}.{}={} (a rename, not a drop and an add)",
+                quote_ident(old),
+                quote_ident(new)
+            ),
+        });
+    }
+    for f in &answers.fills {
+        let how = match (f.form, f.added) {
+            (FillForm::Constant, true) => "a constant: added with it as DEFAULT, then DROP DEFAULT",
+            (_, true) => "filled by a trigger and a batch backfill, then NOT NULL",
+            (_, false) => "fills the NULLs (trigger and batch backfill), then NOT NULL",
+        };
+        out.push(format!("--fill {}={} ({how})", f.column, one_line(&f.sql)));
+    }
+    for (flag, list) in [
+        ("--convert", &answers.converts),
+        ("--convert-back", &answers.converts_back),
+    ] {
+        for c in list {
+            out.push(format!("{flag} {}={}", c.column, one_line(&c.sql)));
+        }
+    }
+    out
+}
+
+/// Decides how a fill is written, on a database that has the wanted type (a throwaway copy of
+/// the migrations head with the main migration applied, inside a transaction the caller rolls
+/// back): a non-volatile value that names no column is stored by PostgreSQL as the "missing"
+/// value of a new column (`atthasmissing`) without touching a row, which is exactly the
+/// [`FillForm::Constant`] case. Errors when the value is NULL.
+pub fn probe_fill(client: &mut Client, fill: &Fill) -> Result<FillForm, AnswerError> {
+    let text = format!("{}={}", fill.column, fill.sql);
+    let _ = client.batch_execute("SAVEPOINT retort_probe");
+    let probe = client.batch_execute(&format!(
+        "CREATE TEMP TABLE retort_probe (x integer); \
+         ALTER TABLE retort_probe ADD COLUMN v {} DEFAULT ({})",
+        fill.data_type, fill.sql
+    ));
+    let mut form = FillForm::Expression;
+    if probe.is_ok() {
+        let missing = client
+            .query_one(
+                "SELECT atthasmissing FROM pg_catalog.pg_attribute \
+                 WHERE attrelid = 'retort_probe'::regclass AND attname = 'v'",
+                &[],
+            )
+            .map(|r| r.get::<_, bool>(0))
+            .unwrap_or(false);
+        if missing {
+            form = FillForm::Constant;
+        } else {
+            let null = client
+                .query_one(
+                    &format!("SELECT ({})::{} IS NULL", fill.sql, fill.data_type),
+                    &[],
+                )
+                .map(|r| r.get::<_, bool>(0))
+                .unwrap_or(false);
+            if null {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT retort_probe");
+                return Err(answer_error(
+                    "--fill",
+                    &text,
+                    "the value is NULL, and the column is NOT NULL",
+                ));
+            }
+        }
+    }
+    let _ = client.batch_execute("ROLLBACK TO SAVEPOINT retort_probe");
+    if form == FillForm::Expression {
+        // The backfill's UPDATE must plan: a misspelt column or a type error shows now.
+        let update = format!(
+            "EXPLAIN UPDATE {} SET {} = ({}) WHERE {} IS NULL",
+            fill.column.table,
+            quote_ident(&fill.column.column),
+            fill.sql,
+            quote_ident(&fill.column.column)
+        );
+        let _ = client.batch_execute("SAVEPOINT retort_probe");
+        let planned = client.batch_execute(&update);
+        let _ = client.batch_execute("ROLLBACK TO SAVEPOINT retort_probe");
+        if let Err(e) = planned {
+            return Err(answer_error(
+                "--fill",
+                &text,
+                format!(
+                    "the value does not work as `UPDATE {} SET {} = (...)`: {}",
+                    fill.column.table,
+                    quote_ident(&fill.column.column),
+                    retort_pg::PgError::from(e)
+                ),
+            ));
+        }
+    }
+    Ok(form)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dollar_tag_avoids_the_body() {
+        assert_eq!(dollar_tag("x"), "$retort$");
+        assert_eq!(dollar_tag("a $retort$ b"), "$retort1$");
+    }
+}
