@@ -144,6 +144,16 @@ fn questions_answers_and_what_they_become() {
     assert!(one.fill_up.iter().any(|s| s
         == "-- retort:batch\nUPDATE public.items SET name = (coalesce(note, '?')) WHERE name IS NULL"));
 
+    // A backfill walks a single-column primary key: a table without one is refused.
+    assert!(datachange::check_backfills(&from.catalog, &matched.fills).is_ok());
+    let mut keyless = matched.fills[0].clone();
+    keyless.column.table = QName::new("public", "ghost");
+    let e = datachange::check_backfills(&from.catalog, &[keyless]).unwrap_err();
+    assert!(
+        e.to_string().contains("no single-column primary key"),
+        "{e}"
+    );
+
     // A dropped column of a populated table is kept, NOT NULL relaxed, until the contract.
     let (kept_to, kept) = keep_dropped_columns(&from.catalog, &to.catalog, &busy);
     assert_eq!(kept.columns, vec![col("note")]);

@@ -122,6 +122,39 @@ pub fn apply_renames(up: &mut SchemaDiff, down: &mut SchemaDiff, renames: &[Rena
     }));
 }
 
+/// Refuses a fill that needs a backfill (an expression, or NULLs of an existing column) on a
+/// table without a single-column primary key: the backfill walks that key in ranges. Call it
+/// once the forms are probed.
+pub fn check_backfills(from: &Catalog, fills: &[Fill]) -> Result<(), AnswerError> {
+    for f in fills
+        .iter()
+        .filter(|f| f.form == FillForm::Expression || !f.added)
+    {
+        let key = from
+            .constraints
+            .values()
+            .find(|c| c.table == f.column.table && c.kind == 'p');
+        let single = key.is_some_and(|k| {
+            k.definition
+                .strip_prefix("PRIMARY KEY (")
+                .and_then(|r| r.split(')').next())
+                .is_some_and(|cols| !cols.contains(','))
+        });
+        if !single {
+            return Err(answer_error(
+                "--fill",
+                &format!("{}={}", f.column, f.sql),
+                format!(
+                    "{} has no single-column primary key, which the backfill walks in ranges: \
+                     fill it with a constant on a new column, or give the table such a key first",
+                    f.column.table
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The SQL an expression fill needs around the main migration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FillSteps {

@@ -258,6 +258,7 @@ pub fn write(
     if let Some(client) = copy {
         try_answers(client, from, desired, &target, &mut matched)?;
     }
+    datachange::check_backfills(&from.catalog, &matched.fills)?;
     let (main_catalog, kept) = target(&matched.fills);
     let two_phase = staged
         && (views
