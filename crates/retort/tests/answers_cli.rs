@@ -599,6 +599,10 @@ fn a_rename_on_a_populated_table_expands_serves_both_versions_and_completes() {
     );
     let (_, current, _) = run(retort(p, &url).arg("current"));
     assert!(current.contains(&new), "the expand is applied: {current}");
+    assert!(
+        current.contains(&format!("expanded: {new} (full names)")),
+        "{current}"
+    );
     // The new version, on its own shape (the physical table), beside the old one.
     let stop_new = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let new_app = app_loop(

@@ -68,6 +68,7 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
     drop(runner);
     let invalid = retort_migrate::invalid_indexes(&mut client)?;
     let applied = graph.applied_revisions(&current.state).count();
+    let expanded: Vec<&Migration> = graph.expanded(&current.state);
     let heads: Vec<&Migration> = current
         .stored
         .heads
@@ -86,6 +87,7 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
             "pending": graph.len() - applied,
             "edited": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
             "invalid_indexes": invalid,
+            "expanded": expanded.iter().map(|m| json!({"revision": m.revision, "message": m.message})).collect::<Vec<_>>(),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -104,6 +106,13 @@ pub fn current(global: &GlobalArgs, out: &Output) -> Result<ExitCode> {
         graph.len(),
         graph.len() - applied
     ));
+    for m in &expanded {
+        out.say(format!(
+            "expanded: {} ({}) serves the application version before it too; `retort complete` \
+             runs its contract once that version is gone, `retort abort` undoes it",
+            m.revision, m.message
+        ));
+    }
     for e in edited {
         out.note(format!("warning: {e}"));
     }
