@@ -979,3 +979,85 @@ fn a_table_renamed_on_a_populated_table_keeps_its_old_name_for_the_old_version()
     let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn an_expand_and_a_complete_interrupted_are_finished_by_a_rerun() {
+    use retort_cluster::{Fault, FaultAction, FaultProxy, Trigger};
+    let c = Cluster::builder().start().unwrap();
+    let port = c.nodes()[0].port();
+    let base = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);\n";
+    let (dir, url, mut client) = project_at(&c, "phase_faults", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 20000) g; ANALYZE users;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY, full_name text NOT NULL);\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "full names",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+        "--rename",
+        "users.name=full_name",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let proxy = FaultProxy::start(([127, 0, 0, 1], port).into()).unwrap();
+    let through = c.node_tcp_url(&c.nodes()[0]).replace(
+        &format!(":{port}/postgres"),
+        &format!(":{}/phase_faults", proxy.port()),
+    );
+    // The expand commits, its answer is lost: the rerun finds it applied and goes no further.
+    proxy.arm(Fault::new(
+        Trigger::Contains("RENAME COLUMN".into()),
+        FaultAction::LoseAnswer,
+    ));
+    let (first, _, err1) = run(retort(p, &through).args(["upgrade", "--reconnect-for", "0"]));
+    assert!(proxy.stats().fired, "{err1}");
+    assert_ne!(first, 0, "{err1}");
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let renames: i64 = client
+        .query_one(
+            "SELECT count(*) FROM retort.history WHERE direction = 'up' AND revision = $1",
+            &[&revision_of(p, "_full_names.sql")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(renames, 1, "the expand ran once");
+    let mut old_app = app(&url, &old);
+    let name: String = old_app
+        .query_one("SELECT name FROM users WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "user 1");
+    drop(old_app);
+    // The contract is cut before it reaches the server: nothing of it ran; the rerun does it.
+    proxy.arm(Fault::new(
+        Trigger::Contains("DROP VIEW".into()),
+        FaultAction::Cut,
+    ));
+    let (first, _, err1) = run(retort(p, &through).args(["complete"]));
+    assert_ne!(first, 0, "{err1}");
+    let still: bool = client
+        .query_one(
+            "SELECT to_regnamespace($1) IS NOT NULL",
+            &[&format!("retort_v_{old}")],
+        )
+        .unwrap()
+        .get(0);
+    assert!(still, "the cut contract left the views in place");
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+}
