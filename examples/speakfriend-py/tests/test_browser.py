@@ -12,6 +12,7 @@ import time
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -82,7 +83,25 @@ def submit(driver, fields, button):
         el.send_keys(value)
     old = driver.find_element(By.ID, button)
     old.click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(old))
+    WebDriverWait(driver, 15).until(_gone(old))
+
+
+def _gone(element):
+    """True once `element` belongs to a page that has been replaced."""
+
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            # Chromium may answer this, instead of "stale", while the page is being replaced.
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+
+    return check
 
 
 def text(driver, element_id):
