@@ -87,6 +87,26 @@ fn not_null_columns_on_a_populated_table_are_asked_for_and_filled_while_writes_g
         assert!(err.contains(q), "{q}\n{err}");
     }
     assert_eq!(migrations(p), before);
+    // The same as JSON, for tools: each question with its flag and column.
+    let (code, json_out, _) = new(&["--format", "json"]);
+    assert_eq!(code, 1);
+    let questions = project::json(&json_out);
+    let asked: Vec<(String, String)> = questions["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["flag"].as_str().unwrap().to_owned(),
+                q["column"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(asked.len(), 3, "{json_out}");
+    assert!(
+        asked.contains(&("--fill".into(), "public.items.state".into())),
+        "{json_out}"
+    );
     // One answered: the other two are still asked.
     let (code, _, err) = new(&["--fill", "items.state='new'"]);
     assert_eq!(code, 1, "{err}");

@@ -183,6 +183,21 @@ pub fn ask(
         &parsed.back,
     )?;
     let open = datachange::unanswered(&questions, &matched);
+    if !open.is_empty() && out.json() {
+        // For tools: each question with the flag and column that answer it, on stdout.
+        out.print_json(&serde_json::json!({
+            "questions": open.iter().map(|q| serde_json::json!({
+                "kind": match q {
+                    datachange::Question::FillAdded { .. } => "fill-added-column",
+                    datachange::Question::FillNulls { .. } => "fill-nulls",
+                    datachange::Question::Convert { .. } => "convert",
+                },
+                "column": q.column().to_string(),
+                "flag": q.flag(),
+                "question": q.describe(),
+            })).collect::<Vec<_>>(),
+        }))?;
+    }
     if !open.is_empty() {
         let list: String = open
             .iter()
