@@ -629,14 +629,38 @@ impl RevisionGraph {
     /// The applied expand phases whose contract has not run: what `retort abort` undoes and
     /// whose old shapes are still served.
     pub fn expanded(&self, state: &AppliedSet) -> Vec<&Migration> {
-        (0..self.len())
-            .filter(|&i| {
-                state.applied[i]
-                    && self.migrations[i].phase == crate::file::Phase::Expand
-                    && !self.children[i].iter().any(|&c| state.applied[c])
+        let mut out: Vec<usize> = (0..self.len())
+            .filter(|&c| {
+                !state.applied[c] && self.migrations[c].phase == crate::file::Phase::Contract
             })
-            .map(|i| &self.migrations[i])
-            .collect()
+            .filter_map(|c| self.expand_index(c))
+            .filter(|&e| state.applied[e])
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out.into_iter().map(|i| &self.migrations[i]).collect()
+    }
+
+    /// The expand phase a contract phase closes: the nearest ancestor marked expand (the
+    /// migrations between them are its backfills and swaps).
+    pub fn expand_of(&self, contract: &str) -> Option<&Migration> {
+        let i = *self.index.get(contract)?;
+        self.expand_index(i).map(|e| &self.migrations[e])
+    }
+
+    fn expand_index(&self, contract: usize) -> Option<usize> {
+        let mut stack: Vec<usize> = self.parents[contract].clone();
+        let mut seen = vec![false; self.len()];
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if self.migrations[i].phase == crate::file::Phase::Expand {
+                return Some(i);
+            }
+            stack.extend(self.parents[i].iter().copied());
+        }
+        None
     }
 
     /// Steps that take `state` down to `target`.

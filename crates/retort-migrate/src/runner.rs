@@ -300,14 +300,13 @@ impl<'a> MigrationRunner<'a> {
                 if !allow_sessions {
                     let mut older = std::collections::BTreeSet::new();
                     for step in &plan.steps {
-                        for expand in runner
+                        // The shapes before the expand this contract closes.
+                        let expand = runner
                             .graph
-                            .get(&step.revision)
-                            .map(|m| m.parents.clone())
-                            .unwrap_or_default()
-                        {
-                            older.extend(crate::shape::older_revisions(runner.graph, &expand));
-                        }
+                            .expand_of(&step.revision)
+                            .map(|m| m.revision.clone())
+                            .unwrap_or_else(|| step.revision.clone());
+                        older.extend(crate::shape::older_revisions(runner.graph, &expand));
                     }
                     let older: Vec<String> = older.into_iter().collect();
                     // A session that was just closed can still be listed while its backend

@@ -1081,3 +1081,211 @@ fn an_expand_and_a_complete_interrupted_are_finished_by_a_rerun() {
     let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn type_changes_on_a_populated_table_are_done_in_two_phases_with_both_versions_writing() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TYPE state AS ENUM ('new', 'done');\n\
+                CREATE TABLE items (id bigint PRIMARY KEY, qty integer NOT NULL DEFAULT 0, state text);\n";
+    let (dir, url, mut client) = project_at(&c, "retype", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT g, g % 100, 'new' FROM generate_series(1, 20000) g; ANALYZE items;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TYPE state AS ENUM ('new', 'done');\n\
+         CREATE TABLE items (id bigint PRIMARY KEY, qty bigint NOT NULL DEFAULT 0, state state);\n",
+    )
+    .unwrap();
+    let new = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.args(["new", "-m", "wider", "--autogenerate", "--dev-url", &dev]);
+        cmd.args(extra);
+        run(&mut cmd)
+    };
+    // text -> enum can fail: asked; int -> bigint cannot: not asked.
+    let (code, _, err) = new(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--convert public.items.state=SQL") && !err.contains("items.qty"),
+        "{err}"
+    );
+    let (code, out, err) = new(&["--convert", "items.state=state::state"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("changes from integer to bigint in two phases"),
+        "{err}"
+    );
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
+        .collect();
+    assert_eq!(files.len(), 4, "{out}");
+    let (expand, fill, swap, contract) = (&files[0], &files[1], &files[2], &files[3]);
+    assert!(
+        expand.contains("ADD COLUMN retort_new_qty bigint;")
+            && !expand.contains("ALTER COLUMN qty TYPE"),
+        "{expand}"
+    );
+    assert!(
+        fill.contains("-- retort:batch\nUPDATE public.items SET retort_new_state = (state::state) WHERE retort_new_state IS NULL AND state IS NOT NULL;"),
+        "{fill}"
+    );
+    assert!(
+        swap.contains("\nALTER TABLE public.items RENAME COLUMN qty TO retort_old_qty;\n")
+            && swap.contains("\nALTER TABLE public.items RENAME COLUMN retort_new_qty TO qty;\n"),
+        "{swap}"
+    );
+    assert!(
+        contract.contains("ALTER TABLE public.items DROP COLUMN retort_old_qty;"),
+        "{contract}"
+    );
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+
+    // The old version writes integers and text throughout; the new one, after the upgrade,
+    // bigints and enum values. Neither has a statement fail, and each reads the other's rows.
+    let stop_old = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let old_writer = {
+        let (url, old, stop) = (url.clone(), old.clone(), stop_old.clone());
+        std::thread::spawn(move || {
+            let mut c = app(&url, &old);
+            let (mut ok, mut failed, mut id) = (0u64, Vec::new(), 100_000i64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                id += 1;
+                let r = c
+                    .execute(
+                        "INSERT INTO items (id, qty, state) VALUES ($1, $2, 'done')",
+                        &[&id, &7i32],
+                    )
+                    .and_then(|_| {
+                        c.execute(
+                            "UPDATE items SET qty = qty + 1, state = 'new' WHERE id = $1",
+                            &[&(id - 100_000)],
+                        )
+                    })
+                    .and_then(|_| {
+                        c.query_one("SELECT qty, state FROM items WHERE id = $1", &[&id])
+                            .map(|r| (r.get::<_, i32>(0), r.get::<_, String>(1)))
+                    });
+                match r {
+                    Ok((7, s)) if s == "done" => ok += 1,
+                    Ok(other) => failed.push(format!("read back {other:?}")),
+                    Err(e) => failed.push(format!(
+                        "{:?}",
+                        e.as_db_error().map(|d| d.message().to_owned())
+                    )),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            (ok, failed)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let mut new_app = app(&url, &revision_of(p, "contract"));
+    new_app
+        .execute(
+            "INSERT INTO items (id, qty, state) VALUES (-1, 3000000000, 'done'::state)",
+            &[],
+        )
+        .unwrap_err(); // 3,000,000,000 does not fit the old version's integer: refused, not lost
+    new_app
+        .execute(
+            "INSERT INTO items (id, qty, state) VALUES (-1, 42, 'done'::state)",
+            &[],
+        )
+        .unwrap();
+    let mut old_reader = app(&url, &old);
+    let row = old_reader
+        .query_one("SELECT qty, state FROM items WHERE id = -1", &[])
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i32>(0), row.get::<_, String>(1)),
+        (42, "done".into())
+    );
+    let row = new_app
+        .query_one("SELECT qty, state::text FROM items WHERE id = 100001", &[])
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, String>(1)),
+        (7, "done".into())
+    );
+    drop(old_reader);
+    stop_old.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = old_writer.join().unwrap();
+    assert!(ok > 0);
+    assert!(failed.is_empty(), "{failed:?}");
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let types: String = client
+        .query_one(
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attname) \
+             FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0 AND NOT attisdropped",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(types, "id bigint, qty bigint, state state");
+    let unsynced: i64 = client
+        .query_one("SELECT count(*) FROM items WHERE state IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(unsynced, 0);
+}
+
+#[test]
+fn an_expanded_type_change_is_aborted_back_to_the_old_column() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE items (id bigint PRIMARY KEY, qty integer NOT NULL DEFAULT 0);\n";
+    let (dir, url, mut client) = project_at(&c, "retype_abort", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO items SELECT g, g % 100 FROM generate_series(1, 20000) g; ANALYZE items;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE items (id bigint PRIMARY KEY, qty bigint NOT NULL DEFAULT 0);\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["new", "-m", "wider", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    let mut old_app = app(&url, &old);
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    old_app
+        .execute("UPDATE items SET qty = 5 WHERE id = 1", &[])
+        .unwrap();
+    let (code, _, err) = run(retort(p, &url).arg("abort"));
+    assert_eq!(code, 0, "{err}");
+    // The old column is physical again, with the old version's last write.
+    let qty: i32 = old_app
+        .query_one("SELECT qty FROM items WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(qty, 5);
+    let leftovers: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname LIKE 'retort%' AND NOT attisdropped) \
+                  + (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'items'::regclass AND NOT tgisinternal)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(leftovers, 0);
+    let (code, out, err) = run(retort(p, &url).args(["downgrade", "base", "--sql"]));
+    assert_eq!(code, 0, "{out}{err}");
+}

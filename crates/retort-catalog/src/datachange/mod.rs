@@ -24,11 +24,13 @@ mod names;
 mod phases;
 mod questions;
 mod render;
+mod retype;
 
 pub use names::*;
 pub use phases::*;
 pub use questions::*;
 pub use render::*;
+pub use retype::*;
 
 /// A column named on the command line, resolved against a catalog.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -21,6 +21,8 @@ pub struct Generated {
     /// When the change breaks the application version still running on a table that holds
     /// rows: the contract phase, which `retort complete` runs.
     pub contract: Option<Contract>,
+    /// Two-phase type changes: the swap migration's up and down (after the backfill).
+    pub swap: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// The contract phase of a two-phase change.
@@ -229,6 +231,8 @@ pub struct Inputs<'a> {
     pub online: bool,
     /// The new migration's parent: the revision whose shape an expand serves.
     pub parent: Option<&'a str>,
+    /// `--allow-rewrite`: a type change is written as one rewriting ALTER, not in two phases.
+    pub allow_rewrite: bool,
 }
 
 /// The migrations the answers give: the main one (an expand when the change is two-phase), its
@@ -247,6 +251,7 @@ pub fn write(
         renames,
         online,
         parent,
+        allow_rewrite,
     } = *inputs;
     let names = LiveNames(renames);
     let populated = |t: &QName| live.populated(&names.table(t));
@@ -262,8 +267,33 @@ pub fn write(
         })
     });
     let views = staged && renamed_busy && from.server_version_num >= 150_000;
+    // Type changes that would rewrite a table that holds rows, on columns nothing depends on:
+    // a new column kept in step, backfilled, swapped in (the conversions move into those steps).
+    let retypes = match parent {
+        Some(_)
+            if staged
+                && !allow_rewrite
+                && renames.is_empty()
+                && from.server_version_num >= 150_000 =>
+        {
+            datachange::retypes(
+                from,
+                &desired.catalog,
+                &populated,
+                &matched.converts,
+                &matched.converts_back,
+            )
+        }
+        _ => Vec::new(),
+    };
+    // The comments record every answer, also the conversions the retype steps take over.
+    let (all_converts, all_back) = (matched.converts.clone(), matched.converts_back.clone());
+    let retyped = |c: &ColumnRef| retypes.iter().any(|r| r.column == *c);
+    matched.converts.retain(|c| !retyped(&c.column));
+    matched.converts_back.retain(|c| !retyped(&c.column));
     let target = |fills: &[datachange::Fill]| {
         let filled = datachange::with_fills(&desired.catalog, fills);
+        let filled = datachange::keep_old_types(&filled, &from.catalog, &retypes);
         if staged {
             datachange::keep_dropped_columns(&from.catalog, &filled, &populated)
         } else {
@@ -274,10 +304,16 @@ pub fn write(
         try_answers(client, from, desired, &target, &mut matched)?;
     }
     datachange::check_backfills(&from.catalog, &matched.fills)?;
+    let recorded = datachange::Answers {
+        fills: matched.fills.clone(),
+        converts: all_converts,
+        converts_back: all_back,
+    };
     let (main_catalog, kept) = target(&matched.fills);
     let two_phase = staged
         && (views
             || !kept.columns.is_empty()
+            || !retypes.is_empty()
             || matched.fills.iter().any(|f| populated(&f.column.table)));
     let to_main = Snapshot {
         catalog: main_catalog,
@@ -295,7 +331,30 @@ pub fn write(
     if !two_phase {
         datachange::constant_fill_statements(&mut up, &matched.fills);
     }
-    let fill = datachange::fill_steps(&matched.fills, two_phase);
+    let mut fill = datachange::fill_steps(&matched.fills, two_phase);
+    let retype = match parent {
+        Some(parent) if !retypes.is_empty() => datachange::retype_steps(
+            &from.catalog,
+            &retypes,
+            &retort_migrate::shape::shape_schema(parent),
+        ),
+        _ => datachange::RetypeSteps::default(),
+    };
+    for r in &retypes {
+        out.note(format!(
+            "note: {} changes from {} to {} in two phases: a new column kept in step by a \
+             trigger, backfilled, then swapped in; the version still running keeps {} through a view",
+            r.column, r.old_type, r.new_type, r.old_type
+        ));
+    }
+    fill.main_up.extend(retype.main_up.iter().cloned());
+    fill.main_down_first
+        .splice(0..0, retype.main_down_first.iter().cloned());
+    fill.fill_up.extend(retype.fill_up.iter().cloned());
+    fill.fill_down.extend(retype.fill_down.iter().cloned());
+    fill.contract_up.extend(retype.contract_up.iter().cloned());
+    fill.contract_down
+        .splice(0..0, retype.contract_down.iter().cloned());
     if !fill.main_up.is_empty() {
         up.changes.push(retort_catalog::Change {
             key: retort_catalog::ObjKey::Schema("retort fill triggers".into()),
@@ -374,7 +433,9 @@ pub fn write(
         up,
         down,
         plan,
-        answered: datachange::answer_comments(renames, &matched),
+        answered: datachange::answer_comments(renames, &recorded),
+        swap: (!retype.swap_up.is_empty())
+            .then(|| (retype.swap_up.clone(), retype.swap_down.clone())),
         contract: two_phase.then(|| {
             let empty = datachange::OldShape::default();
             let views = shape.as_ref().unwrap_or(&empty);

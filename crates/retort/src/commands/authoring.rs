@@ -184,6 +184,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 rename: &args.rename,
             },
             parents.first().map(String::as_str),
+            args.allow_rewrite,
         )?;
         let super::schema::Generated {
             up,
@@ -192,6 +193,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
             fill,
             answered,
             contract,
+            swap,
         } = generated;
         if up.is_empty() {
             out.note("no changes: the migrations head already matches the wanted schema; no file written");
@@ -260,6 +262,17 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 transactional: false,
                 up: super::lint::annotate(&script(&fill.fill_up), false),
                 down: script(&fill.fill_down),
+                ..NewMigration::default()
+            });
+        }
+        if let Some((up, down)) = &swap {
+            // Once the new columns are filled: they take the old ones' names, in one short
+            // transaction.
+            later.push(NewMigration {
+                message: format!("{} (swap)", args.message),
+                transactional: true,
+                up: super::lint::annotate(&script(up), true),
+                down: script(down),
                 ..NewMigration::default()
             });
         }

@@ -515,6 +515,7 @@ pub fn autogenerate(
     live: &LiveFacts,
     answers: AnswerArgs,
     parent: Option<&str>,
+    allow_rewrite: bool,
 ) -> Result<Generated> {
     let options = RunnerOptions {
         run_contracts: true,
@@ -576,6 +577,7 @@ pub fn autogenerate(
         renames: &renames,
         online,
         parent,
+        allow_rewrite,
     };
     let client = copy.as_mut().map(|(_, c)| c);
     let generated = super::answers::write(out, &inputs, live, client, matched)?;

@@ -1,0 +1,380 @@
+//! A column type change on a table that holds rows, in two phases: no rewrite under ACCESS
+//! EXCLUSIVE, and the application version before it keeps its type.
+//!
+//! 1. (expand) A new column of the new type, `retort_new_<c>`, and a trigger that keeps it in
+//!    step with the old one on every write (`--convert`, or the cast when it cannot fail).
+//! 2. A `transaction off` migration fills it for the existing rows (a paced, resumable batch
+//!    backfill) and proves NOT NULL with a validated check when the wanted column has it.
+//! 3. The swap (one short transaction): the old column becomes `retort_old_<c>`, the new one
+//!    `c`; NOT NULL and the default move over; the trigger now converts both ways, telling the
+//!    versions apart by their `search_path` (the old one writes through its views); the old
+//!    version's shape is served as a view mapping `retort_old_<c>` back to `c`.
+//! 4. (contract) The view, the trigger and the old column go.
+//!
+//! Only columns nothing depends on (no index, constraint, view, sequence or other object in
+//! pg_depend) are done this way for now; for the others autogenerate stops as before.
+
+use retort_pg::quote_ident;
+
+use super::{ColumnRef, Convert};
+use crate::catalog::{Catalog, Snapshot};
+use crate::name::{ObjKey, QName};
+use crate::typechange;
+
+/// One column changed in two phases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retype {
+    /// The column.
+    pub column: ColumnRef,
+    /// Its type now.
+    pub old_type: String,
+    /// The wanted type.
+    pub new_type: String,
+    /// The new value from the old (the column's name stands for the old value).
+    pub convert: String,
+    /// The old value from the new (the column's name stands for the new value).
+    pub convert_back: String,
+    /// The wanted column's NOT NULL.
+    pub not_null: bool,
+    /// The wanted column's default.
+    pub default: Option<String>,
+    /// The column's default now.
+    pub old_default: Option<String>,
+    /// The column's NOT NULL now.
+    pub old_not_null: bool,
+}
+
+/// The type changes of `from` -> `to` that rewrite a table `populated` says holds rows and that
+/// can be done in two phases (see the module doc); `converts` and `converts_back` are the
+/// answers, else the cast is used.
+pub fn retypes(
+    from: &Snapshot,
+    to: &Catalog,
+    populated: &dyn Fn(&QName) -> bool,
+    converts: &[Convert],
+    converts_back: &[Convert],
+) -> Vec<Retype> {
+    let mut out = Vec::new();
+    for (q, t) in &to.tables {
+        let Some(o) = from.catalog.tables.get(q) else {
+            continue;
+        };
+        let plain = o.partition_by.is_none()
+            && o.partition_of.is_none()
+            && o.of_type.is_none()
+            && o.foreign.is_none()
+            && t.partition_by.is_none();
+        if !plain || !populated(q) || !single_column_key(&from.catalog, q) {
+            continue;
+        }
+        for n in &t.columns {
+            let Some(c) = o.columns.iter().find(|c| c.name == n.name) else {
+                continue;
+            };
+            let changes =
+                c.data_type != n.data_type && !typechange::rewrite_free(&c.data_type, &n.data_type);
+            let simple = c.identity.is_none()
+                && n.identity.is_none()
+                && c.generated.is_none()
+                && n.generated.is_none()
+                && c.collation == n.collation
+                && from
+                    .deps
+                    .dependents_of(&ObjKey::Column(q.clone(), c.name.clone()))
+                    .is_empty();
+            if !changes || !simple {
+                continue;
+            }
+            let column = ColumnRef {
+                table: q.clone(),
+                column: n.name.clone(),
+            };
+            let col = quote_ident(&n.name);
+            let given = |list: &[Convert]| {
+                list.iter()
+                    .find(|a| a.column == column)
+                    .map(|a| a.sql.clone())
+            };
+            out.push(Retype {
+                convert: given(converts)
+                    .unwrap_or_else(|| typechange::conversion(&col, &c.data_type, &n.data_type)),
+                convert_back: given(converts_back)
+                    .unwrap_or_else(|| typechange::conversion(&col, &n.data_type, &c.data_type)),
+                column,
+                old_type: c.data_type.clone(),
+                new_type: n.data_type.clone(),
+                not_null: n.not_null,
+                default: n.default.clone(),
+                old_default: c.default.clone(),
+                old_not_null: c.not_null,
+            });
+        }
+    }
+    out
+}
+
+fn single_column_key(catalog: &Catalog, table: &QName) -> bool {
+    catalog
+        .constraints
+        .values()
+        .find(|c| &c.table == table && c.kind == 'p')
+        .is_some_and(|k| {
+            k.definition
+                .strip_prefix("PRIMARY KEY (")
+                .and_then(|r| r.split(')').next())
+                .is_some_and(|cols| !cols.contains(','))
+        })
+}
+
+/// `to` with each retyped column as the expand leaves it: its old type, default and NOT NULL
+/// (the diff then leaves it alone; the steps below change it).
+pub fn keep_old_types(to: &Catalog, from: &Catalog, retypes: &[Retype]) -> Catalog {
+    let mut out = to.clone();
+    for r in retypes {
+        let old = from
+            .tables
+            .get(&r.column.table)
+            .and_then(|t| t.columns.iter().find(|c| c.name == r.column.column));
+        let (Some(old), Some(table)) = (old, out.tables.get_mut(&r.column.table)) else {
+            continue;
+        };
+        if let Some(c) = table.columns.iter_mut().find(|c| c.name == r.column.column) {
+            *c = old.clone();
+        }
+    }
+    out
+}
+
+/// The statements of the two-phase type changes, by migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetypeSteps {
+    /// Appended to the expand: the new columns and the triggers.
+    pub main_up: Vec<String>,
+    /// First in the expand's down.
+    pub main_down_first: Vec<String>,
+    /// The backfill migration (outside a transaction).
+    pub fill_up: Vec<String>,
+    /// Its down.
+    pub fill_down: Vec<String>,
+    /// The swap (one transaction).
+    pub swap_up: Vec<String>,
+    /// Its down.
+    pub swap_down: Vec<String>,
+    /// The contract's part.
+    pub contract_up: Vec<String>,
+    /// The contract's down.
+    pub contract_down: Vec<String>,
+}
+
+fn cut63(mut name: String) -> String {
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// The steps for `retypes`, whose old shape is served in `schema` (the parent revision's), with
+/// each table's columns as `from` has them.
+pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeSteps {
+    let mut s = RetypeSteps::default();
+    let shape = quote_ident(schema);
+    let mut tables: Vec<&QName> = retypes.iter().map(|r| &r.column.table).collect();
+    tables.sort();
+    tables.dedup();
+    for r in retypes {
+        let t = &r.column.table;
+        let c = &r.column.column;
+        let col = quote_ident(c);
+        let new = quote_ident(&cut63(format!("retort_new_{c}")));
+        let old = quote_ident(&cut63(format!("retort_old_{c}")));
+        let function = QName::new(
+            t.schema.clone(),
+            cut63(format!("retort_retype_{}_{c}", t.name)),
+        );
+        let trigger = quote_ident(&cut63(format!("retort_retype_{c}")));
+        // Each conversion reads the value it converts under the column's own name.
+        let convert = |source: &str| {
+            format!(
+                "(SELECT ({}) FROM (SELECT NEW.{source} AS {col}) AS {})",
+                r.convert,
+                quote_ident(&t.name)
+            )
+        };
+        let back = |source: &str| {
+            format!(
+                "(SELECT ({}) FROM (SELECT NEW.{source} AS {col}) AS {})",
+                r.convert_back,
+                quote_ident(&t.name)
+            )
+        };
+        let changed = |c: &str| format!("TG_OP = 'INSERT' OR NEW.{c} IS DISTINCT FROM OLD.{c}");
+        // Before the swap only the old version writes: the old column is the truth.
+        let before = format!(
+            "BEGIN\n  IF {} THEN\n    NEW.{new} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
+            changed(&col),
+            convert(&col)
+        );
+        // After it, the old version writes through its views (its schema first in
+        // search_path) and its column is the truth for its writes; every other write sets the
+        // new column.
+        let after = format!(
+            "BEGIN\n  IF pg_catalog.btrim(pg_catalog.split_part(pg_catalog.current_setting('search_path'), ',', 1), ' \"') = {schema_lit} THEN\n    IF {} THEN\n      NEW.{col} := {};\n    END IF;\n  ELSIF {} THEN\n    NEW.{old} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
+            changed(&old),
+            convert(&old),
+            changed(&col),
+            back(&col),
+            schema_lit = retort_pg::quote_literal(schema),
+        );
+        let function_sql = |body: &str| {
+            let tag = if body.contains("$retort$") {
+                "$retort_retype$"
+            } else {
+                "$retort$"
+            };
+            format!(
+                "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
+            )
+        };
+        s.main_up.extend([
+            format!("ALTER TABLE {t} ADD COLUMN {new} {}", r.new_type),
+            function_sql(&before),
+            format!(
+                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
+            ),
+        ]);
+        s.main_down_first.extend([
+            format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
+            format!("DROP FUNCTION IF EXISTS {function}()"),
+            format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {new}"),
+        ]);
+        s.fill_up.push(format!(
+            "-- retort:batch\nUPDATE {t} SET {new} = ({}) WHERE {new} IS NULL AND {col} IS NOT NULL",
+            r.convert
+        ));
+        let check = quote_ident(&cut63(format!("{}_{}_not_null", t.name, c)));
+        if r.not_null {
+            s.fill_up.extend([
+                format!(
+                    "ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({new} IS NOT NULL) NOT VALID"
+                ),
+                format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
+            ]);
+            s.fill_down
+                .push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
+        }
+        // The swap.
+        // The version still running keeps the old column under its name through the view.
+        let excuse = "-- retort:allow rename-or-drop the swap of a two-phase type change: the \
+                      version still running reads the old column through its view";
+        s.swap_up.extend([
+            format!("{excuse}\nALTER TABLE {t} RENAME COLUMN {col} TO {old}"),
+            format!("{excuse}\nALTER TABLE {t} RENAME COLUMN {new} TO {col}"),
+        ]);
+        if r.old_default.is_some() {
+            s.swap_up
+                .push(format!("ALTER TABLE {t} ALTER COLUMN {old} DROP DEFAULT"));
+        }
+        if r.old_not_null {
+            s.swap_up
+                .push(format!("ALTER TABLE {t} ALTER COLUMN {old} DROP NOT NULL"));
+        }
+        if let Some(d) = &r.default {
+            s.swap_up.push(format!(
+                "ALTER TABLE {t} ALTER COLUMN {col} SET DEFAULT {d}"
+            ));
+        }
+        if r.not_null {
+            s.swap_up.extend([
+                format!(
+                    "-- retort:allow set-not-null {check} was validated by the backfill migration: no scan\n\
+                     ALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL"
+                ),
+                format!("ALTER TABLE {t} DROP CONSTRAINT {check}"),
+            ]);
+        }
+        s.swap_up.push(function_sql(&after));
+        // Its down, in reverse.
+        let mut down = vec![function_sql(&before)];
+        if r.not_null {
+            down.push(format!("ALTER TABLE {t} ALTER COLUMN {col} DROP NOT NULL"));
+        }
+        if r.default.is_some() {
+            down.push(format!("ALTER TABLE {t} ALTER COLUMN {col} DROP DEFAULT"));
+        }
+        if r.old_not_null {
+            down.push(format!("ALTER TABLE {t} ALTER COLUMN {old} SET NOT NULL"));
+        }
+        if let Some(d) = &r.old_default {
+            down.push(format!(
+                "ALTER TABLE {t} ALTER COLUMN {old} SET DEFAULT {d}"
+            ));
+        }
+        down.extend([
+            format!("ALTER TABLE {t} RENAME COLUMN {col} TO {new}"),
+            format!("ALTER TABLE {t} RENAME COLUMN {old} TO {col}"),
+        ]);
+        s.swap_down.extend(down);
+        s.contract_up.extend([
+            format!("DROP TRIGGER {trigger} ON {t}"),
+            format!("DROP FUNCTION {function}()"),
+            format!("ALTER TABLE {t} DROP COLUMN {old}"),
+        ]);
+        s.contract_down.extend([
+            format!("ALTER TABLE {t} ADD COLUMN {old} {}", r.old_type),
+            format!("UPDATE {t} SET {old} = ({})", r.convert_back),
+            function_sql(&after),
+            format!(
+                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
+            ),
+        ]);
+    }
+    // The old shape: one view per table, its columns as they were, the old values under
+    // their old names.
+    let mut views_up = vec![
+        format!("CREATE SCHEMA {shape}"),
+        format!("GRANT USAGE ON SCHEMA {shape} TO PUBLIC"),
+    ];
+    let mut views_down = Vec::new();
+    for t in &tables {
+        let Some(table) = from.tables.get(*t) else {
+            continue;
+        };
+        let columns: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| {
+                if retypes
+                    .iter()
+                    .any(|r| &r.column.table == *t && r.column.column == c.name)
+                {
+                    format!(
+                        "{} AS {}",
+                        quote_ident(&cut63(format!("retort_old_{}", c.name))),
+                        quote_ident(&c.name)
+                    )
+                } else {
+                    quote_ident(&c.name)
+                }
+            })
+            .collect();
+        let view = format!("{shape}.{}", quote_ident(&t.name));
+        views_up.push(format!(
+            "CREATE VIEW {view} WITH (security_invoker = true) AS SELECT {} FROM {t}",
+            columns.join(", ")
+        ));
+        views_up.push(format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {view} TO PUBLIC"
+        ));
+        views_down.push(format!("DROP VIEW IF EXISTS {view}"));
+    }
+    views_down.push(format!("DROP SCHEMA IF EXISTS {shape}"));
+    let views_contract: Vec<String> = views_down
+        .iter()
+        .map(|d| d.replace(" IF EXISTS", ""))
+        .collect();
+    s.swap_up.extend(views_up.iter().cloned());
+    s.swap_down.splice(0..0, views_down);
+    s.contract_up.splice(0..0, views_contract);
+    s.contract_down.extend(views_up);
+    s
+}
