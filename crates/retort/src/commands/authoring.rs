@@ -220,7 +220,9 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                  column with the new type and a trigger that keeps it in step with the old one; \
                  (2) fill it for the existing rows in batches of primary-key ranges, each its own \
                  transaction; (3) once the application uses the new column, a migration that \
-                 drops the trigger and the old column and renames the new one.\n\
+                 drops the trigger and the old column and renames the new one. (retort writes \
+                 these steps itself when nothing depends on the column; here an index, a key, a \
+                 view or a sequence does.)\n\
                  Or, when a maintenance window is fine, pass --allow-rewrite to write the simple \
                  ALTER COLUMN ... TYPE (or --no-online for the simple forms throughout)"
             );
