@@ -65,9 +65,11 @@ pub fn use_shape(
 
 /// DDL of the session registry (part of every version store). `use_shape` is SECURITY DEFINER
 /// with a pinned `search_path` and writes only the caller's own session row; every role may
-/// call it, as every application version must register.
+/// call it, as every application version must register. It is created only when missing, so a
+/// second deploy role that does not own it can still run migrations.
 pub fn registry_sql(store_schema: &str) -> String {
     let schema = quote_ident(store_schema);
+    let function = quote_literal(&format!("{schema}.use_shape(text)"));
     format!(
         "CREATE TABLE IF NOT EXISTS {schema}.shape_sessions (\n    \
          pid integer PRIMARY KEY,\n    \
@@ -75,7 +77,9 @@ pub fn registry_sql(store_schema: &str) -> String {
          revision text NOT NULL CHECK (revision ~ '^[0-9a-f]{{12}}$'),\n    \
          role name NOT NULL,\n    \
          registered_at timestamptz NOT NULL DEFAULT clock_timestamp()\n);\n\
-         CREATE OR REPLACE FUNCTION {schema}.use_shape(revision text) RETURNS void\n\
+         DO $retort_do$\nBEGIN\n\
+         IF pg_catalog.to_regprocedure({function}) IS NULL THEN\n\
+         CREATE FUNCTION {schema}.use_shape(revision text) RETURNS void\n\
          LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $retort$\n\
          INSERT INTO {schema}.shape_sessions (pid, backend_start, revision, role)\n\
          SELECT a.pid, a.backend_start, use_shape.revision, session_user\n\
@@ -85,7 +89,8 @@ pub fn registry_sql(store_schema: &str) -> String {
          $retort$;\n\
          REVOKE ALL ON FUNCTION {schema}.use_shape(text) FROM PUBLIC;\n\
          GRANT EXECUTE ON FUNCTION {schema}.use_shape(text) TO PUBLIC;\n\
-         GRANT USAGE ON SCHEMA {schema} TO PUBLIC;\n"
+         GRANT USAGE ON SCHEMA {schema} TO PUBLIC;\n\
+         END IF;\nEND\n$retort_do$;\n"
     )
 }
 
