@@ -66,3 +66,25 @@ pub(crate) fn answer_error(flag: &'static str, text: &str, why: impl Into<String
         why: why.into(),
     }
 }
+
+/// `name` cut to PostgreSQL's 63 bytes, on a character boundary.
+pub(crate) fn cut63(mut name: String) -> String {
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// Whether `table` has a primary key of one column: what a batch backfill walks in ranges.
+pub(crate) fn single_column_key(catalog: &crate::catalog::Catalog, table: &QName) -> bool {
+    catalog
+        .constraints
+        .values()
+        .find(|c| &c.table == table && c.kind == 'p')
+        .is_some_and(|k| {
+            k.definition
+                .strip_prefix("PRIMARY KEY (")
+                .and_then(|r| r.split(')').next())
+                .is_some_and(|cols| !cols.contains(','))
+        })
+}

@@ -4,7 +4,7 @@
 
 use retort_pg::{quote_ident, Client};
 
-use super::{answer_error, AnswerError, Answers, Convert, Fill, FillForm, Rename};
+use super::{answer_error, cut63, AnswerError, Answers, Convert, Fill, FillForm, Rename};
 use crate::catalog::Catalog;
 use crate::diff::{Action, Change, SchemaDiff};
 use crate::name::{ObjKey, QName};
@@ -130,17 +130,7 @@ pub fn check_backfills(from: &Catalog, fills: &[Fill]) -> Result<(), AnswerError
         .iter()
         .filter(|f| f.form == FillForm::Expression || !f.added)
     {
-        let key = from
-            .constraints
-            .values()
-            .find(|c| c.table == f.column.table && c.kind == 'p');
-        let single = key.is_some_and(|k| {
-            k.definition
-                .strip_prefix("PRIMARY KEY (")
-                .and_then(|r| r.split(')').next())
-                .is_some_and(|cols| !cols.contains(','))
-        });
-        if !single {
+        if !super::single_column_key(from, &f.column.table) {
             return Err(answer_error(
                 "--fill",
                 &format!("{}={}", f.column, f.sql),
@@ -174,13 +164,6 @@ pub struct FillSteps {
     pub contract_up: Vec<String>,
     /// The contract's down: the triggers and defaults back.
     pub contract_down: Vec<String>,
-}
-
-fn cut63(mut name: String) -> String {
-    while name.len() > 63 {
-        name.pop();
-    }
-    name
 }
 
 /// A dollar-quote tag that does not occur in `body`.

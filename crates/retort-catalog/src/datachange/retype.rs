@@ -16,7 +16,7 @@
 
 use retort_pg::quote_ident;
 
-use super::{ColumnRef, Convert};
+use super::{cut63, single_column_key, ColumnRef, Convert};
 use crate::catalog::{Catalog, Snapshot};
 use crate::name::{ObjKey, QName};
 use crate::typechange;
@@ -113,19 +113,6 @@ pub fn retypes(
     out
 }
 
-fn single_column_key(catalog: &Catalog, table: &QName) -> bool {
-    catalog
-        .constraints
-        .values()
-        .find(|c| &c.table == table && c.kind == 'p')
-        .is_some_and(|k| {
-            k.definition
-                .strip_prefix("PRIMARY KEY (")
-                .and_then(|r| r.split(')').next())
-                .is_some_and(|cols| !cols.contains(','))
-        })
-}
-
 /// `to` with each retyped column as the expand leaves it: its old type, default and NOT NULL
 /// (the diff then leaves it alone; the steps below change it).
 pub fn keep_old_types(to: &Catalog, from: &Catalog, retypes: &[Retype]) -> Catalog {
@@ -164,13 +151,6 @@ pub struct RetypeSteps {
     pub contract_up: Vec<String>,
     /// The contract's down.
     pub contract_down: Vec<String>,
-}
-
-fn cut63(mut name: String) -> String {
-    while name.len() > 63 {
-        name.pop();
-    }
-    name
 }
 
 /// The steps for `retypes`, whose old shape is served in `schema` (the parent revision's), with
