@@ -623,6 +623,15 @@ fn a_rename_on_a_populated_table_expands_serves_both_versions_and_completes() {
         current.contains(&format!("expanded: {new} (full names)")),
         "{current}"
     );
+    // While expanded, the database matches what the upgrade gives: no drift for check.
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(
+            "is expanded: the database is compared with the migrations up to its contract"
+        ),
+        "{err}"
+    );
     // The new version, on its own shape (the physical table), beside the old one.
     let stop_new = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let new_app = app_loop(

@@ -241,12 +241,33 @@ pub fn migrations_head(
     dev: &mut DevServer,
     filter: &Filter,
 ) -> Result<Snapshot> {
+    // The migrations' final state: contract phases included.
+    built_head(graph, options, dev, filter, true)
+}
+
+/// The schema an upgrade produces: everything but the contract phases it leaves for
+/// `retort complete` (what a database with an expanded change should look like).
+pub fn upgraded_head(
+    graph: &RevisionGraph,
+    options: &RunnerOptions,
+    dev: &mut DevServer,
+    filter: &Filter,
+) -> Result<Snapshot> {
+    built_head(graph, options, dev, filter, false)
+}
+
+fn built_head(
+    graph: &RevisionGraph,
+    options: &RunnerOptions,
+    dev: &mut DevServer,
+    filter: &Filter,
+    run_contracts: bool,
+) -> Result<Snapshot> {
     let scratch = dev.scratch()?;
     let mut client = scratch.connect()?;
     let mut silent = Silent;
-    // The migrations' final state: contract phases included.
     let options = RunnerOptions {
-        run_contracts: true,
+        run_contracts,
         ..options.clone()
     };
     MigrationRunner::new(&mut client, graph, options, &mut silent)
@@ -417,7 +438,17 @@ pub fn run_check(
     let pending = graph.len() - graph.applied_revisions(&current.state).count();
     drop(runner);
     let invalid = retort_migrate::invalid_indexes(&mut client)?;
-    let live_diff = diff(&live, &head);
+    // While a change is expanded the database stands before its contract: it is compared with
+    // what an upgrade gives (contracts held back), not with the final head.
+    let expanded: Vec<&retort_migrate::Migration> = graph.expanded(&current.state);
+    let upgraded;
+    let live_head = if expanded.is_empty() {
+        &head
+    } else {
+        upgraded = upgraded_head(&graph, &options, &mut dev, &filter)?;
+        &upgraded
+    };
+    let live_diff = diff(&live, live_head);
 
     let schema_name = desired.as_ref().map_or_else(
         || project.schema_path().display().to_string(),
@@ -448,14 +479,27 @@ pub fn run_check(
             "ok": !differs,
             "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
             "invalid_indexes": invalid,
+            "expanded": expanded.iter().map(|m| json!({"revision": m.revision, "message": m.message})).collect::<Vec<_>>(),
             "edited_migrations": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
             "schema_file": schema_diff.as_ref().map(|d| json!({"path": schema_name, "differs": !d.is_empty(), "head_to_schema": diff_json(d)})),
             "cache": {"migrations_head": head_source, "schema_file": schema_source},
         }))?;
     } else {
+        for m in &expanded {
+            out.note(format!(
+                "note: {} ({}) is expanded: the database is compared with the migrations up to \
+                 its contract, which `retort complete` runs",
+                m.revision, m.message
+            ));
+        }
         if live_diff.is_empty() {
             out.say(format!(
-                "ok: the database ({cfg}) matches the migrations head"
+                "ok: the database ({cfg}) matches the migrations head{}",
+                if expanded.is_empty() {
+                    ""
+                } else {
+                    " (up to the contracts `retort complete` runs)"
+                }
             ));
         } else {
             out.say(format!(
