@@ -88,3 +88,62 @@ pub(crate) fn single_column_key(catalog: &crate::catalog::Catalog, table: &QName
                 .is_some_and(|cols| !cols.contains(','))
         })
 }
+
+/// A dollar-quote tag that does not occur in `body`.
+pub(crate) fn dollar_tag(body: &str) -> String {
+    let mut tag = "$retort$".to_owned();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$retort{n}$");
+    }
+    tag
+}
+
+/// A column of the wanted schema on a table both sides have (a partition's columns are its
+/// parent's, so partitions are left out), with the column it was, if it existed.
+pub(crate) struct PairedColumn<'a> {
+    pub(crate) table: &'a QName,
+    pub(crate) old_table: &'a crate::tables::Table,
+    pub(crate) new_table: &'a crate::tables::Table,
+    pub(crate) new: &'a crate::tables::Column,
+    pub(crate) old: Option<&'a crate::tables::Column>,
+}
+
+impl PairedColumn<'_> {
+    pub(crate) fn column_ref(&self) -> ColumnRef {
+        ColumnRef {
+            table: self.table.clone(),
+            column: self.new.name.clone(),
+        }
+    }
+}
+
+/// Every column of `to`'s tables that `from` has too, paired with its old self.
+pub(crate) fn paired_columns<'a>(
+    from: &'a crate::catalog::Catalog,
+    to: &'a crate::catalog::Catalog,
+) -> impl Iterator<Item = PairedColumn<'a>> + 'a {
+    to.tables
+        .iter()
+        .filter(|(_, t)| t.partition_of.is_none())
+        .filter_map(move |(q, t)| from.tables.get(q).map(|o| (q, o, t)))
+        .flat_map(|(q, o, t)| {
+            t.columns.iter().map(move |n| PairedColumn {
+                table: q,
+                old_table: o,
+                new_table: t,
+                new: n,
+                old: o.columns.iter().find(|c| c.name == n.name),
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_dollar_tag_avoids_the_body() {
+        assert_eq!(super::dollar_tag("x"), "$retort$");
+        assert_eq!(super::dollar_tag("a $retort$ b"), "$retort1$");
+    }
+}

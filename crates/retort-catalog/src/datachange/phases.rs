@@ -27,7 +27,7 @@ pub struct OldShape {
 /// PUBLIC: with `security_invoker` every read and write through them is checked against the
 /// caller's own privileges on the table.
 pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: &str) -> OldShape {
-    let mut shape = OldShape::default();
+    let mut notes = Vec::new();
     let mut tables: Vec<QName> = renames
         .iter()
         .map(|r| match r {
@@ -37,8 +37,8 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
         .collect();
     tables.sort();
     tables.dedup();
-    let s = quote_ident(schema);
     let mut names = std::collections::BTreeSet::new();
+    let mut views = Vec::new();
     for old in tables {
         let Some(table) = before.tables.get(&old) else {
             continue;
@@ -53,13 +53,13 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
             })
             .unwrap_or_else(|| old.clone());
         let Some(physical) = after.tables.get(&now) else {
-            shape.notes.push(format!(
+            notes.push(format!(
                 "{now} is not in the wanted schema: the old shape cannot serve {old}"
             ));
             continue;
         };
         if !names.insert(old.name.clone()) {
-            shape.notes.push(format!(
+            notes.push(format!(
                 "two renamed tables are called {} in their schemas: only the first is served in the old shape",
                 quote_ident(&old.name)
             ));
@@ -79,7 +79,7 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
                 })
                 .unwrap_or_else(|| c.name.clone());
             if !physical.columns.iter().any(|p| p.name == current) {
-                shape.notes.push(format!(
+                notes.push(format!(
                     "{old}.{} is gone after the change: the old shape's view leaves it out",
                     quote_ident(&c.name)
                 ));
@@ -91,10 +91,44 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
                 format!("{} AS {}", quote_ident(&current), quote_ident(&c.name))
             });
         }
-        let view = format!("{s}.{}", quote_ident(&old.name));
+        views.push(ShapeView {
+            name: old.name.clone(),
+            columns,
+            source: now,
+        });
+    }
+    OldShape {
+        notes,
+        ..shape_views_sql(schema, &views)
+    }
+}
+
+/// One view of an old shape: its name, its select list, the table it reads.
+pub(crate) struct ShapeView {
+    pub(crate) name: String,
+    pub(crate) columns: Vec<String>,
+    pub(crate) source: QName,
+}
+
+/// The statements that serve `views` in `schema` (nothing when there are none). Every view is
+/// updatable and `security_invoker`, so granting it to PUBLIC gives no one more than their own
+/// privileges on the table it reads.
+pub(crate) fn shape_views_sql(schema: &str, views: &[ShapeView]) -> OldShape {
+    let mut shape = OldShape::default();
+    if views.is_empty() {
+        return shape;
+    }
+    let s = quote_ident(schema);
+    shape.create.extend([
+        format!("CREATE SCHEMA {s}"),
+        format!("GRANT USAGE ON SCHEMA {s} TO PUBLIC"),
+    ]);
+    for v in views {
+        let view = format!("{s}.{}", quote_ident(&v.name));
         shape.create.push(format!(
-            "CREATE VIEW {view} WITH (security_invoker = true) AS SELECT {} FROM {now}",
-            columns.join(", ")
+            "CREATE VIEW {view} WITH (security_invoker = true) AS SELECT {} FROM {}",
+            v.columns.join(", "),
+            v.source
         ));
         shape.create.push(format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {view} TO PUBLIC"
@@ -104,13 +138,6 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
             .drop_if_exists
             .push(format!("DROP VIEW IF EXISTS {view}"));
     }
-    if shape.create.is_empty() {
-        return shape;
-    }
-    shape.create.insert(0, format!("CREATE SCHEMA {s}"));
-    shape
-        .create
-        .insert(1, format!("GRANT USAGE ON SCHEMA {s} TO PUBLIC"));
     shape.drop.push(format!("DROP SCHEMA {s}"));
     shape
         .drop_if_exists
@@ -138,24 +165,30 @@ pub fn keep_dropped_columns(
     to: &Catalog,
     populated: &dyn Fn(&QName) -> bool,
 ) -> (Catalog, KeptColumns) {
-    let mut out = to.clone();
+    let kept = dropped_columns_to_keep(from, to, populated);
+    (with_kept_columns(to, from, &kept), kept)
+}
+
+/// The columns [`keep_dropped_columns`] keeps, with the contract's statements, without
+/// copying `to`.
+pub fn dropped_columns_to_keep(
+    from: &Catalog,
+    to: &Catalog,
+    populated: &dyn Fn(&QName) -> bool,
+) -> KeptColumns {
     let mut kept = KeptColumns::default();
     for (q, old) in &from.tables {
-        let Some(table) = out.tables.get_mut(q) else {
+        let Some(table) = to.tables.get(q) else {
             continue;
         };
         if old.partition_of.is_some() || old.of_type.is_some() || !populated(q) {
             continue;
         }
-        for c in &old.columns {
-            if table.columns.iter().any(|n| n.name == c.name) {
-                continue;
-            }
-            let mut column = c.clone();
-            if column.not_null && column.default.is_none() && column.identity.is_none() {
-                column.not_null = false;
-            }
-            table.columns.push(column);
+        for c in old
+            .columns
+            .iter()
+            .filter(|c| !table.columns.iter().any(|n| n.name == c.name))
+        {
             let t = format!("ALTER TABLE {q}");
             kept.contract_up
                 .push(format!("{t} DROP COLUMN {}", quote_ident(&c.name)));
@@ -171,5 +204,25 @@ pub fn keep_dropped_columns(
         }
     }
     kept.contract_down.reverse();
-    (out, kept)
+    kept
+}
+
+/// `to` with `kept`'s columns as `from` has them, NOT NULL without a default relaxed.
+pub fn with_kept_columns(to: &Catalog, from: &Catalog, kept: &KeptColumns) -> Catalog {
+    let mut out = to.clone();
+    for k in &kept.columns {
+        let old = from
+            .tables
+            .get(&k.table)
+            .and_then(|t| t.columns.iter().find(|c| c.name == k.column));
+        let (Some(old), Some(table)) = (old, out.tables.get_mut(&k.table)) else {
+            continue;
+        };
+        let mut column = old.clone();
+        if column.not_null && column.default.is_none() && column.identity.is_none() {
+            column.not_null = false;
+        }
+        table.columns.push(column);
+    }
+    out
 }

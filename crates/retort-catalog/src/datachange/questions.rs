@@ -2,7 +2,7 @@
 
 use retort_pg::quote_ident;
 
-use super::{answer_error, resolve_column, AnswerError, ColumnRef, RawAnswer};
+use super::{answer_error, paired_columns, resolve_column, AnswerError, ColumnRef, RawAnswer};
 use crate::catalog::Catalog;
 use crate::name::QName;
 
@@ -103,68 +103,32 @@ struct FillCandidate {
 }
 
 fn fill_candidates(from: &Catalog, to: &Catalog) -> Vec<FillCandidate> {
-    let mut out = Vec::new();
-    for (q, t) in &to.tables {
-        let Some(o) = from.tables.get(q) else {
-            continue;
-        };
-        // A partition's columns are its parent's: asked (and filled) once, there.
-        if t.partition_of.is_some() {
-            continue;
-        }
-        for n in &t.columns {
-            if !n.not_null || n.identity.is_some() || n.generated.is_some() {
-                continue;
-            }
-            let column = ColumnRef {
-                table: q.clone(),
-                column: n.name.clone(),
+    paired_columns(from, to)
+        .filter(|p| p.new.not_null && p.new.identity.is_none() && p.new.generated.is_none())
+        .filter_map(|p| {
+            let added = match p.old {
+                None if p.new.default.is_none() => true,
+                Some(c) if !c.not_null && c.generated.is_none() => false,
+                _ => return None,
             };
-            match o.columns.iter().find(|c| c.name == n.name) {
-                None if n.default.is_none() => out.push(FillCandidate {
-                    column,
-                    data_type: n.data_type.clone(),
-                    added: true,
-                }),
-                Some(c) if !c.not_null && c.generated.is_none() => out.push(FillCandidate {
-                    column,
-                    data_type: n.data_type.clone(),
-                    added: false,
-                }),
-                _ => {}
-            }
-        }
-    }
-    out
+            Some(FillCandidate {
+                column: p.column_ref(),
+                data_type: p.new.data_type.clone(),
+                added,
+            })
+        })
+        .collect()
 }
 
 /// Kept columns whose type changes: (column, old type, new type).
 fn type_changes(from: &Catalog, to: &Catalog) -> Vec<(ColumnRef, String, String)> {
-    let mut out = Vec::new();
-    for (q, t) in &to.tables {
-        let Some(o) = from.tables.get(q) else {
-            continue;
-        };
-        if t.partition_of.is_some() {
-            continue;
-        }
-        for n in &t.columns {
-            let Some(c) = o.columns.iter().find(|c| c.name == n.name) else {
-                continue;
-            };
-            if c.data_type != n.data_type && c.generated.is_none() && n.generated.is_none() {
-                out.push((
-                    ColumnRef {
-                        table: q.clone(),
-                        column: n.name.clone(),
-                    },
-                    c.data_type.clone(),
-                    n.data_type.clone(),
-                ));
-            }
-        }
-    }
-    out
+    paired_columns(from, to)
+        .filter_map(|p| {
+            let c = p.old?;
+            (c.data_type != p.new.data_type && c.generated.is_none() && p.new.generated.is_none())
+                .then(|| (p.column_ref(), c.data_type.clone(), p.new.data_type.clone()))
+        })
+        .collect()
 }
 
 /// The questions turning `from` (the migrations head, after renames) into `to` raises.
@@ -228,6 +192,14 @@ pub struct Fill {
     pub added: bool,
     /// How it is written (decided by [`probe_fill`]).
     pub form: FillForm,
+}
+
+impl Fill {
+    /// True when rows are filled by a backfill (and writes by a trigger): an expression, or
+    /// the NULLs of a column that exists.
+    pub fn needs_backfill(&self) -> bool {
+        self.form == FillForm::Expression || !self.added
+    }
 }
 
 /// A `--convert` or `--convert-back` matched to its column.

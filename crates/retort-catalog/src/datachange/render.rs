@@ -4,7 +4,9 @@
 
 use retort_pg::{quote_ident, Client};
 
-use super::{answer_error, cut63, AnswerError, Answers, Convert, Fill, FillForm, Rename};
+use super::{
+    answer_error, cut63, dollar_tag, AnswerError, Answers, Convert, Fill, FillForm, Rename,
+};
 use crate::catalog::Catalog;
 use crate::diff::{Action, Change, SchemaDiff};
 use crate::name::{ObjKey, QName};
@@ -126,10 +128,7 @@ pub fn apply_renames(up: &mut SchemaDiff, down: &mut SchemaDiff, renames: &[Rena
 /// table without a single-column primary key: the backfill walks that key in ranges. Call it
 /// once the forms are probed.
 pub fn check_backfills(from: &Catalog, fills: &[Fill]) -> Result<(), AnswerError> {
-    for f in fills
-        .iter()
-        .filter(|f| f.form == FillForm::Expression || !f.added)
-    {
+    for f in fills.iter().filter(|f| f.needs_backfill()) {
         if !super::single_column_key(from, &f.column.table) {
             return Err(answer_error(
                 "--fill",
@@ -166,17 +165,6 @@ pub struct FillSteps {
     pub contract_down: Vec<String>,
 }
 
-/// A dollar-quote tag that does not occur in `body`.
-fn dollar_tag(body: &str) -> String {
-    let mut tag = "$retort$".to_owned();
-    let mut n = 0;
-    while body.contains(&tag) {
-        n += 1;
-        tag = format!("$retort{n}$");
-    }
-    tag
-}
-
 /// The trigger function, trigger, backfill and NOT NULL steps for the expression fills. In a
 /// `two_phase` change the triggers stay until the contract (the old application version goes on
 /// writing rows without the value), and so do constant fills' defaults.
@@ -198,10 +186,7 @@ pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
                 .push(format!("{col} SET DEFAULT ({})", f.sql));
         }
     }
-    for f in fills
-        .iter()
-        .filter(|f| f.form == FillForm::Expression || !f.added)
-    {
+    for f in fills.iter().filter(|f| f.needs_backfill()) {
         let t = &f.column.table;
         let col = quote_ident(&f.column.column);
         let function = QName::new(
@@ -366,15 +351,4 @@ pub fn probe_fill(client: &mut Client, fill: &Fill) -> Result<FillForm, AnswerEr
         }
     }
     Ok(form)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dollar_tag_avoids_the_body() {
-        assert_eq!(dollar_tag("x"), "$retort$");
-        assert_eq!(dollar_tag("a $retort$ b"), "$retort1$");
-    }
 }

@@ -16,7 +16,8 @@
 
 use retort_pg::quote_ident;
 
-use super::{cut63, single_column_key, ColumnRef, Convert};
+use super::phases::{shape_views_sql, ShapeView};
+use super::{cut63, dollar_tag, single_column_key, ColumnRef, Convert};
 use crate::catalog::{Catalog, Snapshot};
 use crate::name::{ObjKey, QName};
 use crate::typechange;
@@ -55,10 +56,9 @@ pub fn retypes(
     converts_back: &[Convert],
 ) -> Vec<Retype> {
     let mut out = Vec::new();
-    for (q, t) in &to.tables {
-        let Some(o) = from.catalog.tables.get(q) else {
-            continue;
-        };
+    for p in super::paired_columns(&from.catalog, to) {
+        let (q, o, t, n) = (p.table, p.old_table, p.new_table, p.new);
+        let Some(c) = p.old else { continue };
         let plain = o.partition_by.is_none()
             && o.partition_of.is_none()
             && o.of_type.is_none()
@@ -67,48 +67,40 @@ pub fn retypes(
         if !plain || !populated(q) || !single_column_key(&from.catalog, q) {
             continue;
         }
-        for n in &t.columns {
-            let Some(c) = o.columns.iter().find(|c| c.name == n.name) else {
-                continue;
-            };
-            let changes =
-                c.data_type != n.data_type && !typechange::rewrite_free(&c.data_type, &n.data_type);
-            let simple = c.identity.is_none()
-                && n.identity.is_none()
-                && c.generated.is_none()
-                && n.generated.is_none()
-                && c.collation == n.collation
-                && from
-                    .deps
-                    .dependents_of(&ObjKey::Column(q.clone(), c.name.clone()))
-                    .is_empty();
-            if !changes || !simple {
-                continue;
-            }
-            let column = ColumnRef {
-                table: q.clone(),
-                column: n.name.clone(),
-            };
-            let col = quote_ident(&n.name);
-            let given = |list: &[Convert]| {
-                list.iter()
-                    .find(|a| a.column == column)
-                    .map(|a| a.sql.clone())
-            };
-            out.push(Retype {
-                convert: given(converts)
-                    .unwrap_or_else(|| typechange::conversion(&col, &c.data_type, &n.data_type)),
-                convert_back: given(converts_back)
-                    .unwrap_or_else(|| typechange::conversion(&col, &n.data_type, &c.data_type)),
-                column,
-                old_type: c.data_type.clone(),
-                new_type: n.data_type.clone(),
-                not_null: n.not_null,
-                default: n.default.clone(),
-                old_default: c.default.clone(),
-                old_not_null: c.not_null,
-            });
+        let changes =
+            c.data_type != n.data_type && !typechange::rewrite_free(&c.data_type, &n.data_type);
+        let simple = c.identity.is_none()
+            && n.identity.is_none()
+            && c.generated.is_none()
+            && n.generated.is_none()
+            && c.collation == n.collation
+            && from
+                .deps
+                .dependents_of(&ObjKey::Column(q.clone(), c.name.clone()))
+                .is_empty();
+        if !changes || !simple {
+            continue;
         }
+        let column = p.column_ref();
+        let col = quote_ident(&n.name);
+        let given = |list: &[Convert]| {
+            list.iter()
+                .find(|a| a.column == column)
+                .map(|a| a.sql.clone())
+        };
+        out.push(Retype {
+            convert: given(converts)
+                .unwrap_or_else(|| typechange::conversion(&col, &c.data_type, &n.data_type)),
+            convert_back: given(converts_back)
+                .unwrap_or_else(|| typechange::conversion(&col, &n.data_type, &c.data_type)),
+            column,
+            old_type: c.data_type.clone(),
+            new_type: n.data_type.clone(),
+            not_null: n.not_null,
+            default: n.default.clone(),
+            old_default: c.default.clone(),
+            old_not_null: c.not_null,
+        });
     }
     out
 }
@@ -157,7 +149,6 @@ pub struct RetypeSteps {
 /// each table's columns as `from` has them.
 pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeSteps {
     let mut s = RetypeSteps::default();
-    let shape = quote_ident(schema);
     let mut tables: Vec<&QName> = retypes.iter().map(|r| &r.column.table).collect();
     tables.sort();
     tables.dedup();
@@ -206,11 +197,7 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
             schema_lit = retort_pg::quote_literal(schema),
         );
         let function_sql = |body: &str| {
-            let tag = if body.contains("$retort$") {
-                "$retort_retype$"
-            } else {
-                "$retort$"
-            };
+            let tag = dollar_tag(body);
             format!(
                 "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
             )
@@ -231,7 +218,7 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
             "-- retort:batch\nUPDATE {t} SET {new} = ({}) WHERE {new} IS NULL AND {col} IS NOT NULL",
             r.convert
         ));
-        let check = quote_ident(&cut63(format!("{}_{}_not_null", t.name, c)));
+        let check = crate::online::not_null_check_name(t, c);
         if r.not_null {
             s.fill_up.extend([
                 format!(
@@ -310,51 +297,36 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
     }
     // The old shape: one view per table, its columns as they were, the old values under
     // their old names.
-    let mut views_up = vec![
-        format!("CREATE SCHEMA {shape}"),
-        format!("GRANT USAGE ON SCHEMA {shape} TO PUBLIC"),
-    ];
-    let mut views_down = Vec::new();
-    for t in &tables {
-        let Some(table) = from.tables.get(*t) else {
-            continue;
-        };
-        let columns: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| {
-                if retypes
-                    .iter()
-                    .any(|r| &r.column.table == *t && r.column.column == c.name)
-                {
-                    format!(
-                        "{} AS {}",
-                        quote_ident(&cut63(format!("retort_old_{}", c.name))),
-                        quote_ident(&c.name)
-                    )
-                } else {
-                    quote_ident(&c.name)
-                }
-            })
-            .collect();
-        let view = format!("{shape}.{}", quote_ident(&t.name));
-        views_up.push(format!(
-            "CREATE VIEW {view} WITH (security_invoker = true) AS SELECT {} FROM {t}",
-            columns.join(", ")
-        ));
-        views_up.push(format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON {view} TO PUBLIC"
-        ));
-        views_down.push(format!("DROP VIEW IF EXISTS {view}"));
-    }
-    views_down.push(format!("DROP SCHEMA IF EXISTS {shape}"));
-    let views_contract: Vec<String> = views_down
+    let views: Vec<ShapeView> = tables
         .iter()
-        .map(|d| d.replace(" IF EXISTS", ""))
+        .filter_map(|t| from.tables.get(*t).map(|table| (t, table)))
+        .map(|(t, table)| ShapeView {
+            name: t.name.clone(),
+            columns: table
+                .columns
+                .iter()
+                .map(|c| {
+                    if retypes
+                        .iter()
+                        .any(|r| &r.column.table == *t && r.column.column == c.name)
+                    {
+                        format!(
+                            "{} AS {}",
+                            quote_ident(&cut63(format!("retort_old_{}", c.name))),
+                            quote_ident(&c.name)
+                        )
+                    } else {
+                        quote_ident(&c.name)
+                    }
+                })
+                .collect(),
+            source: (*t).clone(),
+        })
         .collect();
-    s.swap_up.extend(views_up.iter().cloned());
-    s.swap_down.splice(0..0, views_down);
-    s.contract_up.splice(0..0, views_contract);
-    s.contract_down.extend(views_up);
+    let views = shape_views_sql(schema, &views);
+    s.swap_up.extend(views.create.iter().cloned());
+    s.swap_down.splice(0..0, views.drop_if_exists);
+    s.contract_up.splice(0..0, views.drop);
+    s.contract_down.extend(views.create);
     s
 }

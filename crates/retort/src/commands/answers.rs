@@ -291,14 +291,35 @@ pub fn write(
     let retyped = |c: &ColumnRef| retypes.iter().any(|r| r.column == *c);
     matched.converts.retain(|c| !retyped(&c.column));
     matched.converts_back.retain(|c| !retyped(&c.column));
-    let target = |fills: &[datachange::Fill]| {
-        let filled = datachange::with_fills(&desired.catalog, fills);
-        let filled = datachange::keep_old_types(&filled, &from.catalog, &retypes);
-        if staged {
-            datachange::keep_dropped_columns(&from.catalog, &filled, &populated)
-        } else {
-            (filled, datachange::KeptColumns::default())
+    // What the expand leaves: `desired` adjusted for the fills, the retyped columns and the
+    // kept ones; None when nothing is adjusted (no copy of the catalog is made then).
+    let target = |fills: &[datachange::Fill]| -> (Option<Snapshot>, datachange::KeptColumns) {
+        let mut catalog = None;
+        if !fills.is_empty() {
+            catalog = Some(datachange::with_fills(&desired.catalog, fills));
         }
+        if !retypes.is_empty() {
+            let base = catalog.as_ref().unwrap_or(&desired.catalog);
+            catalog = Some(datachange::keep_old_types(base, &from.catalog, &retypes));
+        }
+        let kept = if staged {
+            let base = catalog.as_ref().unwrap_or(&desired.catalog);
+            datachange::dropped_columns_to_keep(&from.catalog, base, &populated)
+        } else {
+            datachange::KeptColumns::default()
+        };
+        if !kept.columns.is_empty() {
+            let base = catalog.as_ref().unwrap_or(&desired.catalog);
+            catalog = Some(datachange::with_kept_columns(base, &from.catalog, &kept));
+        }
+        let snapshot = catalog.map(|catalog| Snapshot {
+            catalog,
+            deps: desired.deps.clone(),
+            server_version_num: desired.server_version_num,
+            not_compared: desired.not_compared.clone(),
+            readers: desired.readers,
+        });
+        (snapshot, kept)
     };
     if let Some(client) = copy {
         try_answers(client, from, desired, &target, &mut matched)?;
@@ -309,23 +330,17 @@ pub fn write(
         converts: all_converts,
         converts_back: all_back,
     };
-    let (main_catalog, kept) = target(&matched.fills);
+    let (main, kept) = target(&matched.fills);
     let two_phase = staged
         && (views
             || !kept.columns.is_empty()
             || !retypes.is_empty()
             || matched.fills.iter().any(|f| populated(&f.column.table)));
-    let to_main = Snapshot {
-        catalog: main_catalog,
-        ..desired.clone()
-    };
-    let mut up = diff(from, &to_main);
+    let to_main = main.as_ref().unwrap_or(desired);
+    let mut up = diff(from, to_main);
     // The expand's down starts from what the expand leaves (the kept columns still there).
-    let expanded = Snapshot {
-        catalog: target(&[]).0,
-        ..desired.clone()
-    };
-    let mut down = diff(&expanded, from);
+    let expanded = target(&[]).0;
+    let mut down = diff(expanded.as_ref().unwrap_or(desired), from);
     datachange::apply_converts(&mut up, &matched.converts)?;
     datachange::apply_converts(&mut down, &matched.converts_back)?;
     if !two_phase {
@@ -463,6 +478,10 @@ pub fn write(
     })
 }
 
+/// What the expand leaves for a set of fills: the adjusted wanted schema (None when it is the
+/// wanted schema itself) and the columns kept until the contract.
+type Target<'a> = dyn Fn(&[datachange::Fill]) -> (Option<Snapshot>, datachange::KeptColumns) + 'a;
+
 /// Runs what the answers make on the copy of the migrations head, in a transaction rolled back
 /// after: the main migration must apply (a `--convert` that does not work fails here, not in
 /// production), and each fill is probed for its form.
@@ -470,17 +489,14 @@ fn try_answers(
     client: &mut retort_pg::Client,
     from: &Snapshot,
     desired: &Snapshot,
-    target: &dyn Fn(&[datachange::Fill]) -> (retort_catalog::Catalog, datachange::KeptColumns),
+    target: &Target,
     answers: &mut datachange::Answers,
 ) -> Result<()> {
     if answers.fills.is_empty() && answers.converts.is_empty() {
         return Ok(());
     }
-    let trial_to = Snapshot {
-        catalog: target(&answers.fills).0,
-        ..desired.clone()
-    };
-    let mut trial = diff(from, &trial_to);
+    let trial_to = target(&answers.fills).0;
+    let mut trial = diff(from, trial_to.as_ref().unwrap_or(desired));
     datachange::apply_converts(&mut trial, &answers.converts)?;
     client.batch_execute("BEGIN")?;
     let result = (|| -> Result<()> {
