@@ -641,6 +641,20 @@ impl RevisionGraph {
         out.into_iter().map(|i| &self.migrations[i]).collect()
     }
 
+    /// Every revision `revision` needs (parents and depends-on, transitively), not itself;
+    /// empty for a revision the graph does not have.
+    pub fn ancestors_of(&self, revision: &str) -> Vec<&Migration> {
+        let Some(&i) = self.index.get(revision) else {
+            return Vec::new();
+        };
+        self.ancestors(&[i], false)
+            .iter()
+            .enumerate()
+            .filter(|(_, &a)| a)
+            .map(|(j, _)| &self.migrations[j])
+            .collect()
+    }
+
     /// The expand phase a contract phase closes: the nearest ancestor marked expand (the
     /// migrations between them are its backfills and swaps).
     pub fn expand_of(&self, contract: &str) -> Option<&Migration> {

@@ -132,17 +132,11 @@ impl std::fmt::Display for ShapeSession {
 /// Every revision an expand phase replaces the shape of: its ancestors (parents and depends-on,
 /// transitively), not itself.
 pub fn older_revisions(graph: &RevisionGraph, revision: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![revision.to_owned()];
-    while let Some(r) = stack.pop() {
-        let Some(m) = graph.get(&r) else { continue };
-        for p in m.parents.iter().chain(&m.depends_on) {
-            if seen.insert(p.clone()) {
-                stack.push(p.clone());
-            }
-        }
-    }
-    seen
+    graph
+        .ancestors_of(revision)
+        .into_iter()
+        .map(|m| m.revision.clone())
+        .collect()
 }
 
 /// Live sessions (other than this one) registered under one of `revisions`. A registry row
