@@ -24,8 +24,16 @@ pub struct RunnerOptions {
     pub statement_timeout: Option<Duration>,
     /// How long to wait for another runner's lock.
     pub lock_wait: Duration,
-    /// How many times a transactional migration that hit `lock_timeout` (SQLSTATE 55P03) is
-    /// rolled back and tried again, after a jittered, doubling pause (default 3).
+    /// The run's session `deadlock_timeout`, where its role may set it (a superuser, or
+    /// `GRANT SET ON PARAMETER deadlock_timeout` on PostgreSQL 15+; else the server's
+    /// setting stays). Shorter than the application's (1 s by default), so that when a
+    /// migration that locks two tables deadlocks with an application statement, the
+    /// migration is the one that notices and is rolled back (then tried again), not the
+    /// application's statement. Default 100 ms.
+    pub deadlock_timeout: Option<Duration>,
+    /// How many times a transactional migration that hit `lock_timeout` (SQLSTATE 55P03) or
+    /// a deadlock (40P01) is rolled back and tried again, after a jittered, doubling pause
+    /// (default 3).
     pub lock_retries: u32,
     /// The first pause before such a retry; each next one doubles (default 500 ms).
     pub retry_backoff: Duration,
@@ -65,6 +73,7 @@ impl Default for RunnerOptions {
             lock_timeout: Some(Duration::from_secs(5)),
             statement_timeout: None,
             lock_wait: Duration::from_secs(60),
+            deadlock_timeout: Some(Duration::from_millis(100)),
             lock_retries: 3,
             retry_backoff: Duration::from_millis(500),
             database: None,
@@ -100,8 +109,9 @@ pub trait Observer {
     }
     /// A migration marked `-- retort:transaction off` is about to run.
     fn non_transactional(&mut self, _migration: &Migration) {}
-    /// A transactional migration hit `lock_timeout`; it was rolled back and runs again after
-    /// `wait` (retry `attempt` of `retries`). `blockers` held the lock it waited for, when known.
+    /// A migration (or one statement of a `transaction off` one) hit `lock_timeout`; it was
+    /// rolled back and runs again after `wait` (retry `attempt` of `retries`). `blockers` held
+    /// the lock it waited for, when known.
     fn lock_retry(
         &mut self,
         _migration: &Migration,
@@ -109,6 +119,17 @@ pub trait Observer {
         _retries: u32,
         _wait: Duration,
         _blockers: &[Blocker],
+    ) {
+    }
+    /// A transactional migration deadlocked with another session and was rolled back (it gave
+    /// way: see [`RunnerOptions::deadlock_timeout`]); it runs again after `wait` (retry
+    /// `attempt` of `retries`).
+    fn deadlock_retry(
+        &mut self,
+        _migration: &Migration,
+        _attempt: u32,
+        _retries: u32,
+        _wait: Duration,
     ) {
     }
     /// An INVALID index left by an interrupted `CREATE INDEX CONCURRENTLY` was dropped before
@@ -521,6 +542,27 @@ impl<'a> MigrationRunner<'a> {
                 .get(0);
             return Err(MigrateError::Standby { target });
         }
+        if let Some(t) = self.options.deadlock_timeout {
+            let version: i32 = self
+                .client
+                .query_one("SELECT current_setting('server_version_num')::int", &[])
+                .map_err(db("reading the server version"))?
+                .get(0);
+            let granted = if version >= 150000 {
+                " OR has_parameter_privilege('deadlock_timeout', 'SET')"
+            } else {
+                ""
+            };
+            self.client
+                .execute(
+                    &format!(
+                        "SELECT set_config('deadlock_timeout', $1, false) \
+                         WHERE (SELECT rolsuper FROM pg_roles WHERE rolname = current_user){granted}"
+                    ),
+                    &[&format!("{}ms", t.as_millis().max(1))],
+                )
+                .map_err(db("setting deadlock_timeout"))?;
+        }
         Ok(())
     }
 
@@ -808,7 +850,8 @@ impl<'a> MigrationRunner<'a> {
             .collect()
     }
 
-    /// A transactional migration, tried again after a lock timeout (55P03) up to
+    /// A transactional migration, tried again after a lock timeout (55P03) or a deadlock
+    /// (40P01) up to
     /// `lock_retries` times with a jittered, doubling pause; every try is its own transaction,
     /// rolled back whole when it fails.
     fn run_in_transaction(
@@ -826,7 +869,7 @@ impl<'a> MigrationRunner<'a> {
             let Err(MigrateError::Statement(mut failure)) = result else {
                 return result;
             };
-            if failure.source.sqlstate() != Some("55P03") {
+            if !matches!(failure.source.sqlstate(), Some("55P03" | "40P01")) {
                 return Err(MigrateError::Statement(failure));
             }
             if attempt >= self.options.lock_retries {
@@ -836,8 +879,13 @@ impl<'a> MigrationRunner<'a> {
             }
             attempt += 1;
             let wait = backoff(self.options.retry_backoff, attempt);
-            self.observer
-                .lock_retry(m, attempt, self.options.lock_retries, wait, &blockers);
+            if failure.source.sqlstate() == Some("40P01") {
+                self.observer
+                    .deadlock_retry(m, attempt, self.options.lock_retries, wait);
+            } else {
+                self.observer
+                    .lock_retry(m, attempt, self.options.lock_retries, wait, &blockers);
+            }
             std::thread::sleep(wait);
         }
     }
@@ -1003,7 +1051,32 @@ impl<'a> MigrationRunner<'a> {
                 self.done = i + 1;
                 continue;
             }
-            if let Err(e) = result.and_then(|()| self.client.batch_execute(&s.sql)) {
+            let mut outcome = result.and_then(|()| self.client.batch_execute(&s.sql));
+            // A statement that hit lock_timeout or gave way in a deadlock was rolled back
+            // whole (it ran alone): it is tried again like a transactional migration. Not a
+            // CONCURRENTLY build, which leaves an INVALID index behind (a rerun repairs it).
+            let mut attempt = 0;
+            while let Err(e) = &outcome {
+                let code = e.code().map(|c| c.code());
+                if !matches!(code, Some("55P03" | "40P01"))
+                    || attempt >= self.options.lock_retries
+                    || crate::concurrent::concurrent_index(&s.sql).is_some()
+                {
+                    break;
+                }
+                attempt += 1;
+                let wait = backoff(self.options.retry_backoff, attempt);
+                if code == Some("40P01") {
+                    self.observer
+                        .deadlock_retry(m, attempt, self.options.lock_retries, wait);
+                } else {
+                    self.observer
+                        .lock_retry(m, attempt, self.options.lock_retries, wait, &[]);
+                }
+                std::thread::sleep(wait);
+                outcome = self.client.batch_execute(&s.sql);
+            }
+            if let Err(e) = outcome {
                 let err = statement_error(m, step, statements, i, true, e);
                 if err.is_connection_lost() {
                     return Err(err);

@@ -1298,3 +1298,185 @@ fn an_expanded_type_change_is_aborted_back_to_the_old_column() {
     let (code, out, err) = run(retort(p, &url).args(["downgrade", "base", "--sql"]));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// Constraint and index definitions and column types of `tables`, to compare a schema before
+/// and after a round trip.
+fn fingerprint(client: &mut retort_pg::Client, tables: &str) -> String {
+    client
+        .query_one(
+            &format!(
+                "SELECT concat_ws(E'\\n', \
+                   (SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), E'\\n' ORDER BY conname) \
+                      FROM pg_constraint WHERE conrelid = ANY ('{{{tables}}}'::regclass[])), \
+                   (SELECT string_agg(pg_get_indexdef(indexrelid), E'\\n' ORDER BY indexrelid::regclass::text) \
+                      FROM pg_index WHERE indrelid = ANY ('{{{tables}}}'::regclass[])), \
+                   (SELECT string_agg(attrelid::regclass || '.' || attname || ' ' || format_type(atttypid, atttypmod) \
+                           || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), E'\\n' ORDER BY attrelid::regclass::text, attname) \
+                      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                      WHERE attrelid = ANY ('{{{tables}}}'::regclass[]) AND attnum > 0 AND NOT attisdropped), \
+                   (SELECT string_agg(c.relname || ' ' || s.seqtypid::regtype || ' ' || coalesce(d.refobjid::regclass || '.' || o.attname, '-'), E'\\n' ORDER BY c.relname) \
+                      FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+                      LEFT JOIN pg_depend d ON d.objid = s.seqrelid AND d.deptype = 'a' AND d.classid = 'pg_class'::regclass \
+                      LEFT JOIN pg_attribute o ON o.attrelid = d.refobjid AND o.attnum = d.refobjsubid))"
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn an_int_key_referenced_by_foreign_keys_becomes_bigint_in_two_phases_with_both_versions_writing() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL);\n\
+                CREATE TABLE orders (id bigserial PRIMARY KEY, \
+                  account_id integer NOT NULL REFERENCES accounts ON DELETE CASCADE, \
+                  total integer NOT NULL DEFAULT 0);\n\
+                CREATE INDEX orders_account_id_idx ON orders (account_id);\n";
+    let (dir, url, mut client) = project_at(&c, "retype_key", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 20000) g; \
+             INSERT INTO orders (account_id, total) SELECT 1 + g % 20000, g FROM generate_series(1, 40000) g; \
+             ANALYZE accounts, orders;",
+        )
+        .unwrap();
+    let before = fingerprint(&mut client, "accounts,orders");
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE accounts (id bigserial PRIMARY KEY, name text NOT NULL);\n\
+         CREATE TABLE orders (id bigserial PRIMARY KEY, \
+           account_id bigint NOT NULL REFERENCES accounts ON DELETE CASCADE, \
+           total integer NOT NULL DEFAULT 0);\n\
+         CREATE INDEX orders_account_id_idx ON orders (account_id);\n",
+    )
+    .unwrap();
+    let (code, out, err) =
+        run(retort(p, &url).args(["new", "-m", "wider", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("public.accounts.id changes from integer to bigint in two phases")
+            && err.contains("public.orders.account_id changes from integer to bigint"),
+        "{err}"
+    );
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| std::fs::read_to_string(p.join(l)).unwrap())
+        .collect();
+    assert_eq!(files.len(), 4, "{out}");
+    let (fill, swap, contract) = (&files[1], &files[2], &files[3]);
+    for wanted in [
+        "CREATE UNIQUE INDEX CONCURRENTLY retort_new_accounts_pkey ON public.accounts USING btree (retort_new_id);",
+        "CREATE INDEX CONCURRENTLY retort_new_orders_account_id_idx ON public.orders USING btree (retort_new_account_id);",
+        "ALTER TABLE public.orders ADD CONSTRAINT retort_new_orders_account_id_fkey FOREIGN KEY (retort_new_account_id) REFERENCES public.accounts(retort_new_id) ON DELETE CASCADE NOT VALID;",
+        "ALTER TABLE public.orders VALIDATE CONSTRAINT retort_new_orders_account_id_fkey;",
+    ] {
+        assert!(fill.contains(wanted), "{wanted}\n{fill}");
+    }
+    assert!(
+        swap.contains("ALTER SEQUENCE public.accounts_id_seq OWNED BY public.accounts.id;")
+            && swap.contains(
+                "ALTER COLUMN id SET DEFAULT nextval('public.accounts_id_seq'::regclass)"
+            ),
+        "{swap}"
+    );
+    assert!(
+        contract.contains(
+            "ALTER TABLE public.accounts ADD CONSTRAINT accounts_pkey PRIMARY KEY USING INDEX retort_new_accounts_pkey;"
+        ),
+        "{contract}"
+    );
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+
+    // One app version writes accounts and their orders, reads them back by key and deletes
+    // some (the cascade), all through its own shape.
+    let writer = |revision: String, start: i64, wide: bool| {
+        let url = url.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut c = app(&url, &revision);
+            let (mut ok, mut failed, mut n) = (0u64, Vec::new(), start);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let r = (|| -> Result<(), Box<dyn std::error::Error>> {
+                    let row = c.query_one(
+                        "INSERT INTO accounts (name) VALUES ($1) RETURNING id",
+                        &[&format!("w{n}")],
+                    )?;
+                    let account: i64 = if wide {
+                        row.get(0)
+                    } else {
+                        row.get::<_, i32>(0).into()
+                    };
+                    if wide {
+                        c.execute(
+                            "INSERT INTO orders (account_id, total) VALUES ($1, 5)",
+                            &[&account],
+                        )?;
+                    } else {
+                        c.execute(
+                            "INSERT INTO orders (account_id, total) VALUES ($1, 5)",
+                            &[&(account as i32)],
+                        )?;
+                    }
+                    let sql = "SELECT count(*) FROM accounts a JOIN orders o ON o.account_id = a.id WHERE a.id = $1";
+                    let count: i64 = if wide {
+                        c.query_one(sql, &[&account])?.get(0)
+                    } else {
+                        c.query_one(sql, &[&(account as i32)])?.get(0)
+                    };
+                    assert_eq!(count, 1);
+                    // An old account goes, its orders with it.
+                    let gone = n - start;
+                    if wide {
+                        c.execute("DELETE FROM accounts WHERE id = $1", &[&gone])?;
+                    } else {
+                        c.execute("DELETE FROM accounts WHERE id = $1", &[&(gone as i32)])?;
+                    }
+                    Ok(())
+                })();
+                match r {
+                    Ok(()) => ok += 1,
+                    Err(e) => failed.push(format!("{e:?}")),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            (ok, failed)
+        });
+        (stop, handle)
+    };
+    let (stop_old, old_writer) = writer(old.clone(), 0, false);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let (stop_new, new_writer) = writer(revision_of(p, "contract"), 10_000, true);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stop_old.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop_new.store(true, std::sync::atomic::Ordering::Relaxed);
+    for (who, h) in [("old", old_writer), ("new", new_writer)] {
+        let (ok, failed) = h.join().unwrap();
+        assert!(ok > 0, "{who}");
+        assert!(failed.is_empty(), "{who}: {failed:?}");
+    }
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let orphans: i64 = client
+        .query_one(
+            "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT FROM accounts a WHERE a.id = o.account_id)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(orphans, 0);
+    // Back down the whole way: the schema is the one we started from.
+    let (code, out, err) = run(retort(p, &url).args(["downgrade", &old]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(fingerprint(&mut client, "accounts,orders"), before);
+}

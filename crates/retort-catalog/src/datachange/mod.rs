@@ -20,6 +20,7 @@ use retort_pg::quote_ident;
 
 use crate::name::QName;
 
+mod moved;
 mod names;
 mod phases;
 mod questions;

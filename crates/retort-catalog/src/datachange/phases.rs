@@ -94,6 +94,7 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
         views.push(ShapeView {
             name: old.name.clone(),
             columns,
+            defaults: Vec::new(),
             source: now,
         });
     }
@@ -103,10 +104,12 @@ pub fn old_shape(before: &Catalog, after: &Catalog, renames: &[Rename], schema: 
     }
 }
 
-/// One view of an old shape: its name, its select list, the table it reads.
+/// One view of an old shape: its name, its select list, the defaults of its columns that
+/// read a column with another default (column, default), the table it reads.
 pub(crate) struct ShapeView {
     pub(crate) name: String,
     pub(crate) columns: Vec<String>,
+    pub(crate) defaults: Vec<(String, String)>,
     pub(crate) source: QName,
 }
 
@@ -130,6 +133,12 @@ pub(crate) fn shape_views_sql(schema: &str, views: &[ShapeView]) -> OldShape {
             v.columns.join(", "),
             v.source
         ));
+        for (c, d) in &v.defaults {
+            shape.create.push(format!(
+                "ALTER VIEW {view} ALTER COLUMN {} SET DEFAULT {d}",
+                quote_ident(c)
+            ));
+        }
         shape.create.push(format!(
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {view} TO PUBLIC"
         ));

@@ -11,15 +11,19 @@
 //!    version's shape is served as a view mapping `retort_old_<c>` back to `c`.
 //! 4. (contract) The view, the trigger and the old column go.
 //!
-//! Only columns nothing depends on (no index, constraint, view, sequence or other object in
-//! pg_depend) are done this way for now; for the others autogenerate stops as before.
+//! Indexes, primary keys, unique constraints and foreign keys on the column (on either side)
+//! are built again on the new column before the swap and take the old names in the contract
+//! (see [`super::moved`]); a sequence the column owns moves to the new column at the swap.
+//! Columns with other dependents (a view, a CHECK, an expression or predicate that names them)
+//! are not done this way yet: for those autogenerate stops as before.
 
 use retort_pg::quote_ident;
 
+use super::moved::{moved_objects, moved_steps, new_name, old_name, Moved};
 use super::phases::{shape_views_sql, ShapeView};
 use super::{cut63, dollar_tag, single_column_key, ColumnRef, Convert};
 use crate::catalog::{Catalog, Snapshot};
-use crate::name::{ObjKey, QName};
+use crate::name::QName;
 use crate::typechange;
 
 /// One column changed in two phases.
@@ -69,19 +73,15 @@ pub fn retypes(
         }
         let changes =
             c.data_type != n.data_type && !typechange::rewrite_free(&c.data_type, &n.data_type);
+        let column = p.column_ref();
         let simple = c.identity.is_none()
             && n.identity.is_none()
             && c.generated.is_none()
             && n.generated.is_none()
-            && c.collation == n.collation
-            && from
-                .deps
-                .dependents_of(&ObjKey::Column(q.clone(), c.name.clone()))
-                .is_empty();
-        if !changes || !simple {
+            && c.collation == n.collation;
+        if !changes || !simple || moved_objects(from, std::slice::from_ref(&column)).is_none() {
             continue;
         }
-        let column = p.column_ref();
         let col = quote_ident(&n.name);
         let given = |list: &[Convert]| {
             list.iter()
@@ -101,6 +101,13 @@ pub fn retypes(
             old_default: c.default.clone(),
             old_not_null: c.not_null,
         });
+    }
+    // Each column's objects can be rebuilt; all of them together can too (a definition is
+    // refused only for a column it names outside a list, which each column's check saw), but
+    // that is checked rather than assumed.
+    let columns: Vec<ColumnRef> = out.iter().map(|r| r.column.clone()).collect();
+    if moved_objects(from, &columns).is_none() {
+        return Vec::new();
     }
     out
 }
@@ -147,8 +154,19 @@ pub struct RetypeSteps {
 
 /// The steps for `retypes`, whose old shape is served in `schema` (the parent revision's), with
 /// each table's columns as `from` has them.
-pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeSteps {
+pub fn retype_steps(from: &Snapshot, retypes: &[Retype], schema: &str) -> RetypeSteps {
     let mut s = RetypeSteps::default();
+    let columns: Vec<ColumnRef> = retypes.iter().map(|r| r.column.clone()).collect();
+    // [`retypes`] checked the whole set.
+    let moved = moved_objects(from, &columns).unwrap_or_default();
+    let primary = |t: &QName, c: &str| {
+        moved.iter().any(|m| {
+            matches!(m, Moved::Key { table, primary: true, definition, .. }
+                if table == t && super::moved::key_columns(definition).iter().any(|k| k == c))
+        })
+    };
+    let mut contract_columns = Vec::new();
+    let mut down_columns = Vec::new();
     let mut tables: Vec<&QName> = retypes.iter().map(|r| &r.column.table).collect();
     tables.sort();
     tables.dedup();
@@ -156,8 +174,15 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
         let t = &r.column.table;
         let c = &r.column.column;
         let col = quote_ident(c);
-        let new = quote_ident(&cut63(format!("retort_new_{c}")));
-        let old = quote_ident(&cut63(format!("retort_old_{c}")));
+        let new = quote_ident(&new_name(c));
+        let old = quote_ident(&old_name(c));
+        let owned: Vec<&QName> = from
+            .catalog
+            .sequences
+            .values()
+            .filter(|q| q.owned_by.as_ref() == Some(&(t.clone(), c.clone())))
+            .map(|q| &q.name)
+            .collect();
         let function = QName::new(
             t.schema.clone(),
             cut63(format!("retort_retype_{}_{c}", t.name)),
@@ -241,9 +266,15 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
             s.swap_up
                 .push(format!("ALTER TABLE {t} ALTER COLUMN {old} DROP DEFAULT"));
         }
-        if r.old_not_null {
+        // The old primary key stays on the old column until the contract.
+        let old_in_key = primary(t, c);
+        if r.old_not_null && !old_in_key {
             s.swap_up
                 .push(format!("ALTER TABLE {t} ALTER COLUMN {old} DROP NOT NULL"));
+        }
+        for q in &owned {
+            s.swap_up
+                .push(format!("ALTER SEQUENCE {q} OWNED BY {t}.{col}"));
         }
         if let Some(d) = &r.default {
             s.swap_up.push(format!(
@@ -261,14 +292,18 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
         }
         s.swap_up.push(function_sql(&after));
         // Its down, in reverse.
-        let mut down = vec![function_sql(&before)];
+        let mut down: Vec<String> = owned
+            .iter()
+            .map(|q| format!("ALTER SEQUENCE {q} OWNED BY {t}.{old}"))
+            .collect();
+        down.push(function_sql(&before));
         if r.not_null {
             down.push(format!("ALTER TABLE {t} ALTER COLUMN {col} DROP NOT NULL"));
         }
         if r.default.is_some() {
             down.push(format!("ALTER TABLE {t} ALTER COLUMN {col} DROP DEFAULT"));
         }
-        if r.old_not_null {
+        if r.old_not_null && !old_in_key {
             down.push(format!("ALTER TABLE {t} ALTER COLUMN {old} SET NOT NULL"));
         }
         if let Some(d) = &r.old_default {
@@ -281,12 +316,12 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
             format!("ALTER TABLE {t} RENAME COLUMN {old} TO {col}"),
         ]);
         s.swap_down.extend(down);
-        s.contract_up.extend([
+        contract_columns.extend([
             format!("DROP TRIGGER {trigger} ON {t}"),
             format!("DROP FUNCTION {function}()"),
             format!("ALTER TABLE {t} DROP COLUMN {old}"),
         ]);
-        s.contract_down.extend([
+        down_columns.extend([
             format!("ALTER TABLE {t} ADD COLUMN {old} {}", r.old_type),
             format!("UPDATE {t} SET {old} = ({})", r.convert_back),
             function_sql(&after),
@@ -295,29 +330,49 @@ pub fn retype_steps(from: &Catalog, retypes: &[Retype], schema: &str) -> RetypeS
             ),
         ]);
     }
+    let steps = moved_steps(&moved);
+    s.fill_up.extend(steps.fill_up);
+    s.fill_down.splice(0..0, steps.fill_down);
+    s.contract_up = steps.contract_before;
+    s.contract_up.extend(contract_columns);
+    s.contract_up.extend(steps.contract_after);
+    s.contract_down = steps.down_before;
+    s.contract_down.extend(down_columns);
+    s.contract_down.extend(steps.down_after);
     // The old shape: one view per table, its columns as they were, the old values under
-    // their old names.
+    // their old names (with their old defaults: an insert through the view that leaves one
+    // out gets it, not the NULL of the old column, which has none after the swap).
+    let retyped = |t: &QName, c: &str| {
+        retypes
+            .iter()
+            .find(|r| &r.column.table == t && r.column.column == c)
+    };
     let views: Vec<ShapeView> = tables
         .iter()
-        .filter_map(|t| from.tables.get(*t).map(|table| (t, table)))
+        .filter_map(|t| from.catalog.tables.get(*t).map(|table| (t, table)))
         .map(|(t, table)| ShapeView {
             name: t.name.clone(),
             columns: table
                 .columns
                 .iter()
                 .map(|c| {
-                    if retypes
-                        .iter()
-                        .any(|r| &r.column.table == *t && r.column.column == c.name)
-                    {
+                    if retyped(t, &c.name).is_some() {
                         format!(
                             "{} AS {}",
-                            quote_ident(&cut63(format!("retort_old_{}", c.name))),
+                            quote_ident(&old_name(&c.name)),
                             quote_ident(&c.name)
                         )
                     } else {
                         quote_ident(&c.name)
                     }
+                })
+                .collect(),
+            defaults: table
+                .columns
+                .iter()
+                .filter_map(|c| {
+                    let r = retyped(t, &c.name)?;
+                    Some((c.name.clone(), r.old_default.clone()?))
                 })
                 .collect(),
             source: (*t).clone(),

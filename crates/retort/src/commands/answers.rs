@@ -348,11 +348,9 @@ pub fn write(
     }
     let mut fill = datachange::fill_steps(&matched.fills, two_phase);
     let retype = match parent {
-        Some(parent) if !retypes.is_empty() => datachange::retype_steps(
-            &from.catalog,
-            &retypes,
-            &retort_migrate::shape::shape_schema(parent),
-        ),
+        Some(parent) if !retypes.is_empty() => {
+            datachange::retype_steps(from, &retypes, &retort_migrate::shape::shape_schema(parent))
+        }
         _ => datachange::RetypeSteps::default(),
     };
     for r in &retypes {

@@ -510,6 +510,15 @@ impl Observer for CliObserver<'_> {
         ));
     }
 
+    fn deadlock_retry(&mut self, m: &Migration, attempt: u32, retries: u32, wait: Duration) {
+        self.line(format!(
+            "  {} deadlocked with another session's statement and was rolled back (the migration \
+             gives way, not the application); retry {attempt} of {retries} in {:.1} s",
+            m.revision,
+            wait.as_secs_f64()
+        ));
+    }
+
     fn invalid_index_dropped(&mut self, m: &Migration, index: &str) {
         self.line(format!(
             "  {}: index {index} was left INVALID by an interrupted CREATE INDEX CONCURRENTLY; \
