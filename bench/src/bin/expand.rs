@@ -3,7 +3,8 @@
 //! primary with a synchronous and an asynchronous standby.
 //!
 //! For each change (rename a column; add a NOT NULL column filled from an expression; int to
-//! bigint on a column), an old
+//! bigint on a column nothing depends on; int to bigint on a primary key that a foreign key
+//! (and its index) on a second table references), an old
 //! application version (4 connections: single-row reads, updates and inserts by key, through
 //! its own shape: `retort_migrate::shape::use_shape`) runs from the start; the change runs; then
 //! the new version (4 connections) starts beside it; then the old version stops (the rolling
@@ -38,12 +39,23 @@ struct Tally {
     done: Vec<(Instant, Duration, bool)>,
 }
 
-/// How a version writes: the name column it uses, and an extra column its inserts set.
+/// How a version writes: the name column it uses, an extra column its inserts set, whether
+/// it binds the key as an integer (else a bigint) and writes rows of `child` that reference
+/// `big` (in place of a third of its updates).
 #[derive(Clone, Copy)]
 struct Version {
     name: &'static str,
     extra: Option<(&'static str, &'static str)>,
+    int_key: bool,
+    child: bool,
 }
+
+const PLAIN: Version = Version {
+    name: "name",
+    extra: None,
+    int_key: false,
+    child: false,
+};
 
 fn app(
     url: &str,
@@ -76,11 +88,27 @@ fn app(
             let id = (x % rows as u64) as i64 + 1;
             i += 1;
             let t = Instant::now();
+            // The key as the version binds it.
+            let key = |k: i64| -> Box<dyn postgres::types::ToSql + Sync> {
+                if version.int_key {
+                    Box::new(k as i32)
+                } else {
+                    Box::new(k)
+                }
+            };
             let (r, write) = match i % 4 {
-                0 => (c.execute(insert.as_str(), &[&(id_base + i)]), true),
-                1 | 2 => (c.execute(update.as_str(), &[&id]), true),
+                0 => (c.execute(insert.as_str(), &[&*key(id_base + i)]), true),
+                2 if version.child => (
+                    c.execute(
+                        "INSERT INTO child (big_id, note) VALUES ($1, 'x')",
+                        &[&*key(id)],
+                    ),
+                    true,
+                ),
+                1 | 2 => (c.execute(update.as_str(), &[&*key(id)]), true),
                 _ => (
-                    c.query(select.as_str(), &[&id]).map(|r| r.len() as u64),
+                    c.query(select.as_str(), &[&*key(id)])
+                        .map(|r| r.len() as u64),
                     false,
                 ),
             };
@@ -159,6 +187,11 @@ fn lag_sampler(cluster: &Cluster, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
 
 struct Change {
     name: &'static str,
+    /// The schema before, and what fills it (`{rows}` is the row count).
+    base: &'static str,
+    fill: &'static str,
+    /// Where each version's inserted keys start (an integer key must fit both).
+    id_bases: (i64, i64),
     old: Version,
     new: Version,
     /// The wanted schema after the change.
@@ -172,13 +205,31 @@ struct Change {
 const BASE: &str =
     "CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0);\n";
 
-/// A project at the base schema, upgraded, on a new database filled with `rows` rows.
-fn project(cluster: &Cluster, bin: &Path, db: &str, rows: i64) -> (tempfile::TempDir, String) {
+const FILL: &str =
+    "INSERT INTO big SELECT g, 'item ' || g, g % 10 FROM generate_series(1, {rows}) g";
+
+const BASE_KEY: &str =
+    "CREATE TABLE big (id integer PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0);\n\
+     CREATE TABLE child (id bigserial PRIMARY KEY, big_id integer NOT NULL REFERENCES big, note text);\n\
+     CREATE INDEX child_big_id_idx ON child (big_id);\n";
+
+const FILL_KEY: &str =
+    "INSERT INTO big SELECT g, 'item ' || g, g % 10 FROM generate_series(1, {rows}) g; \
+     INSERT INTO child (big_id, note) SELECT g, 'n' FROM generate_series(1, {rows}) g";
+
+/// A project at `base`, upgraded, on a new database filled by `fill` for `rows` rows.
+fn project(
+    cluster: &Cluster,
+    bin: &Path,
+    db: &str,
+    (base, fill): (&str, &str),
+    rows: i64,
+) -> (tempfile::TempDir, String) {
     let url = cluster.create_database(db).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     run_retort(bin, p, &url, &["init"]);
-    std::fs::write(p.join("schema.sql"), BASE).unwrap();
+    std::fs::write(p.join("schema.sql"), base).unwrap();
     let config = std::fs::read_to_string(p.join("retort.toml"))
         .unwrap()
         .replace(
@@ -195,11 +246,9 @@ fn project(cluster: &Cluster, bin: &Path, db: &str, rows: i64) -> (tempfile::Tem
     );
     run_retort(bin, p, &url, &["upgrade"]);
     let mut c = retort_pg::connect(&retort_pg::ConnConfig::parse(&url).unwrap()).unwrap();
-    c.batch_execute(&format!(
-        "INSERT INTO big SELECT g, 'item ' || g, g % 10 FROM generate_series(1, {rows}) g"
-    ))
-    .unwrap();
-    c.batch_execute("VACUUM ANALYZE big").unwrap();
+    c.batch_execute(&fill.replace("{rows}", &rows.to_string()))
+        .unwrap();
+    c.batch_execute("VACUUM ANALYZE").unwrap();
     (dir, url)
 }
 
@@ -225,13 +274,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let changes = [
         Change {
             name: "rename a column",
-            old: Version {
-                name: "name",
-                extra: None,
-            },
+            base: BASE,
+            fill: FILL,
+            id_bases: (10_000_000_000, 20_000_000_000),
+            old: PLAIN,
             new: Version {
                 name: "full_name",
-                extra: None,
+                ..PLAIN
             },
             schema: "CREATE TABLE big (id bigint PRIMARY KEY, full_name text NOT NULL, qty int NOT NULL DEFAULT 0);\n",
             answers: &["--rename", "big.name=full_name"],
@@ -239,13 +288,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         Change {
             name: "NOT NULL, filled",
-            old: Version {
-                name: "name",
-                extra: None,
-            },
+            base: BASE,
+            fill: FILL,
+            id_bases: (10_000_000_000, 20_000_000_000),
+            old: PLAIN,
             new: Version {
-                name: "name",
                 extra: Some(("label", "'new'")),
+                ..PLAIN
             },
             schema: "CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0, label text NOT NULL);\n",
             answers: &["--fill", "big.label=name || ' #' || qty"],
@@ -255,17 +304,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         Change {
             name: "int -> bigint",
-            old: Version {
-                name: "name",
-                extra: None,
-            },
-            new: Version {
-                name: "name",
-                extra: None,
-            },
+            base: BASE,
+            fill: FILL,
+            id_bases: (10_000_000_000, 20_000_000_000),
+            old: PLAIN,
+            new: PLAIN,
             schema: "CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL, qty bigint NOT NULL DEFAULT 0);\n",
             answers: &[],
             by_hand: "ALTER TABLE big ALTER COLUMN qty TYPE bigint",
+        },
+        Change {
+            name: "int key -> bigint",
+            base: BASE_KEY,
+            fill: FILL_KEY,
+            // Both under 2^31: the old version reads every key as an integer.
+            id_bases: (1_000_000_000, 1_500_000_000),
+            old: Version {
+                int_key: true,
+                child: true,
+                ..PLAIN
+            },
+            new: Version {
+                child: true,
+                ..PLAIN
+            },
+            schema: "CREATE TABLE big (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0);\n\
+                     CREATE TABLE child (id bigserial PRIMARY KEY, big_id bigint NOT NULL REFERENCES big, note text);\n\
+                     CREATE INDEX child_big_id_idx ON child (big_id);\n",
+            answers: &[],
+            // What Alembic's alter_column writes, one transaction.
+            by_hand: "BEGIN; ALTER TABLE big ALTER COLUMN id TYPE bigint; \
+                      ALTER TABLE child ALTER COLUMN big_id TYPE bigint; COMMIT",
         },
     ];
     println!(
@@ -288,7 +357,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (n, change) in changes.iter().enumerate() {
         for form in ["by hand", "retort"] {
             let db = format!("expand_{n}_{}", form.replace(' ', "_"));
-            let (dir, url) = project(&cluster, &bin, &db, rows);
+            let (dir, url) = project(&cluster, &bin, &db, (change.base, change.fill), rows);
             let p = dir.path();
             let old_rev = revision_of(p, "_base");
             if form == "retort" {
@@ -307,7 +376,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| old_rev.clone());
             let sampling = Arc::new(AtomicBool::new(false));
             let sampler = lag_sampler(&cluster, sampling.clone());
-            let (stop_old, old) = start(&url, &old_rev, change.old, rows, 10_000_000_000);
+            let (stop_old, old) = start(&url, &old_rev, change.old, rows, change.id_bases.0);
             std::thread::sleep(Duration::from_secs(2));
             let idle_end = Instant::now();
             let began = Instant::now();
@@ -318,7 +387,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 c.batch_execute(change.by_hand)?;
             }
             let took = began.elapsed();
-            let (stop_new, new) = start(&url, &new_rev, change.new, rows, 20_000_000_000);
+            let (stop_new, new) = start(&url, &new_rev, change.new, rows, change.id_bases.1);
             std::thread::sleep(Duration::from_secs(2));
             let old = finish(stop_old, old);
             if form == "retort" {
@@ -377,11 +446,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    println!(
-        "int -> bigint on a primary key with referencing foreign keys: not yet written as a \
-         two-phase change (autogenerate stops and prints the steps); the row above is a column \
-         nothing depends on"
-    );
     cluster.destroy()?;
     Ok(())
 }

@@ -91,8 +91,15 @@ fn questions_answers_and_what_they_become() {
         ("--fill", "items.nope=1", "has no column nope"),
         ("--fill", "ghost.name=1", "there is no table ghost"),
     ] {
-        let e =
-            match_answers(&from.catalog, &to.catalog, &[answer(flag, text)], &[], &[]).unwrap_err();
+        let e = match_answers(
+            &from.catalog,
+            &to.catalog,
+            &[answer(flag, text)],
+            &[],
+            &[],
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains(says), "{text}: {e}");
     }
     let e = match_answers(
@@ -100,6 +107,7 @@ fn questions_answers_and_what_they_become() {
         &to.catalog,
         &[],
         &[answer("--convert", "items.name=name")],
+        &[],
         &[],
     )
     .unwrap_err();
@@ -112,6 +120,7 @@ fn questions_answers_and_what_they_become() {
             answer("--fill", "items.name=coalesce(note, '?')"),
         ],
         &[answer("--convert", "items.qty=NULLIF(qty, '')::integer")],
+        &[],
         &[],
     )
     .unwrap();
@@ -134,8 +143,8 @@ fn questions_answers_and_what_they_become() {
     );
 
     // Fill steps: one trigger per column; in two phases the triggers go in the contract.
-    let one = datachange::fill_steps(&matched.fills, false);
-    let two = datachange::fill_steps(&matched.fills, true);
+    let one = datachange::fill_steps(&matched.fills, &[], false);
+    let two = datachange::fill_steps(&matched.fills, &[], true);
     assert_eq!(one.main_up.len(), 4);
     assert!(one.fill_up.iter().any(|s| s.starts_with("DROP TRIGGER")));
     assert!(!two.fill_up.iter().any(|s| s.starts_with("DROP TRIGGER")));

@@ -800,6 +800,16 @@ pub struct NewArgs {
         requires = "autogenerate"
     )]
     pub convert_back: Vec<String>,
+    /// With --autogenerate: for a column the change drops from a table that holds rows (kept
+    /// until `retort complete`, because the application version still running reads it), its
+    /// value on every write of the new version, from the row's columns: the other half of a
+    /// split or merge. Splitting `name` into `first_name` and `last_name`:
+    /// `--fill users.first_name="split_part(name, ' ', 1)" --fill users.last_name="..."
+    /// --keep users.name="first_name || ' ' || last_name"`. Until the contract, the old version's
+    /// writes of `name` derive the new columns again and the new version's writes derive
+    /// `name`. Repeatable.
+    #[arg(long, value_name = "TABLE.COLUMN=SQL", requires = "autogenerate")]
+    pub keep: Vec<String>,
     /// With --autogenerate: a rename, so that a dropped and an added column (or table) become
     /// `ALTER TABLE ... RENAME` and keep their data: `--rename users.name=full_name` (a column),
     /// `--rename users=people` (a table; SCHEMA.TABLE where needed). Renames are declared, never

@@ -1480,3 +1480,226 @@ fn an_int_key_referenced_by_foreign_keys_becomes_bigint_in_two_phases_with_both_
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(fingerprint(&mut client, "accounts,orders"), before);
 }
+
+#[test]
+fn a_column_split_in_two_keeps_both_versions_in_step_until_the_contract() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL, email text);\n";
+    let (dir, url, mut client) = project_at(&c, "split", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO users SELECT g, 'First' || g || ' Last' || g FROM generate_series(1, 20000) g; \
+             ANALYZE users;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY, first_name text NOT NULL, last_name text NOT NULL, email text);\n",
+    )
+    .unwrap();
+    let fills = [
+        "--fill",
+        "users.first_name=split_part(name, ' ', 1)",
+        "--fill",
+        "users.last_name=split_part(name, ' ', 2)",
+    ];
+    let new = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.args(["new", "-m", "split", "--autogenerate", "--dev-url", &dev]);
+        cmd.args(fills).args(extra);
+        run(&mut cmd)
+    };
+    // Without --keep it writes, and says what the old version's column misses.
+    let (code, out, err) = new(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("--keep public.users.name=SQL derives it"),
+        "{err}"
+    );
+    for f in out.lines() {
+        std::fs::remove_file(p.join(f)).unwrap();
+    }
+    // A --keep that does not work on the row is refused before anything is written.
+    let (code, _, err) = new(&["--keep", "users.name=first || ' ' || last_name"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--keep") && err.contains("first"), "{err}");
+    let (code, _, err) = new(&["--keep", "users.email=email"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("stays in the wanted schema"), "{err}");
+    let (code, out, err) = new(&["--keep", "users.name=first_name || ' ' || last_name"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+    // The contract's drop is the one `retort complete` guards: excused, with the reason.
+    assert!(!format!("{lint_out}{err}").contains("rename-or-drop"), "{lint_out}{err}");
+
+    // The old version renames people throughout the upgrade.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (url, old, stop) = (url.clone(), old.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut c = app(&url, &old);
+            let (mut n, mut failed) = (0i64, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let id = 1 + n % 20000;
+                if let Err(e) = c.execute(
+                    "UPDATE users SET name = $2 WHERE id = $1",
+                    &[&id, &format!("Renamed{n} Person{n}")],
+                ) {
+                    failed.push(format!("{e:?}"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            (n, failed)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (n, failed) = writer.join().unwrap();
+    assert!(n > 0 && failed.is_empty(), "{failed:?}");
+    // Every row's halves match its name, also those renamed during the backfill.
+    let off: i64 = client
+        .query_one(
+            "SELECT count(*) FROM users WHERE first_name || ' ' || last_name <> name",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(off, 0);
+
+    let mut old_app = app(&url, &old);
+    let mut new_app = app(&url, &revision_of(p, "contract"));
+    // Each version's writes reach the other's columns.
+    old_app
+        .execute(
+            "INSERT INTO users (id, name) VALUES (-1, 'Ada Lovelace')",
+            &[],
+        )
+        .unwrap();
+    new_app
+        .execute(
+            "INSERT INTO users (id, first_name, last_name) VALUES (-2, 'Alan', 'Turing')",
+            &[],
+        )
+        .unwrap();
+    new_app
+        .execute("UPDATE users SET last_name = 'Byron' WHERE id = -1", &[])
+        .unwrap();
+    old_app
+        .execute("UPDATE users SET name = 'Alonzo Church' WHERE id = -2", &[])
+        .unwrap();
+    new_app
+        .execute("UPDATE users SET email = 'a@x.org' WHERE id = 1", &[])
+        .unwrap();
+    let name = |c: &mut retort_pg::Client, id: i64| -> String {
+        c.query_one("SELECT name FROM users WHERE id = $1", &[&id])
+            .unwrap()
+            .get(0)
+    };
+    let halves = |c: &mut retort_pg::Client, id: i64| -> (String, String) {
+        let r = c
+            .query_one(
+                "SELECT first_name, last_name FROM users WHERE id = $1",
+                &[&id],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(name(&mut old_app, -1), "Ada Byron");
+    assert_eq!(halves(&mut new_app, -1), ("Ada".into(), "Byron".into()));
+    assert_eq!(name(&mut old_app, -2), "Alonzo Church");
+    assert_eq!(halves(&mut new_app, -2), ("Alonzo".into(), "Church".into()));
+    // A write of neither half leaves the name alone.
+    let before: String = client
+        .query_one("SELECT name FROM users WHERE id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(name(&mut old_app, 1), before);
+    drop(old_app);
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+    // The contract's down brings the old column back with its values.
+    let (code, out, err) = run(retort(p, &url).args(["downgrade", "-1"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(name(&mut new_app, -2), "Alonzo Church");
+}
+
+#[test]
+fn two_columns_merged_into_one_keep_both_versions_in_step() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE users (id bigint PRIMARY KEY, first_name text, last_name text);\n";
+    let (dir, url, mut client) = project_at(&c, "merge", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO users SELECT g, 'F' || g, 'L' || g FROM generate_series(1, 20000) g; ANALYZE users;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    // The merged column is nullable: --fill answers it all the same.
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE users (id bigint PRIMARY KEY, full_name text);\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(retort(p, &url).args([
+        "new",
+        "-m",
+        "merge",
+        "--autogenerate",
+        "--dev-url",
+        &dev,
+        "--fill",
+        "users.full_name=concat_ws(' ', first_name, last_name)",
+        "--keep",
+        "users.first_name=split_part(full_name, ' ', 1)",
+        "--keep",
+        "users.last_name=nullif(split_part(full_name, ' ', 2), '')",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    let mut old_app = app(&url, &old);
+    let mut new_app = app(&url, &revision_of(p, "contract"));
+    old_app
+        .execute("UPDATE users SET last_name = 'Smith' WHERE id = 7", &[])
+        .unwrap();
+    new_app
+        .execute(
+            "INSERT INTO users (id, full_name) VALUES (-1, 'Grace Hopper')",
+            &[],
+        )
+        .unwrap();
+    let full: String = new_app
+        .query_one("SELECT full_name FROM users WHERE id = 7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(full, "F7 Smith");
+    let r = old_app
+        .query_one("SELECT first_name, last_name FROM users WHERE id = -1", &[])
+        .unwrap();
+    assert_eq!(
+        (r.get::<_, String>(0), r.get::<_, String>(1)),
+        ("Grace".into(), "Hopper".into())
+    );
+    let unfilled: i64 = client
+        .query_one("SELECT count(*) FROM users WHERE full_name IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(unfilled, 0);
+    drop(old_app);
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+}

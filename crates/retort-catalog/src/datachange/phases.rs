@@ -199,8 +199,12 @@ pub fn dropped_columns_to_keep(
             .filter(|c| !table.columns.iter().any(|n| n.name == c.name))
         {
             let t = format!("ALTER TABLE {q}");
-            kept.contract_up
-                .push(format!("{t} DROP COLUMN {}", quote_ident(&c.name)));
+            kept.contract_up.push(format!(
+                "-- retort:allow rename-or-drop the contract of a two-phase change: `retort complete` \
+                 refuses while a session of the version that reads it is connected\n\
+                 {t} DROP COLUMN {}",
+                quote_ident(&c.name)
+            ));
             kept.contract_down.push(format!(
                 "{t} ADD COLUMN {} {}",
                 quote_ident(&c.name),

@@ -94,27 +94,30 @@ pub struct Questions {
     pub notes: Vec<String>,
 }
 
-/// A column a `--fill` can answer: added NOT NULL without a default, or made NOT NULL.
+/// A column a `--fill` can answer: added without a default (asked when NOT NULL), or made NOT
+/// NULL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FillCandidate {
     column: ColumnRef,
     data_type: String,
     added: bool,
+    not_null: bool,
 }
 
 fn fill_candidates(from: &Catalog, to: &Catalog) -> Vec<FillCandidate> {
     paired_columns(from, to)
-        .filter(|p| p.new.not_null && p.new.identity.is_none() && p.new.generated.is_none())
+        .filter(|p| p.new.identity.is_none() && p.new.generated.is_none())
         .filter_map(|p| {
             let added = match p.old {
                 None if p.new.default.is_none() => true,
-                Some(c) if !c.not_null && c.generated.is_none() => false,
+                Some(c) if p.new.not_null && !c.not_null && c.generated.is_none() => false,
                 _ => return None,
             };
             Some(FillCandidate {
                 column: p.column_ref(),
                 data_type: p.new.data_type.clone(),
                 added,
+                not_null: p.new.not_null,
             })
         })
         .collect()
@@ -135,7 +138,7 @@ fn type_changes(from: &Catalog, to: &Catalog) -> Vec<(ColumnRef, String, String)
 pub fn questions(from: &Catalog, to: &Catalog, facts: &Facts) -> Questions {
     let mut q = Questions::default();
     for f in fill_candidates(from, to) {
-        if !(facts.populated)(&f.column.table) {
+        if !f.not_null || !(facts.populated)(&f.column.table) {
             continue;
         }
         if f.added {
@@ -190,6 +193,9 @@ pub struct Fill {
     pub data_type: String,
     /// True when the column is new (else it exists and becomes NOT NULL).
     pub added: bool,
+    /// The wanted column's NOT NULL (a new nullable column can be filled too: a column a split
+    /// or merge derives from the ones it replaces).
+    pub not_null: bool,
     /// How it is written (decided by [`probe_fill`]).
     pub form: FillForm,
 }
@@ -211,6 +217,17 @@ pub struct Convert {
     pub sql: String,
 }
 
+/// A `--keep`: a column the change drops, kept until the contract because the application
+/// version still running reads it, and the value it gets from each write of the new version
+/// (an expression over the row's columns, e.g. the old column of a split from the new ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keep {
+    /// The column (named as in the migrations head).
+    pub column: ColumnRef,
+    /// The SQL as given.
+    pub sql: String,
+}
+
 /// The answers, matched to the changes of `from` -> `to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answers {
@@ -220,6 +237,8 @@ pub struct Answers {
     pub converts: Vec<Convert>,
     /// `--convert-back`s.
     pub converts_back: Vec<Convert>,
+    /// `--keep`s.
+    pub keeps: Vec<Keep>,
 }
 
 /// Matches raw answers to the changes `from` -> `to` makes. An answer to a question that is
@@ -231,6 +250,7 @@ pub fn match_answers(
     fills: &[(String, RawAnswer)],
     converts: &[(String, RawAnswer)],
     converts_back: &[(String, RawAnswer)],
+    keeps: &[(String, RawAnswer)],
 ) -> Result<Answers, AnswerError> {
     let candidates = fill_candidates(from, to);
     let retyped = type_changes(from, to);
@@ -243,8 +263,8 @@ pub fn match_answers(
                 "--fill",
                 text,
                 format!(
-                    "{column} needs no value: --fill answers a NOT NULL column without a default \
-                     added to an existing table, or a column that becomes NOT NULL"
+                    "{column} needs no value: --fill answers a column without a default added \
+                     to an existing table, or a column that becomes NOT NULL"
                 ),
             ));
         };
@@ -260,7 +280,47 @@ pub fn match_answers(
             sql: raw.sql.clone(),
             data_type: c.data_type.clone(),
             added: c.added,
+            not_null: c.not_null,
             form: FillForm::Expression,
+        });
+    }
+    for (text, raw) in keeps {
+        let column = resolve_column(from, &raw.name)
+            .map_err(|w| answer_error("--keep", text, format!("{w} in the migrations head")))?;
+        let stays = to
+            .tables
+            .get(&column.table)
+            .map(|t| t.columns.iter().any(|c| c.name == column.column));
+        match stays {
+            None => {
+                return Err(answer_error(
+                    "--keep",
+                    text,
+                    format!(
+                        "the wanted schema has no table {}: --keep answers a column dropped from a table that stays",
+                        column.table
+                    ),
+                ))
+            }
+            Some(true) => {
+                return Err(answer_error(
+                    "--keep",
+                    text,
+                    format!("{column} stays in the wanted schema: --keep answers a column the change drops"),
+                ))
+            }
+            Some(false) => {}
+        }
+        if answers.keeps.iter().any(|k| k.column == column) {
+            return Err(answer_error(
+                "--keep",
+                text,
+                format!("{column} is kept twice"),
+            ));
+        }
+        answers.keeps.push(Keep {
+            column,
+            sql: raw.sql.clone(),
         });
     }
     for (flag, list, into) in [

@@ -5,7 +5,7 @@
 use retort_pg::{quote_ident, Client};
 
 use super::{
-    answer_error, cut63, dollar_tag, AnswerError, Answers, Convert, Fill, FillForm, Rename,
+    answer_error, cut63, dollar_tag, AnswerError, Answers, Convert, Fill, FillForm, Keep, Rename,
 };
 use crate::catalog::Catalog;
 use crate::diff::{Action, Change, SchemaDiff};
@@ -168,7 +168,14 @@ pub struct FillSteps {
 /// The trigger function, trigger, backfill and NOT NULL steps for the expression fills. In a
 /// `two_phase` change the triggers stay until the contract (the old application version goes on
 /// writing rows without the value), and so do constant fills' defaults.
-pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
+///
+/// On a table with `keeps` (a split or a merge: the new version writes the filled columns, the
+/// old one the kept columns), each side follows the other's writes. A filled column is
+/// derived again when a write changes a kept column and not the filled one (the old version's
+/// writes); a kept column is derived when a write changes a filled column and not the kept one
+/// (the new version's writes), or on an insert that leaves it NULL. The backfill, which sets
+/// filled columns that were NULL, derives nothing back.
+pub fn fill_steps(fills: &[Fill], keeps: &[Keep], two_phase: bool) -> FillSteps {
     let mut steps = FillSteps::default();
     if two_phase {
         for f in fills
@@ -186,6 +193,27 @@ pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
                 .push(format!("{col} SET DEFAULT ({})", f.sql));
         }
     }
+    let changed = |cols: &mut dyn Iterator<Item = &String>| {
+        let list: Vec<String> = cols
+            .map(|c| {
+                let c = quote_ident(c);
+                format!("NEW.{c} IS DISTINCT FROM OLD.{c}")
+            })
+            .collect();
+        (!list.is_empty()).then(|| format!("({})", list.join(" OR ")))
+    };
+    let derived = |sql: &str, t: &QName| {
+        format!(
+            "(SELECT ({sql}) FROM (SELECT NEW.*) AS {})",
+            quote_ident(&t.name)
+        )
+    };
+    let function_sql = |function: &QName, body: &str| {
+        let tag = dollar_tag(body);
+        format!(
+            "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
+        )
+    };
     for f in fills.iter().filter(|f| f.needs_backfill()) {
         let t = &f.column.table;
         let col = quote_ident(&f.column.column);
@@ -196,15 +224,23 @@ pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
         let trigger = quote_ident(&cut63(format!("retort_fill_{}", f.column.column)));
         // The expression sees the row being written under the table's own name, as the UPDATE
         // does, so `price * qty` and `orders.price * orders.qty` mean the same in both.
-        let body = format!(
-            "BEGIN\n  IF NEW.{col} IS NULL THEN\n    NEW.{col} := (SELECT ({sql}) FROM (SELECT NEW.*) AS {alias});\n  END IF;\n  RETURN NEW;\nEND\n",
-            sql = f.sql,
-            alias = quote_ident(&t.name)
+        let kept = changed(
+            &mut keeps
+                .iter()
+                .filter(|k| &k.column.table == t)
+                .map(|k| &k.column.column),
         );
-        let tag = dollar_tag(&body);
-        steps.main_up.push(format!(
-            "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
-        ));
+        let when = match kept {
+            Some(kept) => format!(
+                "NEW.{col} IS NULL OR (TG_OP = 'UPDATE' AND {kept} AND NEW.{col} IS NOT DISTINCT FROM OLD.{col})"
+            ),
+            None => format!("NEW.{col} IS NULL"),
+        };
+        let body = format!(
+            "BEGIN\n  IF {when} THEN\n    NEW.{col} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
+            derived(&f.sql, t)
+        );
+        steps.main_up.push(function_sql(&function, &body));
         steps.main_up.push(format!(
             "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
         ));
@@ -214,17 +250,21 @@ pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
         steps
             .main_down_first
             .push(format!("DROP FUNCTION IF EXISTS {function}()"));
-        let check = crate::online::not_null_check_name(t, &f.column.column);
         steps.fill_up.push(format!(
             "-- retort:batch\nUPDATE {t} SET {col} = ({}) WHERE {col} IS NULL",
             f.sql
         ));
-        steps.fill_up.extend([
-            format!("ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID"),
-            format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
-            format!("ALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL"),
-            format!("ALTER TABLE {t} DROP CONSTRAINT {check}"),
-        ]);
+        let check = crate::online::not_null_check_name(t, &f.column.column);
+        if f.not_null {
+            steps.fill_up.extend([
+                format!(
+                    "ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({col} IS NOT NULL) NOT VALID"
+                ),
+                format!("ALTER TABLE {t} VALIDATE CONSTRAINT {check}"),
+                format!("ALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL"),
+                format!("ALTER TABLE {t} DROP CONSTRAINT {check}"),
+            ]);
+        }
         let drops = [
             format!("DROP TRIGGER {trigger} ON {t}"),
             format!("DROP FUNCTION {function}()"),
@@ -238,10 +278,59 @@ pub fn fill_steps(fills: &[Fill], two_phase: bool) -> FillSteps {
         } else {
             steps.fill_up.extend(drops);
         }
-        steps
-            .fill_down
-            .push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
+        if f.not_null {
+            steps
+                .fill_down
+                .push(format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"));
+        }
     }
+    let mut values_back = Vec::new();
+    for k in keeps {
+        let t = &k.column.table;
+        let col = quote_ident(&k.column.column);
+        let function = QName::new(
+            t.schema.clone(),
+            cut63(format!("retort_keep_{}_{}", t.name, k.column.column)),
+        );
+        let trigger = quote_ident(&cut63(format!("retort_keep_{}", k.column.column)));
+        let on_table: Vec<&Fill> = fills.iter().filter(|f| &f.column.table == t).collect();
+        let mut when = format!("(TG_OP = 'INSERT' AND NEW.{col} IS NULL)");
+        if let Some(filled) = changed(&mut on_table.iter().map(|f| &f.column.column)) {
+            // Not the backfill: it sets filled columns that were NULL.
+            let were_set: Vec<String> = on_table
+                .iter()
+                .map(|f| format!("OLD.{} IS NOT NULL", quote_ident(&f.column.column)))
+                .collect();
+            when.push_str(&format!(
+                "\n     OR (TG_OP = 'UPDATE' AND {filled} AND NEW.{col} IS NOT DISTINCT FROM OLD.{col} AND {})",
+                were_set.join(" AND ")
+            ));
+        }
+        let body = format!(
+            "BEGIN\n  IF {when} THEN\n    NEW.{col} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
+            derived(&k.sql, t)
+        );
+        let create = [
+            function_sql(&function, &body),
+            format!(
+                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
+            ),
+        ];
+        steps.main_up.extend(create.iter().cloned());
+        steps.main_down_first.extend([
+            format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
+            format!("DROP FUNCTION IF EXISTS {function}()"),
+        ]);
+        steps.contract_up.extend([
+            format!("DROP TRIGGER {trigger} ON {t}"),
+            format!("DROP FUNCTION {function}()"),
+        ]);
+        // The contract's down brings the column back (empty) first: its values again, before
+        // any trigger is back (a fill's trigger would derive the new columns from them).
+        values_back.push(format!("UPDATE {t} SET {col} = ({})", k.sql));
+        steps.contract_down.extend(create);
+    }
+    steps.contract_down.splice(0..0, values_back);
     steps
 }
 
@@ -265,10 +354,18 @@ pub fn answer_comments(renames: &[Rename], answers: &Answers) -> Vec<String> {
     for f in &answers.fills {
         let how = match (f.form, f.added) {
             (FillForm::Constant, true) => "a constant: added with it as DEFAULT, then DROP DEFAULT",
-            (_, true) => "filled by a trigger and a batch backfill, then NOT NULL",
+            (_, true) if f.not_null => "filled by a trigger and a batch backfill, then NOT NULL",
+            (_, true) => "filled by a trigger and a batch backfill",
             (_, false) => "fills the NULLs (trigger and batch backfill), then NOT NULL",
         };
         out.push(format!("--fill {}={} ({how})", f.column, one_line(&f.sql)));
+    }
+    for k in &answers.keeps {
+        out.push(format!(
+            "--keep {}={} (dropped by the contract; until then derived from the new version's writes)",
+            k.column,
+            one_line(&k.sql)
+        ));
     }
     for (flag, list) in [
         ("--convert", &answers.converts),

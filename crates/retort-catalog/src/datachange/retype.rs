@@ -319,7 +319,11 @@ pub fn retype_steps(from: &Snapshot, retypes: &[Retype], schema: &str) -> Retype
         contract_columns.extend([
             format!("DROP TRIGGER {trigger} ON {t}"),
             format!("DROP FUNCTION {function}()"),
-            format!("ALTER TABLE {t} DROP COLUMN {old}"),
+            format!(
+                "-- retort:allow rename-or-drop the old column of a two-phase type change: \
+                 `retort complete` refuses while a session of the version that reads it is connected\n\
+                 ALTER TABLE {t} DROP COLUMN {old}"
+            ),
         ]);
         down_columns.extend([
             format!("ALTER TABLE {t} ADD COLUMN {old} {}", r.old_type),

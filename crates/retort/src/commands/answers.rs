@@ -1,4 +1,5 @@
-//! Autogenerate's questions and answers (`--fill`, `--convert`, `--convert-back`, `--rename`)
+//! Autogenerate's questions and answers (`--fill`, `--convert`, `--convert-back`, `--keep`,
+//! `--rename`)
 //! and the two-phase changes they lead to: the database work around
 //! `retort_catalog::datachange`, which holds the logic.
 
@@ -39,6 +40,7 @@ pub struct AnswerArgs<'a> {
     pub fill: &'a [String],
     pub convert: &'a [String],
     pub convert_back: &'a [String],
+    pub keep: &'a [String],
     pub rename: &'a [String],
 }
 
@@ -103,6 +105,7 @@ pub struct Parsed {
     pub fills: Vec<(String, RawAnswer)>,
     pub converts: Vec<(String, RawAnswer)>,
     pub back: Vec<(String, RawAnswer)>,
+    pub keeps: Vec<(String, RawAnswer)>,
 }
 
 impl Parsed {
@@ -116,11 +119,15 @@ impl Parsed {
             fills: parse("--fill", args.fill)?,
             converts: parse("--convert", args.convert)?,
             back: parse("--convert-back", args.convert_back)?,
+            keeps: parse("--keep", args.keep)?,
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fills.is_empty() && self.converts.is_empty() && self.back.is_empty()
+        self.fills.is_empty()
+            && self.converts.is_empty()
+            && self.back.is_empty()
+            && self.keeps.is_empty()
     }
 }
 
@@ -183,6 +190,7 @@ pub fn ask(
         &parsed.fills,
         &parsed.converts,
         &parsed.back,
+        &parsed.keeps,
     )?;
     let open = datachange::unanswered(&questions, &matched);
     if !open.is_empty() && out.json() {
@@ -329,8 +337,33 @@ pub fn write(
         fills: matched.fills.clone(),
         converts: all_converts,
         converts_back: all_back,
+        keeps: matched.keeps.clone(),
     };
     let (main, kept) = target(&matched.fills);
+    for k in &matched.keeps {
+        if !kept.columns.contains(&k.column) {
+            return Err(datachange::AnswerError {
+                flag: "--keep",
+                text: format!("{}={}", k.column, k.sql),
+                why: format!(
+                    "{} is dropped at once, not kept until a contract: --keep answers a column \
+                     dropped from a table that holds rows, in a migration with a parent",
+                    k.column
+                ),
+            }
+            .into());
+        }
+    }
+    for c in &kept.columns {
+        let derives = matched.fills.iter().any(|f| f.column.table == c.table);
+        if derives && !matched.keeps.iter().any(|k| k.column == *c) {
+            out.note(format!(
+                "note: the version still running reads {c} until `retort complete`, and the new \
+                 version does not write it: for a split or merge, --keep {c}=SQL derives it from \
+                 each of the new version's writes"
+            ));
+        }
+    }
     let two_phase = staged
         && (views
             || !kept.columns.is_empty()
@@ -346,7 +379,7 @@ pub fn write(
     if !two_phase {
         datachange::constant_fill_statements(&mut up, &matched.fills);
     }
-    let mut fill = datachange::fill_steps(&matched.fills, two_phase);
+    let mut fill = datachange::fill_steps(&matched.fills, &matched.keeps, two_phase);
     let retype = match parent {
         Some(parent) if !retypes.is_empty() => {
             datachange::retype_steps(from, &retypes, &retort_migrate::shape::shape_schema(parent))
@@ -490,7 +523,7 @@ fn try_answers(
     target: &Target,
     answers: &mut datachange::Answers,
 ) -> Result<()> {
-    if answers.fills.is_empty() && answers.converts.is_empty() {
+    if answers.fills.is_empty() && answers.converts.is_empty() && answers.keeps.is_empty() {
         return Ok(());
     }
     let trial_to = target(&answers.fills).0;
@@ -507,6 +540,32 @@ fn try_answers(
             )?;
         for f in &mut answers.fills {
             f.form = datachange::probe_fill(client, f)?;
+        }
+        // A --keep runs in a trigger, where a mistake would fail the new version's writes:
+        // it is tried here, against the row as the expand leaves it.
+        for k in &answers.keeps {
+            let t = &k.column.table;
+            let sql = format!(
+                "SAVEPOINT retort_keep; SELECT ({})::{} FROM {t} AS {} LIMIT 0; RELEASE SAVEPOINT retort_keep",
+                k.sql,
+                from.catalog.tables[t]
+                    .columns
+                    .iter()
+                    .find(|c| c.name == k.column.column)
+                    .map_or("text", |c| c.data_type.as_str()),
+                quote_ident(&t.name)
+            );
+            if let Err(e) = client.batch_execute(&sql) {
+                return Err(datachange::AnswerError {
+                    flag: "--keep",
+                    text: format!("{}={}", k.column, k.sql),
+                    why: format!(
+                        "it does not work on the row as the expand leaves it: {}",
+                        retort_pg::PgError::from(e)
+                    ),
+                }
+                .into());
+            }
         }
         Ok(())
     })();

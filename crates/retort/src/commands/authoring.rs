@@ -181,6 +181,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 fill: &args.fill,
                 convert: &args.convert,
                 convert_back: &args.convert_back,
+                keep: &args.keep,
                 rename: &args.rename,
             },
             parents.first().map(String::as_str),
