@@ -1,39 +1,11 @@
 """The Python client against the Rust one, on a real cluster started by `retort cluster start`."""
 
-import os
-import shutil
-import subprocess
-import tempfile
-
 import bcrypt
 import psycopg
 import pytest
 
+from conftest import retort
 from retort_shadow import PasswordTooLong, ShadowStore, UnusablePassword, Verdict, saslprep
-
-RETORT = os.environ["RETORT_BIN"]
-
-
-def retort(*args, url, stdin=None):
-    return subprocess.run(
-        [RETORT, *args], input=stdin, capture_output=True, text=True,
-        env={**os.environ, "DATABASE_URL": url},
-    )
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    d = tempfile.mkdtemp(prefix="retort-py-")
-    os.chmod(d, 0o755)  # as root, the server runs as "postgres" and must enter it
-    cdir = os.path.join(d, "cluster")
-    r = subprocess.run([RETORT, "cluster", "start", "--dir", cdir], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    url = subprocess.run([RETORT, "cluster", "url", "--dir", cdir], capture_output=True, text=True).stdout.strip()
-    try:
-        yield url
-    finally:
-        subprocess.run([RETORT, "cluster", "stop", "--destroy", "--dir", cdir], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def database(cluster_url, name, mode):

@@ -44,6 +44,7 @@ fn questions_answers_and_what_they_become() {
         &Facts {
             populated: &busy,
             holds_nulls: &nulls,
+            breaks: &|_| Some(false),
         },
     );
     // state (added NOT NULL), name (holds NULLs), qty (text -> integer); not the identity,
@@ -76,6 +77,7 @@ fn questions_answers_and_what_they_become() {
         &Facts {
             populated: &busy,
             holds_nulls: &unknown,
+            breaks: &|_| Some(false),
         },
     );
     assert!(q2
@@ -98,6 +100,7 @@ fn questions_answers_and_what_they_become() {
             &[],
             &[],
             &[],
+            &[],
         )
         .unwrap_err();
         assert!(e.to_string().contains(says), "{text}: {e}");
@@ -107,6 +110,7 @@ fn questions_answers_and_what_they_become() {
         &to.catalog,
         &[],
         &[answer("--convert", "items.name=name")],
+        &[],
         &[],
         &[],
     )
@@ -120,6 +124,7 @@ fn questions_answers_and_what_they_become() {
             answer("--fill", "items.name=coalesce(note, '?')"),
         ],
         &[answer("--convert", "items.qty=NULLIF(qty, '')::integer")],
+        &[],
         &[],
         &[],
     )

@@ -800,6 +800,14 @@ pub struct NewArgs {
         requires = "autogenerate"
     )]
     pub convert_back: Vec<String>,
+    /// With --autogenerate: for a CHECK or a single-column foreign key the change adds to a
+    /// table whose rows break it, the column's value for those rows (an expression over the
+    /// row): `--fix orders.qty="greatest(qty, 0)"`, `--fix orders.account_id=NULL`. A paced
+    /// batch backfill fixes the existing rows before the validation, and a trigger fixes the
+    /// writes of the version still running until `retort complete`. Autogenerate asks the
+    /// configured database and stops when one is needed. Repeatable.
+    #[arg(long, value_name = "TABLE.COLUMN=SQL", requires = "autogenerate")]
+    pub fix: Vec<String>,
     /// With --autogenerate: for a column the change drops from a table that holds rows (kept
     /// until `retort complete`, because the application version still running reads it), its
     /// value on every write of the new version, from the row's columns: the other half of a

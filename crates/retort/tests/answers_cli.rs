@@ -1535,7 +1535,10 @@ fn a_column_split_in_two_keeps_both_versions_in_step_until_the_contract() {
     let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
     assert_eq!(code, 0, "{lint_out}{err}");
     // The contract's drop is the one `retort complete` guards: excused, with the reason.
-    assert!(!format!("{lint_out}{err}").contains("rename-or-drop"), "{lint_out}{err}");
+    assert!(
+        !format!("{lint_out}{err}").contains("rename-or-drop"),
+        "{lint_out}{err}"
+    );
 
     // The old version renames people throughout the upgrade.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1698,6 +1701,137 @@ fn two_columns_merged_into_one_keep_both_versions_in_step() {
         .get(0);
     assert_eq!(unfilled, 0);
     drop(old_app);
+    let (code, _, err) = run(retort(p, &url).arg("complete"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn a_check_and_a_foreign_key_over_rows_that_break_them_are_asked_for_and_fixed() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE accounts (id bigint PRIMARY KEY);\n\
+                CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint, qty integer NOT NULL, ref text);\n";
+    let (dir, url, mut client) = project_at(&c, "fixes", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO accounts SELECT g FROM generate_series(1, 100) g; \
+             INSERT INTO orders SELECT g, g % 150, g % 50 - 5, 'r' || (g % 19000) FROM generate_series(1, 20000) g; \
+             ANALYZE accounts, orders;",
+        )
+        .unwrap();
+    let old = revision_of(p, "_base");
+    let wanted = "CREATE TABLE accounts (id bigint PRIMARY KEY);\n\
+                  CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint REFERENCES accounts, \
+                    qty integer NOT NULL CHECK (qty >= 0), ref text);\n";
+    // With a unique index over duplicates too: that one is a note (which row to keep is not
+    // retort's to choose); the CHECK and the foreign key are questions.
+    std::fs::write(
+        p.join("schema.sql"),
+        format!("{wanted}CREATE UNIQUE INDEX orders_ref_key ON orders (ref);\n"),
+    )
+    .unwrap();
+    let new = |extra: &[&str]| {
+        let mut cmd = retort(p, &url);
+        cmd.args(["new", "-m", "checked", "--autogenerate", "--dev-url", &dev]);
+        cmd.args(extra);
+        run(&mut cmd)
+    };
+    let (code, _, err) = new(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--fix public.orders.qty=SQL")
+            && err.contains("--fix public.orders.account_id=SQL")
+            && err.contains("rows of public.orders break the new UNIQUE (ref) orders_ref_key")
+            && err.contains("cannot choose which of the duplicates to keep"),
+        "{err}"
+    );
+    assert_eq!(migrations(p).len(), 1);
+    std::fs::write(p.join("schema.sql"), wanted).unwrap();
+    let (code, _, err) = new(&[
+        "--fix",
+        "orders.qty=greatest(qty, 0)",
+        "--fix",
+        "orders.ref=x",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--fix orders.ref=x") && err.contains("no new CHECK"),
+        "{err}"
+    );
+    let (code, _, err) = new(&[
+        "--fix",
+        "orders.qty=greatest(qtty, 0)",
+        "--fix",
+        "orders.account_id=NULL",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("qtty"), "{err}");
+    let (code, out, err) = new(&[
+        "--fix",
+        "orders.qty=greatest(qty, 0)",
+        "--fix",
+        "orders.account_id=NULL",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l.contains("contract")), "{out}");
+    let (code, lint_out, err) = run(retort(p, &url).arg("lint"));
+    assert_eq!(code, 0, "{lint_out}{err}");
+
+    // The old version goes on writing negative quantities and unknown accounts throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (url, old, stop) = (url.clone(), old.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut c = app(&url, &old);
+            let (mut n, mut failed) = (0i64, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let r = c
+                    .execute(
+                        "INSERT INTO orders (id, account_id, qty) VALUES ($1, 999, -3)",
+                        &[&(100_000 + n)],
+                    )
+                    .and_then(|_| {
+                        c.execute(
+                            "UPDATE orders SET qty = -1 WHERE id = $1",
+                            &[&(1 + n % 20000)],
+                        )
+                    });
+                if let Err(e) = r {
+                    failed.push(format!("{e:?}"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            (n, failed)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (n, failed) = writer.join().unwrap();
+    assert!(n > 0 && failed.is_empty(), "{failed:?}");
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM orders WHERE qty < 0), \
+                    (SELECT count(*) FROM orders o WHERE account_id IS NOT NULL \
+                       AND NOT EXISTS (SELECT FROM accounts a WHERE a.id = o.account_id)), \
+                    (SELECT bool_and(convalidated) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype IN ('c', 'f'))",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, bool>(2)
+        ),
+        (0, 0, true)
+    );
     let (code, _, err) = run(retort(p, &url).arg("complete"));
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));

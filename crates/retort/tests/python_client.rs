@@ -74,7 +74,7 @@ fn python_dir() -> std::path::PathBuf {
 #[test]
 fn python_client_interoperates_with_the_rust_one() {
     let text = pytest(&python_dir());
-    assert!(text.contains("5 passed"), "{text}");
+    assert!(text.contains("7 passed"), "{text}");
 }
 
 #[test]

@@ -20,13 +20,15 @@ use retort_pg::quote_ident;
 
 use crate::name::QName;
 
-mod moved;
+mod fixes;
+pub(crate) mod moved;
 mod names;
 mod phases;
 mod questions;
 mod render;
 mod retype;
 
+pub use fixes::*;
 pub use names::*;
 pub use phases::*;
 pub use questions::*;

@@ -358,7 +358,7 @@ fn key_index(definition: &str) -> String {
 }
 
 /// The table a FOREIGN KEY definition references, as written (`schema.table`).
-fn referenced_table(definition: &str) -> Option<String> {
+pub(crate) fn referenced_table(definition: &str) -> Option<String> {
     let rest = definition.split_once(") REFERENCES ")?.1;
     let groups = groups(rest);
     let (start, _) = groups.first()?;
@@ -384,7 +384,7 @@ fn after_quoted(b: &[u8], i: usize) -> usize {
 }
 
 /// The contents of the top-level parenthesised groups of `s`, as byte ranges.
-fn groups(s: &str) -> Vec<(usize, usize)> {
+pub(crate) fn groups(s: &str) -> Vec<(usize, usize)> {
     let b = s.as_bytes();
     let (mut out, mut depth, mut start, mut i) = (Vec::new(), 0usize, 0, 0);
     while i < b.len() {
@@ -413,7 +413,7 @@ fn groups(s: &str) -> Vec<(usize, usize)> {
 }
 
 /// Where the elements of the list in `s[start..end]` start (after each top-level comma).
-fn elements(s: &str, (start, end): (usize, usize)) -> Vec<usize> {
+pub(crate) fn elements(s: &str, (start, end): (usize, usize)) -> Vec<usize> {
     let b = s.as_bytes();
     let (mut out, mut depth, mut i) = (vec![start], 0usize, start);
     while i < end {
@@ -434,7 +434,7 @@ fn elements(s: &str, (start, end): (usize, usize)) -> Vec<usize> {
 
 /// The identifiers of `s` (bare words and double-quoted names, not inside string literals):
 /// their byte ranges and names.
-fn identifiers(s: &str) -> Vec<(usize, usize, String)> {
+pub(crate) fn identifiers(s: &str) -> Vec<(usize, usize, String)> {
     let b = s.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
     let (mut out, mut i) = (Vec::new(), 0);

@@ -2,7 +2,10 @@
 
 use retort_pg::quote_ident;
 
-use super::{answer_error, paired_columns, resolve_column, AnswerError, ColumnRef, RawAnswer};
+use super::{
+    answer_error, new_constraints, paired_columns, resolve_column, AnswerError, ColumnRef, Fix,
+    NewConstraint, RawAnswer,
+};
 use crate::catalog::Catalog;
 use crate::name::QName;
 
@@ -31,6 +34,14 @@ pub enum Question {
         /// The type it gets.
         new_type: String,
     },
+    /// Rows of a table that holds data break a CHECK or a foreign key the change adds, which
+    /// a value of one column can fix.
+    Fix {
+        /// The column.
+        column: ColumnRef,
+        /// The constraint.
+        constraint: NewConstraint,
+    },
 }
 
 impl Question {
@@ -39,7 +50,8 @@ impl Question {
         match self {
             Question::FillAdded { column, .. }
             | Question::FillNulls { column }
-            | Question::Convert { column, .. } => column,
+            | Question::Convert { column, .. }
+            | Question::Fix { column, .. } => column,
         }
     }
 
@@ -48,6 +60,7 @@ impl Question {
         match self {
             Question::FillAdded { .. } | Question::FillNulls { .. } => "--fill",
             Question::Convert { .. } => "--convert",
+            Question::Fix { .. } => "--fix",
         }
     }
 
@@ -73,6 +86,14 @@ impl Question {
                  and --convert-back {c}=SQL for the down migration",
                 col = quote_ident(&c.column)
             ),
+            Question::Fix { constraint, .. } => format!(
+                "rows break the new {}, and its validation would fail when the migration runs: \
+                 answer with --fix {c}=SQL (the value of {col} for the rows that break it, from \
+                 the row's columns; also for the writes of the version still running until the \
+                 contract), or fix the data first",
+                constraint.describe(),
+                col = quote_ident(&c.column)
+            ),
         }
     }
 }
@@ -83,6 +104,9 @@ pub struct Facts<'a> {
     pub populated: &'a dyn Fn(&QName) -> bool,
     /// Whether a column holds NULLs: None when that could not be told.
     pub holds_nulls: &'a dyn Fn(&ColumnRef) -> Option<bool>,
+    /// Whether a row breaks a new constraint (runs its [`NewConstraint::probe`]): None when
+    /// that could not be told.
+    pub breaks: &'a dyn Fn(&NewConstraint) -> Option<bool>,
 }
 
 /// The questions found, and what could not be checked.
@@ -155,6 +179,57 @@ pub fn questions(from: &Catalog, to: &Catalog, facts: &Facts) -> Questions {
                 "could not tell whether {} holds NULLs; if it does, SET NOT NULL fails when the \
                  migration runs (rolled back): --fill {}=SQL fills them first",
                 f.column, f.column
+            )),
+        }
+    }
+    for c in new_constraints(from, to) {
+        if !(facts.populated)(&c.table) {
+            continue;
+        }
+        let Some(old) = from.tables.get(&c.table) else {
+            continue;
+        };
+        // A constraint over a column the change adds is not probed: the live table has no
+        // such column yet (its validation still says so, loudly, if a default breaks it).
+        let existing: Vec<String> = old.columns.iter().map(|c| c.name.clone()).collect();
+        let wanted: Vec<String> = to.tables[&c.table]
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let names_new = crate::datachange::moved::identifiers(&c.describe())
+            .iter()
+            .any(|(_, _, n)| wanted.contains(n) && !existing.contains(n));
+        if names_new {
+            continue;
+        }
+        match (facts.breaks)(&c) {
+            Some(false) => {}
+            Some(true) => match c.fixable_column(&wanted) {
+                Some(column) => q.asked.push(Question::Fix {
+                    column: ColumnRef {
+                        table: c.table.clone(),
+                        column,
+                    },
+                    constraint: c,
+                }),
+                None => q.notes.push(format!(
+                    "rows of {} break the new {}: its validation fails when the migration runs \
+                     (rolled back, nothing half-applied); fix the data first{}",
+                    c.table,
+                    c.describe(),
+                    if matches!(c.requirement, crate::datachange::Requirement::Unique { .. }) {
+                        " (retort cannot choose which of the duplicates to keep)"
+                    } else {
+                        ""
+                    }
+                )),
+            },
+            None => q.notes.push(format!(
+                "could not tell whether rows of {} break the new {}; if they do, its validation \
+                 fails when the migration runs (rolled back)",
+                c.table,
+                c.describe()
             )),
         }
     }
@@ -239,6 +314,8 @@ pub struct Answers {
     pub converts_back: Vec<Convert>,
     /// `--keep`s.
     pub keeps: Vec<Keep>,
+    /// `--fix`es.
+    pub fixes: Vec<Fix>,
 }
 
 /// Matches raw answers to the changes `from` -> `to` makes. An answer to a question that is
@@ -251,6 +328,7 @@ pub fn match_answers(
     converts: &[(String, RawAnswer)],
     converts_back: &[(String, RawAnswer)],
     keeps: &[(String, RawAnswer)],
+    fixes: &[(String, RawAnswer)],
 ) -> Result<Answers, AnswerError> {
     let candidates = fill_candidates(from, to);
     let retyped = type_changes(from, to);
@@ -350,6 +428,7 @@ pub fn match_answers(
             });
         }
     }
+    answers.fixes = super::match_fixes(from, to, fixes)?;
     Ok(answers)
 }
 
@@ -365,6 +444,7 @@ pub fn unanswered<'q>(questions: &'q Questions, answers: &Answers) -> Vec<&'q Qu
             Question::Convert { column, .. } => {
                 !answers.converts.iter().any(|c| &c.column == column)
             }
+            Question::Fix { column, .. } => !answers.fixes.iter().any(|f| &f.column == column),
         })
         .collect()
 }

@@ -360,6 +360,18 @@ pub fn answer_comments(renames: &[Rename], answers: &Answers) -> Vec<String> {
         };
         out.push(format!("--fill {}={} ({how})", f.column, one_line(&f.sql)));
     }
+    for f in &answers.fixes {
+        out.push(format!(
+            "--fix {}={} (for the rows that break {}: a batch backfill before the validation, and a trigger on the writes until the contract)",
+            f.column,
+            one_line(&f.sql),
+            f.constraints
+                .iter()
+                .map(|c| quote_ident(&c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for k in &answers.keeps {
         out.push(format!(
             "--keep {}={} (dropped by the contract; until then derived from the new version's writes)",

@@ -1,5 +1,5 @@
 //! Autogenerate's questions and answers (`--fill`, `--convert`, `--convert-back`, `--keep`,
-//! `--rename`)
+//! `--fix`, `--rename`)
 //! and the two-phase changes they lead to: the database work around
 //! `retort_catalog::datachange`, which holds the logic.
 
@@ -41,6 +41,7 @@ pub struct AnswerArgs<'a> {
     pub convert: &'a [String],
     pub convert_back: &'a [String],
     pub keep: &'a [String],
+    pub fix: &'a [String],
     pub rename: &'a [String],
 }
 
@@ -83,14 +84,20 @@ impl LiveFacts {
     /// Whether `column` holds a NULL: one indexed-or-scanning probe that stops at the first,
     /// under a statement timeout so a huge table cannot hold autogenerate up.
     pub fn holds_nulls(&self, column: &ColumnRef) -> Option<bool> {
+        self.exists(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NULL)",
+            column.table,
+            quote_ident(&column.column)
+        ))
+    }
+
+    /// The answer of `SELECT EXISTS (...)` on the configured database, in a read-only
+    /// transaction under a 10 s statement timeout; None without a database, or when it fails.
+    pub fn exists(&self, probe: &str) -> Option<bool> {
         let mut client = self.client.borrow_mut();
         let client = client.as_mut()?;
-        let col = quote_ident(&column.column);
-        let sql = format!(
-            "BEGIN; SET LOCAL statement_timeout = '10s'; \
-             SELECT EXISTS (SELECT 1 FROM {} WHERE {col} IS NULL)::text",
-            column.table
-        );
+        let sql =
+            format!("BEGIN READ ONLY; SET LOCAL statement_timeout = '10s'; SELECT ({probe})::text");
         let result = client.simple_query(&sql);
         let _ = client.batch_execute("ROLLBACK");
         result.ok()?.iter().find_map(|m| match m {
@@ -106,6 +113,7 @@ pub struct Parsed {
     pub converts: Vec<(String, RawAnswer)>,
     pub back: Vec<(String, RawAnswer)>,
     pub keeps: Vec<(String, RawAnswer)>,
+    pub fixes: Vec<(String, RawAnswer)>,
 }
 
 impl Parsed {
@@ -120,6 +128,7 @@ impl Parsed {
             converts: parse("--convert", args.convert)?,
             back: parse("--convert-back", args.convert_back)?,
             keeps: parse("--keep", args.keep)?,
+            fixes: parse("--fix", args.fix)?,
         })
     }
 
@@ -128,6 +137,7 @@ impl Parsed {
             && self.converts.is_empty()
             && self.back.is_empty()
             && self.keeps.is_empty()
+            && self.fixes.is_empty()
     }
 }
 
@@ -176,9 +186,23 @@ pub fn ask(
 ) -> Result<datachange::Answers> {
     let populated = |t: &QName| live.populated(&names.table(t));
     let holds_nulls = |c: &ColumnRef| live.holds_nulls(&names.column(c));
+    // A probe reads the live database, where the renames have not happened yet: a table they
+    // touch is not probed (its validation still fails loudly if rows break it).
+    let breaks = |c: &datachange::NewConstraint| {
+        let renamed = names.0.iter().any(|r| match r {
+            Rename::Table { old, new } => old.schema == c.table.schema && *new == c.table.name,
+            Rename::Column { table, .. } => names.table(&c.table) == *table,
+        });
+        if renamed {
+            None
+        } else {
+            live.exists(&c.probe())
+        }
+    };
     let facts = datachange::Facts {
         populated: &populated,
         holds_nulls: &holds_nulls,
+        breaks: &breaks,
     };
     let questions = datachange::questions(&from.catalog, &desired.catalog, &facts);
     for n in &questions.notes {
@@ -191,6 +215,7 @@ pub fn ask(
         &parsed.converts,
         &parsed.back,
         &parsed.keeps,
+        &parsed.fixes,
     )?;
     let open = datachange::unanswered(&questions, &matched);
     if !open.is_empty() && out.json() {
@@ -201,6 +226,7 @@ pub fn ask(
                     datachange::Question::FillAdded { .. } => "fill-added-column",
                     datachange::Question::FillNulls { .. } => "fill-nulls",
                     datachange::Question::Convert { .. } => "convert",
+                    datachange::Question::Fix { .. } => "fix",
                 },
                 "column": q.column().to_string(),
                 "flag": q.flag(),
@@ -338,7 +364,14 @@ pub fn write(
         converts: all_converts,
         converts_back: all_back,
         keeps: matched.keeps.clone(),
+        fixes: matched.fixes.clone(),
     };
+    if !matched.fixes.is_empty() && !online {
+        bail!(
+            "--fix needs the online forms (the constraint added NOT VALID, the rows fixed, then \
+             validated): drop --no-online, or fix the data by hand before this migration runs"
+        );
+    }
     let (main, kept) = target(&matched.fills);
     for k in &matched.keeps {
         if !kept.columns.contains(&k.column) {
@@ -368,6 +401,7 @@ pub fn write(
         && (views
             || !kept.columns.is_empty()
             || !retypes.is_empty()
+            || !matched.fixes.is_empty()
             || matched.fills.iter().any(|f| populated(&f.column.table)));
     let to_main = main.as_ref().unwrap_or(desired);
     let mut up = diff(from, to_main);
@@ -380,6 +414,13 @@ pub fn write(
         datachange::constant_fill_statements(&mut up, &matched.fills);
     }
     let mut fill = datachange::fill_steps(&matched.fills, &matched.keeps, two_phase);
+    let fixes = datachange::fix_steps(&matched.fixes, two_phase);
+    fill.main_up.extend(fixes.main_up);
+    fill.main_down_first.extend(fixes.main_down_first);
+    fill.fill_up.extend(fixes.fill_up);
+    fill.fill_down.extend(fixes.fill_down);
+    fill.contract_up.extend(fixes.contract_up);
+    fill.contract_down.extend(fixes.contract_down);
     let retype = match parent {
         Some(parent) if !retypes.is_empty() => {
             datachange::retype_steps(from, &retypes, &retort_migrate::shape::shape_schema(parent))
@@ -523,7 +564,11 @@ fn try_answers(
     target: &Target,
     answers: &mut datachange::Answers,
 ) -> Result<()> {
-    if answers.fills.is_empty() && answers.converts.is_empty() && answers.keeps.is_empty() {
+    if answers.fills.is_empty()
+        && answers.converts.is_empty()
+        && answers.keeps.is_empty()
+        && answers.fixes.is_empty()
+    {
         return Ok(());
     }
     let trial_to = target(&answers.fills).0;
@@ -541,24 +586,34 @@ fn try_answers(
         for f in &mut answers.fills {
             f.form = datachange::probe_fill(client, f)?;
         }
-        // A --keep runs in a trigger, where a mistake would fail the new version's writes:
-        // it is tried here, against the row as the expand leaves it.
-        for k in &answers.keeps {
-            let t = &k.column.table;
-            let sql = format!(
-                "SAVEPOINT retort_keep; SELECT ({})::{} FROM {t} AS {} LIMIT 0; RELEASE SAVEPOINT retort_keep",
-                k.sql,
-                from.catalog.tables[t]
-                    .columns
+        // A --keep or a --fix runs in a trigger, where a mistake would fail the application's
+        // writes: each is tried here, against the row as the expand leaves it.
+        let tried = answers
+            .keeps
+            .iter()
+            .map(|k| ("--keep", &k.column, &k.sql, &from.catalog))
+            .chain(
+                answers
+                    .fixes
                     .iter()
-                    .find(|c| c.name == k.column.column)
-                    .map_or("text", |c| c.data_type.as_str()),
+                    .map(|f| ("--fix", &f.column, &f.sql, &desired.catalog)),
+            );
+        for (flag, column, answer, catalog) in tried {
+            let t = &column.table;
+            let data_type = catalog.tables[t]
+                .columns
+                .iter()
+                .find(|c| c.name == column.column)
+                .map_or("text", |c| c.data_type.as_str());
+            let sql = format!(
+                "SAVEPOINT retort_try; SELECT ({answer})::{data_type} FROM {t} AS {} LIMIT 0; \
+                 RELEASE SAVEPOINT retort_try",
                 quote_ident(&t.name)
             );
             if let Err(e) = client.batch_execute(&sql) {
                 return Err(datachange::AnswerError {
-                    flag: "--keep",
-                    text: format!("{}={}", k.column, k.sql),
+                    flag,
+                    text: format!("{column}={answer}"),
                     why: format!(
                         "it does not work on the row as the expand leaves it: {}",
                         retort_pg::PgError::from(e)

@@ -182,6 +182,7 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                 convert: &args.convert,
                 convert_back: &args.convert_back,
                 keep: &args.keep,
+                fix: &args.fix,
                 rename: &args.rename,
             },
             parents.first().map(String::as_str),
@@ -222,8 +223,8 @@ pub fn new(global: &GlobalArgs, out: &Output, args: &NewArgs) -> Result<ExitCode
                  (2) fill it for the existing rows in batches of primary-key ranges, each its own \
                  transaction; (3) once the application uses the new column, a migration that \
                  drops the trigger and the old column and renames the new one. (retort writes \
-                 these steps itself when nothing depends on the column; here an index, a key, a \
-                 view or a sequence does.)\n\
+                 these steps itself, also for the indexes and keys on the column, but here a view, \
+                 a CHECK, an identity or an expression depends on it.)\n\
                  Or, when a maintenance window is fine, pass --allow-rewrite to write the simple \
                  ALTER COLUMN ... TYPE (or --no-online for the simple forms throughout)"
             );
