@@ -1837,3 +1837,59 @@ fn a_check_and_a_foreign_key_over_rows_that_break_them_are_asked_for_and_fixed()
     let (code, out, err) = run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache"]));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[test]
+fn an_expanded_key_type_change_is_aborted_back_to_the_old_keys() {
+    let c = Cluster::builder().start().unwrap();
+    let base = "CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL);\n\
+                CREATE TABLE orders (id bigint PRIMARY KEY, account_id integer REFERENCES accounts);\n\
+                CREATE INDEX orders_account_id_idx ON orders (account_id);\n";
+    let (dir, url, mut client) = project_at(&c, "retype_key_abort", base);
+    let p = dir.path();
+    let dev = c.primary_url();
+    client
+        .batch_execute(
+            "INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 20000) g; \
+             INSERT INTO orders SELECT g, 1 + g % 20000 FROM generate_series(1, 20000) g; \
+             ANALYZE accounts, orders;",
+        )
+        .unwrap();
+    let before = fingerprint(&mut client, "accounts,orders");
+    let old = revision_of(p, "_base");
+    std::fs::write(
+        p.join("schema.sql"),
+        "CREATE TABLE accounts (id bigserial PRIMARY KEY, name text NOT NULL);\n\
+         CREATE TABLE orders (id bigint PRIMARY KEY, account_id bigint REFERENCES accounts);\n\
+         CREATE INDEX orders_account_id_idx ON orders (account_id);\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(retort(p, &url).args(["new", "-m", "wider", "--autogenerate", "--dev-url", &dev]));
+    assert_eq!(code, 0, "{err}");
+    let mut old_app = app(&url, &old);
+    let (code, _, err) = run(retort(p, &url).arg("upgrade"));
+    assert_eq!(code, 0, "{err}");
+    // Past the swap: the old version writes through its view, with its serial default.
+    let id: i32 = old_app
+        .query_one(
+            "INSERT INTO accounts (name) VALUES ('late') RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    old_app
+        .execute("INSERT INTO orders VALUES (-1, $1)", &[&id])
+        .unwrap();
+    let (code, out, err) = run(retort(p, &url).arg("abort"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(fingerprint(&mut client, "accounts,orders"), before);
+    // The old version never noticed: its rows are there under the old keys.
+    let found: i64 = old_app
+        .query_one(
+            "SELECT count(*) FROM orders o JOIN accounts a ON a.id = o.account_id WHERE a.id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(found, 1);
+}
