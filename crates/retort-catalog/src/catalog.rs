@@ -200,6 +200,10 @@ pub struct Snapshot {
     /// Objects present that retort does not model (and so does not compare), e.g.
     /// "2 foreign tables".
     pub not_compared: Vec<String>,
+    /// Every user object's catalog rows, read generically ([`crate::closed`]); None on a
+    /// server older than PostgreSQL 14.
+    #[serde(default)]
+    pub closed: Option<crate::closed::Rows>,
     /// How many connections read it: 2 when a helper joined the snapshot, else 1 (0 for a
     /// snapshot read back from the catalog cache).
     #[serde(skip)]
@@ -349,12 +353,15 @@ pub fn introspect_parallel(
     crate::deparse::resolve(&mut tx, &mut cat, pending, &attributes)?;
     lap.done("definitions");
     cat.settle_definitions();
+    let closed = crate::closed::read(&mut tx, filter)?;
+    lap.done("closed-world rows");
     tx.commit().map_err(query("a snapshot"))?;
     Ok(Snapshot {
         catalog: cat,
         deps,
         server_version_num,
         not_compared,
+        closed,
         readers,
     })
 }

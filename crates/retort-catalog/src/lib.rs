@@ -16,6 +16,7 @@
 
 mod casts;
 mod catalog;
+pub mod closed;
 mod collations;
 mod common;
 mod constraints;

@@ -4,6 +4,7 @@
 //! (`crates/retort-catalog/tests/corpus`) and the fuzzer ([`gen`], [`shrink`]) both run
 //! through [`Harness::check`].
 
+pub mod external;
 pub mod gen;
 pub mod shrink;
 
@@ -21,6 +22,8 @@ pub struct Harness {
     counter: AtomicUsize,
     /// `STRATEGY FILE_COPY` on PostgreSQL 15+, where it beats copying through the WAL.
     create_options: &'static str,
+    /// `server_version_num`.
+    version: String,
     /// Dumps of TO databases by their SQL: b.sql is the TO side of two directions.
     dumps: Mutex<std::collections::HashMap<String, String>>,
 }
@@ -40,6 +43,7 @@ impl Harness {
             .get(0);
         Harness {
             cluster,
+            version: version.clone(),
             counter: AtomicUsize::new(0),
             dumps: Mutex::new(std::collections::HashMap::new()),
             create_options: if version.parse::<i32>().unwrap_or(0) >= 150000 {
@@ -48,6 +52,16 @@ impl Harness {
                 ""
             },
         }
+    }
+
+    /// The server's `server_version_num`.
+    pub fn server_version(&self) -> &str {
+        &self.version
+    }
+
+    /// The path of one of the server's programs (`psql`, `pg_dump`).
+    pub fn program(&self, name: &str) -> std::path::PathBuf {
+        self.cluster.binaries().program(name)
     }
 
     /// Drops a database made by [`Harness::database`] (long fuzz runs would fill the disk).
@@ -82,6 +96,16 @@ impl Harness {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+
+    /// A new database holding `sql` loaded the way users load a script: `psql -v
+    /// ON_ERROR_STOP=1`, each statement on its own (a `CREATE INDEX CONCURRENTLY`, an enum value
+    /// used after it is added, `pg_dump`'s `\restrict` lines); its URL and a connection.
+    pub fn database_psql(&self, sql: &str) -> Result<(String, Client), String> {
+        let (url, client) = self.database("")?;
+        self.psql(&url, sql)
+            .map_err(|e| format!("loading the case SQL with psql failed: {e}"))?;
+        Ok((url, client))
     }
 
     /// A new database holding `sql`, its URL and a connection.
@@ -246,7 +270,18 @@ fn apply(h: &Harness, url: &str, d: &SchemaDiff) -> Result<(), String> {
 /// Returns the generated SQL on success, what went wrong otherwise.
 pub fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
     let mut urls = Vec::new();
-    let result = check_in(h, from_sql, to_sql, &mut urls);
+    let result = check_in(h, from_sql, to_sql, &mut urls, false);
+    for url in urls {
+        h.drop_database(&url);
+    }
+    result
+}
+
+/// [`check`] with both sides loaded through psql ([`Harness::database_psql`]): for scripts
+/// written for psql (other projects' schema files, `pg_dump` output).
+pub fn check_psql(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
+    let mut urls = Vec::new();
+    let result = check_in(h, from_sql, to_sql, &mut urls, true);
     for url in urls {
         h.drop_database(&url);
     }
@@ -258,11 +293,19 @@ fn check_in(
     from_sql: &str,
     to_sql: &str,
     urls: &mut Vec<String>,
+    psql: bool,
 ) -> Result<String, String> {
     let filter = Filter::default();
-    let (from_url, mut from) = h.database(from_sql)?;
+    let load = |sql: &str| {
+        if psql {
+            h.database_psql(sql)
+        } else {
+            h.database(sql)
+        }
+    };
+    let (from_url, mut from) = load(from_sql)?;
     urls.push(from_url.clone());
-    let (to_url, mut to) = h.database(to_sql)?;
+    let (to_url, mut to) = load(to_sql)?;
     urls.push(to_url.clone());
     let a = introspect(&mut from, &filter).map_err(|e| e.to_string())?;
     let b = introspect(&mut to, &filter).map_err(|e| e.to_string())?;
@@ -278,6 +321,13 @@ fn check_in(
     };
     if diff(&cached(&a)?, &cached(&b)?) != d {
         return Err("the diff of snapshots read back from JSON differs".into());
+    }
+    if !d.unwritten.is_empty() {
+        return Err(format!(
+            "retort cannot write {} difference(s) yet (catalog rows no change is about):\n  {}\n--- diff ---\n{sql}",
+            d.unwritten.len(),
+            d.unwritten.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ")
+        ));
     }
     apply(h, &from_url, &d).map_err(|e| {
         format!(
@@ -307,10 +357,11 @@ fn check_in(
         return Err(format!("pg_dump differs after applying the diff; first difference: {first:?}\n--- diff ---\n{sql}"));
     }
     let again = diff(&a2, &b);
-    if !again.is_empty() {
+    if !again.is_empty() || !again.unwritten.is_empty() {
         return Err(format!(
-            "the diff is not empty the second time:\n{}",
-            again.to_sql()
+            "the diff is not empty the second time:\n{}{}",
+            again.to_sql(),
+            again.unwritten.join("\n")
         ));
     }
     Ok(sql)

@@ -68,6 +68,10 @@ pub struct SchemaDiff {
     pub hints: Vec<String>,
     /// Objects on either side that retort does not compare ("FROM has 2 foreign tables").
     pub not_compared: Vec<String>,
+    /// Differences in the catalog rows ([`crate::closed`]) that no change is about: what
+    /// retort cannot write yet. Not empty means the two schemas differ even when `changes`
+    /// is empty.
+    pub unwritten: Vec<String>,
 }
 
 impl SchemaDiff {
@@ -208,8 +212,32 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             ));
         }
     }
+    let unwritten = match (&from.closed, &to.closed) {
+        (Some(x), Some(y)) => {
+            let found = crate::closed::differences(x, y);
+            let names = if found.is_empty() {
+                Default::default()
+            } else {
+                crate::closed::changed_names(&changes, &[&from.deps, &to.deps])
+            };
+            found
+                .into_iter()
+                .filter(|u| !crate::closed::covered(u, &names))
+                .map(|u| u.to_string())
+                .collect()
+        }
+        _ => {
+            not_compared.push(
+                "the catalog rows the model does not hold were not compared (that needs \
+                 PostgreSQL 14 or later on both sides)"
+                    .into(),
+            );
+            Vec::new()
+        }
+    };
     SchemaDiff {
         changes,
+        unwritten,
         outside_transaction,
         hints: {
             let mut h = hints::rename_hints(a, b, &classified.status);

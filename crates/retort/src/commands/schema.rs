@@ -302,7 +302,29 @@ fn diff_json(d: &SchemaDiff) -> serde_json::Value {
         "hints": d.hints,
         "outside_transaction": d.outside_transaction,
         "not_compared": d.not_compared,
+        "unwritten": d.unwritten,
     })
+}
+
+/// Says what the diff sees and cannot write (catalog rows no change is about).
+fn tell_unwritten(out: &Output, d: &SchemaDiff) {
+    if d.unwritten.is_empty() {
+        return;
+    }
+    out.note(format!(
+        "error: retort cannot write {} change(s) yet: the databases differ in catalog rows no \
+         statement above is about (catalog, object: column, both values):",
+        d.unwritten.len()
+    ));
+    for u in d.unwritten.iter().take(20) {
+        out.note(format!("  {u}"));
+    }
+    if d.unwritten.len() > 20 {
+        out.note(format!(
+            "  ... and {} more (--format json lists all)",
+            d.unwritten.len() - 20
+        ));
+    }
 }
 
 fn tell(out: &Output, d: &SchemaDiff) {
@@ -391,12 +413,17 @@ pub fn run_diff(global: &GlobalArgs, out: &Output, diff_args: &DiffArgs) -> Resu
     let d = diff(&a, &b);
     if out.json() {
         out.print_json(&diff_json(&d))?;
-    } else if d.is_empty() {
+    } else if d.is_empty() && d.unwritten.is_empty() {
         out.note("no differences");
         tell(out, &d);
     } else {
         print!("{}", d.to_script());
         tell(out, &d);
+        tell_unwritten(out, &d);
+    }
+    // A script that cannot make the two equal is not a success, whatever --exit-code says.
+    if !d.unwritten.is_empty() {
+        return Ok(ExitCode::from(1));
     }
     Ok(if exit_code && !d.is_empty() {
         ExitCode::from(EXIT_DIFFERENCES)
@@ -471,13 +498,17 @@ pub fn run_check(
         None => None,
     };
     let differs = !live_diff.is_empty()
+        || !live_diff.unwritten.is_empty()
+        || schema_diff
+            .as_ref()
+            .is_some_and(|d| !d.unwritten.is_empty())
         || !edited.is_empty()
         || !invalid.is_empty()
         || schema_diff.as_ref().is_some_and(|d| !d.is_empty());
     if out.json() {
         out.print_json(&json!({
             "ok": !differs,
-            "live": {"differs": !live_diff.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
+            "live": {"differs": !live_diff.is_empty() || !live_diff.unwritten.is_empty(), "pending_migrations": pending, "to_head": diff_json(&live_diff)},
             "invalid_indexes": invalid,
             "expanded": expanded.iter().map(|m| json!({"revision": m.revision, "message": m.message})).collect::<Vec<_>>(),
             "edited_migrations": edited.iter().map(|e| json!({"revision": e.revision, "file": e.file.display().to_string(), "applied_checksum": e.applied, "file_checksum": e.now})).collect::<Vec<_>>(),
@@ -492,7 +523,13 @@ pub fn run_check(
                 m.revision, m.message
             ));
         }
-        if live_diff.is_empty() {
+        if live_diff.is_empty() && !live_diff.unwritten.is_empty() {
+            out.say(format!(
+                "DRIFT: the database ({cfg}) differs from the migrations head in ways retort \
+                 cannot write yet:"
+            ));
+            tell_unwritten(out, &live_diff);
+        } else if live_diff.is_empty() {
             out.say(format!(
                 "ok: the database ({cfg}) matches the migrations head{}",
                 if expanded.is_empty() {
@@ -507,6 +544,7 @@ pub fn run_check(
                 if pending > 0 { format!(" ({pending} migration(s) not applied yet: `retort upgrade`)") } else { String::new() }
             ));
             print!("{}", live_diff.to_script());
+            tell_unwritten(out, &live_diff);
         }
         for n in live_diff
             .not_compared
@@ -526,7 +564,7 @@ pub fn run_check(
         }
         match &schema_diff {
             None => out.note(format!("note: no {schema_name} to compare (skipped)")),
-            Some(d) if d.is_empty() => {
+            Some(d) if d.is_empty() && d.unwritten.is_empty() => {
                 out.say(format!("ok: {schema_name} matches the migrations head"))
             }
             Some(d) => {
@@ -534,6 +572,7 @@ pub fn run_check(
                     "DRIFT: {schema_name} has changes no migration makes; `retort new -m MESSAGE --autogenerate` writes one:"
                 ));
                 print!("{}", d.to_script());
+                tell_unwritten(out, d);
             }
         }
     }
