@@ -33,6 +33,8 @@ pub struct Spec {
     pub address: (&'static str, &'static str, &'static str),
     /// Appended to the identity, for catalogs with several rows per object.
     pub suffix: Option<&'static str>,
+    /// The identity itself, when `pg_identify_object`'s is not the one to compare by.
+    pub identity: Option<&'static str>,
     /// Further conditions on `r`.
     pub filter: &'static str,
     /// Columns read through an expression instead of their value (deparsed trees; an
@@ -51,7 +53,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_namespace",
         address: ("'pg_namespace'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["nspowner"],
@@ -60,7 +63,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_class",
         address: ("'pg_class'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[
             // The TOAST table's name holds an OID; its storage parameters are schema.
@@ -92,8 +96,20 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_attribute",
         address: ("'pg_class'::regclass", "r.attrelid", "r.attnum"),
         suffix: None,
+        // An index's columns keep the names their table's columns had when it was built (a
+        // later RENAME COLUMN does not reach them, and pg_dump does not show them): they are
+        // compared by position, without their names.
+        identity: Some(
+            "CASE WHEN (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = r.attrelid) IN ('i', 'I') \
+             THEN (pg_catalog.pg_identify_object('pg_class'::regclass, r.attrelid, 0)).identity || ' column ' || r.attnum \
+             ELSE i.identity END",
+        ),
         filter: "r.attnum > 0 AND NOT r.attisdropped",
-        read_as: &[],
+        read_as: &[(
+            "attname",
+            "CASE WHEN (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = r.attrelid) IN ('i', 'I') \
+             THEN NULL ELSE r.attname END",
+        )],
         state: &[
             "attnum",
             "attcacheoff",
@@ -106,7 +122,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_attrdef",
         address: ("'pg_attrdef'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -116,15 +133,19 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_constraint",
         address: ("'pg_constraint'::regclass", "r.oid", "0"),
         suffix: None,
+        identity: None,
         filter: "",
-        read_as: &[],
+        // Which of several equal unique indexes a foreign key uses, the server picks when the
+        // key is made (pg_dump cannot keep it either); a key's own index is its name.
+        read_as: &[("conindid", "CASE WHEN r.contype = 'f' THEN NULL ELSE (pg_catalog.pg_identify_object('pg_class'::regclass, r.conindid, 0)).identity END")],
         state: &[],
         secret: &[],
     },
     Spec {
         catalog: "pg_index",
         address: ("'pg_class'::regclass", "r.indexrelid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[
             ],
@@ -134,7 +155,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_trigger",
         address: ("'pg_trigger'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "NOT r.tgisinternal",
         read_as: &[],
         state: &[],
@@ -143,7 +165,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_rewrite",
         address: ("'pg_rewrite'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[
             ],
@@ -153,7 +176,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_proc",
         address: ("'pg_proc'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[
             ],
@@ -163,7 +187,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_type",
         address: ("'pg_type'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["typowner"],
@@ -172,6 +197,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_enum",
         address: ("'pg_type'::regclass", "r.enumtypid", "0"),
+        identity: None,
         suffix: Some("r.enumlabel"),
         filter: "",
         read_as: &[(
@@ -184,7 +210,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_range",
         address: ("'pg_type'::regclass", "r.rngtypid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -193,7 +220,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_description",
         address: ("r.classoid", "r.objoid", "r.objsubid"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -202,7 +230,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_policy",
         address: ("'pg_policy'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[
             ],
@@ -212,7 +241,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_statistic_ext",
         address: ("'pg_statistic_ext'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["stxowner"],
@@ -221,6 +251,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_inherits",
         address: ("'pg_class'::regclass", "r.inhrelid", "0"),
+        identity: None,
         suffix: Some("r.inhseqno::text"),
         filter: "",
         read_as: &[],
@@ -230,7 +261,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_partitioned_table",
         address: ("'pg_class'::regclass", "r.partrelid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -239,7 +271,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_sequence",
         address: ("'pg_class'::regclass", "r.seqrelid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -248,7 +281,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_publication",
         address: ("'pg_publication'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["pubowner"],
@@ -257,7 +291,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_publication_rel",
         address: ("'pg_publication_rel'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -266,7 +301,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_publication_namespace",
         address: ("'pg_publication_namespace'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -275,7 +311,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_default_acl",
         address: ("'pg_default_acl'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -284,7 +321,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_event_trigger",
         address: ("'pg_event_trigger'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["evtowner"],
@@ -293,7 +331,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_config",
         address: ("'pg_ts_config'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["cfgowner"],
@@ -302,6 +341,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_config_map",
         address: ("'pg_ts_config'::regclass", "r.mapcfg", "0"),
+        identity: None,
         suffix: Some("r.maptokentype || '/' || r.mapseqno"),
         filter: "",
         read_as: &[],
@@ -311,7 +351,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_dict",
         address: ("'pg_ts_dict'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["dictowner"],
@@ -320,7 +361,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_parser",
         address: ("'pg_ts_parser'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -329,7 +371,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_template",
         address: ("'pg_ts_template'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -338,7 +381,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_collation",
         address: ("'pg_collation'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["collowner", "collversion"],
@@ -347,7 +391,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_conversion",
         address: ("'pg_conversion'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["conowner"],
@@ -356,7 +401,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_cast",
         address: ("'pg_cast'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -365,7 +411,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_operator",
         address: ("'pg_operator'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["oprowner"],
@@ -374,7 +421,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_opclass",
         address: ("'pg_opclass'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["opcowner"],
@@ -383,7 +431,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_opfamily",
         address: ("'pg_opfamily'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["opfowner"],
@@ -392,7 +441,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_amop",
         address: ("'pg_amop'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -401,7 +451,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_amproc",
         address: ("'pg_amproc'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -410,7 +461,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_aggregate",
         address: ("'pg_proc'::regclass", "r.aggfnoid::oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -419,7 +471,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_language",
         address: ("'pg_language'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["lanowner"],
@@ -428,7 +481,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_transform",
         address: ("'pg_transform'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -437,7 +491,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_am",
         address: ("'pg_am'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -446,7 +501,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_foreign_data_wrapper",
         address: ("'pg_foreign_data_wrapper'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["fdwowner"],
@@ -455,7 +511,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_foreign_server",
         address: ("'pg_foreign_server'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["srvowner"],
@@ -464,7 +521,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_foreign_table",
         address: ("'pg_class'::regclass", "r.ftrelid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -473,7 +531,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_user_mapping",
         address: ("'pg_user_mapping'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -482,7 +541,8 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_extension",
         address: ("'pg_extension'::regclass", "r.oid", "0"),
-        suffix: None,
+ suffix: None,
+        identity: None,
         filter: "",
         read_as: &[],
         state: &["extowner"],
@@ -518,7 +578,8 @@ pub const STATE_REASONS: &[(&str, &str)] = &[
     ("relfilenode relpages reltuples relallvisible relfrozenxid relminmxid", "storage and statistics"),
     ("relhasindex relhasrules relhastriggers relhassubclass relnatts relchecks", "derived from other rows, compared there"),
     ("relrewrite relispopulated attcacheoff attmissingval atthasmissing indcheckxmin indisready indislive", "state of the data or of a command in progress"),
-    ("attnum attisdropped", "a column's position: retort compares columns by name"),
+    ("attnum attisdropped", "a column's position: retort compares columns by name (an index's columns by position, without the names they were built with)"),
+    ("conindid of a foreign key", "which of several equal unique indexes the server picked when the key was made"),
     ("collversion", "the operating system's collation library version"),
     ("*owner", OWNER),
 ];
@@ -655,9 +716,10 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
     // Names and values alternate in one text array.
     let objects = format!("ARRAY[{}]::text[]", pairs.join(", "));
     let (class, objid, subid) = spec.address;
+    let base = spec.identity.unwrap_or("i.identity");
     let identity = match spec.suffix {
-        Some(s) => format!("i.identity || ' ' || ({s})"),
-        None => "i.identity".into(),
+        Some(s) => format!("({base}) || ' ' || ({s})"),
+        None => format!("({base})"),
     };
     let extra = if spec.filter.is_empty() {
         String::new()

@@ -85,12 +85,19 @@ impl Harness {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| format!("psql: {e}"))?;
-        psql.stdin
+        // psql stops reading at the first error (ON_ERROR_STOP): what it says on stderr is the
+        // report, not the broken pipe of the rest of the script.
+        let written = psql
+            .stdin
             .take()
             .expect("stdin")
-            .write_all(script.as_bytes())
-            .map_err(|e| format!("psql: {e}"))?;
+            .write_all(script.as_bytes());
         let out = psql.wait_with_output().map_err(|e| format!("psql: {e}"))?;
+        if let Err(e) = written {
+            if out.status.success() {
+                return Err(format!("psql: {e}"));
+            }
+        }
         if out.status.success() {
             Ok(())
         } else {

@@ -888,12 +888,16 @@ fn check_reports_drift_the_model_cannot_write() {
         "{text}"
     );
     assert!(
-        text.contains("pg_trigger trg on public.p1: tgenabled is D in the first database, O in the second"),
+        text.contains(
+            "pg_trigger trg on public.p1: tgenabled is D in the first database, O in the second"
+        ),
         "{text}"
     );
-    let (code, json, err) = run(retort(p, &url).args([
-        "check", "--dev-url", &dev, "--no-cache", "--format", "json",
-    ]));
+    let (code, json, err) =
+        run(retort(p, &url).args(["check", "--dev-url", &dev, "--no-cache", "--format", "json"]));
     assert_eq!(code, 3, "{err}");
-    assert!(json.contains("\"unwritten\"") && json.contains("tgenabled"), "{json}");
+    assert!(
+        json.contains("\"unwritten\"") && json.contains("tgenabled"),
+        "{json}"
+    );
 }
