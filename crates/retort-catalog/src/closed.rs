@@ -3,7 +3,7 @@
 //!
 //! For each catalog that holds schema state ([`CATALOGS`]), every column of every row that
 //! belongs to a user object (OID at or above 16384, not in an excluded schema, neither an
-//! extension's member nor a part of one) is read:
+//! extension's member nor a part of one, two levels down) is read:
 //!
 //! - a column that references another catalog's row (PostgreSQL lists them in
 //!   `pg_get_catalog_foreign_keys()`) is replaced by that row's identity
@@ -53,7 +53,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_namespace",
         address: ("'pg_namespace'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -63,7 +63,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_class",
         address: ("'pg_class'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[
@@ -112,6 +112,7 @@ pub const CATALOGS: &[Spec] = &[
         )],
         state: &[
             "attnum",
+            "attndims",
             "attcacheoff",
             "attmissingval",
             "atthasmissing",
@@ -122,7 +123,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_attrdef",
         address: ("'pg_attrdef'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -144,18 +145,17 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_index",
         address: ("'pg_class'::regclass", "r.indexrelid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
-        read_as: &[
-            ],
+        read_as: &[],
         state: &["indcheckxmin", "indisready", "indislive"],
         secret: &[],
     },
     Spec {
         catalog: "pg_trigger",
         address: ("'pg_trigger'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "NOT r.tgisinternal",
         read_as: &[],
@@ -165,29 +165,27 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_rewrite",
         address: ("'pg_rewrite'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
-        read_as: &[
-            ],
+        read_as: &[],
         state: &[],
         secret: &[],
     },
     Spec {
         catalog: "pg_proc",
         address: ("'pg_proc'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
-        read_as: &[
-            ],
+        read_as: &[],
         state: &["proowner"],
         secret: &[],
     },
     Spec {
         catalog: "pg_type",
         address: ("'pg_type'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -210,7 +208,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_range",
         address: ("'pg_type'::regclass", "r.rngtypid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -220,7 +218,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_description",
         address: ("r.classoid", "r.objoid", "r.objsubid"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -230,18 +228,21 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_policy",
         address: ("'pg_policy'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
-        read_as: &[
-            ],
+        // A set of roles: the order they were named in is not schema.
+        read_as: &[(
+            "polroles",
+            "(SELECT string_agg(CASE WHEN x = 0 THEN 'public' ELSE x::regrole::text END, ',' ORDER BY x::regrole::text) FROM unnest(r.polroles) x)",
+        )],
         state: &[],
         secret: &[],
     },
     Spec {
         catalog: "pg_statistic_ext",
         address: ("'pg_statistic_ext'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -261,7 +262,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_partitioned_table",
         address: ("'pg_class'::regclass", "r.partrelid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -271,7 +272,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_sequence",
         address: ("'pg_class'::regclass", "r.seqrelid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -281,7 +282,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_publication",
         address: ("'pg_publication'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -291,7 +292,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_publication_rel",
         address: ("'pg_publication_rel'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -301,7 +302,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_publication_namespace",
         address: ("'pg_publication_namespace'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -311,7 +312,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_default_acl",
         address: ("'pg_default_acl'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -321,7 +322,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_event_trigger",
         address: ("'pg_event_trigger'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -331,7 +332,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_config",
         address: ("'pg_ts_config'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -351,7 +352,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_dict",
         address: ("'pg_ts_dict'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -361,7 +362,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_parser",
         address: ("'pg_ts_parser'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -371,7 +372,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_ts_template",
         address: ("'pg_ts_template'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -381,7 +382,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_collation",
         address: ("'pg_collation'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -391,7 +392,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_conversion",
         address: ("'pg_conversion'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -401,7 +402,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_cast",
         address: ("'pg_cast'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -411,7 +412,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_operator",
         address: ("'pg_operator'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -421,7 +422,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_opclass",
         address: ("'pg_opclass'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -431,7 +432,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_opfamily",
         address: ("'pg_opfamily'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -441,7 +442,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_amop",
         address: ("'pg_amop'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -451,7 +452,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_amproc",
         address: ("'pg_amproc'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -461,7 +462,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_aggregate",
         address: ("'pg_proc'::regclass", "r.aggfnoid::oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -471,7 +472,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_language",
         address: ("'pg_language'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -481,7 +482,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_transform",
         address: ("'pg_transform'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -491,7 +492,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_am",
         address: ("'pg_am'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -501,7 +502,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_foreign_data_wrapper",
         address: ("'pg_foreign_data_wrapper'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -511,7 +512,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_foreign_server",
         address: ("'pg_foreign_server'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -521,7 +522,7 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_foreign_table",
         address: ("'pg_class'::regclass", "r.ftrelid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -531,17 +532,17 @@ pub const CATALOGS: &[Spec] = &[
     Spec {
         catalog: "pg_user_mapping",
         address: ("'pg_user_mapping'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
-        state: &[],
-        secret: &["umoptions"],
+        state: &["umoptions"],
+        secret: &[],
     },
     Spec {
         catalog: "pg_extension",
         address: ("'pg_extension'::regclass", "r.oid", "0"),
- suffix: None,
+        suffix: None,
         identity: None,
         filter: "",
         read_as: &[],
@@ -578,6 +579,9 @@ pub const STATE_REASONS: &[(&str, &str)] = &[
     ("relfilenode relpages reltuples relallvisible relfrozenxid relminmxid", "storage and statistics"),
     ("relhasindex relhasrules relhastriggers relhassubclass relnatts relchecks", "derived from other rows, compared there"),
     ("relrewrite relispopulated attcacheoff attmissingval atthasmissing indcheckxmin indisready indislive", "state of the data or of a command in progress"),
+    ("attndims", "declared array dimensions: PostgreSQL ignores them and pg_dump does not keep them"),
+    ("umoptions", "user mappings' options hold passwords: the model compares them and says which passwords a script does not carry"),
+    ("aclitem[] columns", "privileges: the model compares them, knowing each kind's default and the owner"),
     ("attnum attisdropped", "a column's position: retort compares columns by name (an index's columns by position, without the names they were built with)"),
     ("conindid of a foreign key", "which of several equal unique indexes the server picked when the key was made"),
     ("collversion", "the operating system's collation library version"),
@@ -605,6 +609,8 @@ pub struct Unseen {
     pub object: String,
     /// The column; None when the row is on one side only.
     pub column: Option<String>,
+    /// The table (or other relation) the object belongs to, when it belongs to one.
+    pub owner: Option<String>,
     /// The value on the first side (None: no row, or NULL).
     pub from: Option<String>,
     /// On the second side.
@@ -700,9 +706,11 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
             } else {
                 builtin(&format!("{c}::oid"), pk)
             }
-        } else if typ == "aclitem[]"
-            || (typ == "text[]" && (name.ends_with("options") || name.ends_with("config")))
-        {
+        } else if typ == "aclitem[]" {
+            // Privileges: the model compares them, knowing each kind's default and the owner
+            // (a NULL ACL and the owner's full privileges written out are the same).
+            continue;
+        } else if typ == "text[]" && (name.ends_with("options") || name.ends_with("config")) {
             // Sets: the order grants or options were given in is not schema.
             format!("(SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest({c}) x)")
         } else if typ == "pg_node_tree" {
@@ -712,6 +720,11 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
             format!("{c}::text")
         };
         pairs.push(format!("'{name}', {expr}"));
+    }
+    if let Some(owner) = owner_relation(spec.catalog) {
+        pairs.push(format!(
+            "'{OWNER_COLUMN}', (pg_catalog.pg_identify_object('pg_class'::regclass, {owner}, 0)).identity"
+        ));
     }
     // Names and values alternate in one text array.
     let objects = format!("ARRAY[{}]::text[]", pairs.join(", "));
@@ -747,11 +760,47 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = {class} \
                 AND d.objid = {objid} AND (d.deptype = 'e' OR (d.deptype IN ('a', 'i') AND EXISTS ( \
                   SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = d.refclassid \
-                    AND e.objid = d.refobjid AND e.deptype = 'e'))))",
+                    AND e.objid = d.refobjid AND (e.deptype = 'e' OR (e.deptype IN ('a', 'i') AND EXISTS ( \
+                      SELECT 1 FROM pg_catalog.pg_depend f WHERE f.classid = e.refclassid \
+                        AND f.objid = e.refobjid AND f.deptype = 'e')))))))",
         objects,
         catalog = spec.catalog,
     ))
 }
+
+/// The relation (an OID expression over `r`) a row's object belongs to, for the coverage of a
+/// difference by the diff's changes: an index's or an owned sequence's table, a column's, a
+/// constraint's, a trigger's.
+fn owner_relation(catalog: &str) -> Option<String> {
+    let of = |x: &str| {
+        format!(
+            "coalesce((SELECT x.indrelid FROM pg_catalog.pg_index x WHERE x.indexrelid = {x}), \
+             (SELECT d.refobjid FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass \
+               AND d.objid = {x} AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+               AND d.refobjsubid > 0 LIMIT 1), {x})"
+        )
+    };
+    Some(match catalog {
+        "pg_class" => of("r.oid"),
+        "pg_attribute" => of("r.attrelid"),
+        "pg_sequence" => of("r.seqrelid"),
+        "pg_index" => "r.indrelid".into(),
+        "pg_attrdef" => "r.adrelid".into(),
+        "pg_constraint" => "nullif(r.conrelid, 0)".into(),
+        "pg_trigger" => "r.tgrelid".into(),
+        "pg_rewrite" => "r.ev_class".into(),
+        "pg_policy" => "r.polrelid".into(),
+        "pg_statistic_ext" => "r.stxrelid".into(),
+        "pg_inherits" => of("r.inhrelid"),
+        "pg_partitioned_table" => "r.partrelid".into(),
+        "pg_type" => "nullif(r.typrelid, 0)".into(),
+        "pg_description" => "CASE WHEN r.classoid = 'pg_class'::regclass THEN r.objoid END".into(),
+        _ => return None,
+    })
+}
+
+/// The pseudo-column that carries [`owner_relation`]'s identity (not compared).
+const OWNER_COLUMN: &str = "retort:owner";
 
 /// The `pg_node_tree` columns of the catalogs that are neither read through a deparser nor
 /// listed as state: a new PostgreSQL version's tree would be passed over, so a test requires
@@ -880,10 +929,18 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
         .flat_map(|(c, objects)| objects.keys().map(move |o| (c, o)))
         .collect();
     for (catalog, object) in keys {
-        match (get(a, catalog, object), get(b, catalog, object)) {
+        let (ra, rb) = (get(a, catalog, object), get(b, catalog, object));
+        let owner = ra
+            .iter()
+            .chain(rb.iter())
+            .find_map(|r| r.get(OWNER_COLUMN).cloned().flatten());
+        match (ra, rb) {
             (Some(x), Some(y)) => {
-                let columns: std::collections::BTreeSet<&String> =
-                    x.keys().chain(y.keys()).collect();
+                let columns: std::collections::BTreeSet<&String> = x
+                    .keys()
+                    .chain(y.keys())
+                    .filter(|c| *c != OWNER_COLUMN)
+                    .collect();
                 for c in columns {
                     let (vx, vy) = (x.get(c).cloned().flatten(), y.get(c).cloned().flatten());
                     if vx != vy {
@@ -897,6 +954,7 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
                         out.push(Unseen {
                             catalog: catalog.clone(),
                             object: object.clone(),
+                            owner: owner.clone(),
                             column: Some(c.clone()),
                             from: hide(vx),
                             to: hide(vy),
@@ -907,6 +965,7 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
             (x, y) => out.push(Unseen {
                 catalog: catalog.clone(),
                 object: object.clone(),
+                owner,
                 column: None,
                 from: x.map(|_| String::new()),
                 to: y.map(|_| String::new()),
@@ -922,6 +981,7 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
 pub fn changed_names(
     changes: &[crate::Change],
     deps: &[&crate::Dependencies],
+    catalogs: &[&crate::Catalog],
 ) -> std::collections::HashSet<String> {
     let mut keys: Vec<&crate::ObjKey> = changes.iter().map(|c| &c.key).collect();
     let mut seen: std::collections::HashSet<&crate::ObjKey> = keys.iter().copied().collect();
@@ -955,22 +1015,84 @@ pub fn changed_names(
             }
         }
     }
-    keys.iter().flat_map(|k| names_of(k)).collect()
+    let mut names: std::collections::HashSet<String> =
+        keys.iter().flat_map(|k| names_of(k)).collect();
+    // A changed index's table: a partitioned table's index brings one to each partition.
+    for k in &keys {
+        if let crate::ObjKey::Index(q) = k {
+            for c in catalogs {
+                if let Some(i) = c.indexes.get(q) {
+                    names.insert(i.table.to_string());
+                }
+            }
+        }
+    }
+    // A changed table's partitions get what it gets (its indexes, its triggers).
+    loop {
+        let more: Vec<String> = catalogs
+            .iter()
+            .flat_map(|c| c.tables.iter())
+            .filter(|(q, t)| {
+                t.partition_of
+                    .as_ref()
+                    .is_some_and(|(parent, _)| names.contains(parent))
+                    && !names.contains(&q.to_string())
+            })
+            .map(|(q, _)| q.to_string())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        names.extend(more);
+    }
+    names
 }
 
-/// Whether `u` is about an object in `names` ([`changed_names`]): its identity names one (a
-/// column or index column of a changed table, a constraint on it, its array type).
+/// Whether `u` is about an object in `names` ([`changed_names`]): its identity, or the
+/// relation it belongs to, names one (a column or index of a changed table, a constraint on
+/// it, its array type).
 pub fn covered(u: &Unseen, names: &std::collections::HashSet<String>) -> bool {
-    u.object
-        .split([' ', '(', ')', ','])
-        .filter(|t| !t.is_empty())
-        .map(|t| t.trim_end_matches("[]"))
-        .any(|t| {
-            names.contains(t)
-                || t.char_indices()
-                    .filter(|(_, c)| *c == '.')
-                    .any(|(i, _)| names.contains(&t[..i]))
-        })
+    let hit = |t: &str| {
+        let t = t.trim_end_matches("[]");
+        let bare = t.strip_prefix("pg_catalog.").unwrap_or(t);
+        names.contains(t)
+            || names.contains(bare)
+            || t.char_indices()
+                .filter(|(_, c)| *c == '.')
+                .any(|(i, _)| names.contains(&t[..i]))
+    };
+    // A name with a space is written unquoted in some identities ("s in publication p q").
+    let spaced = names
+        .iter()
+        .any(|n| n.contains(' ') && u.object.contains(n.trim_matches('"')));
+    spaced
+        || tokens(&u.object).iter().any(|t| hit(t))
+        || u.owner
+            .as_deref()
+            .is_some_and(|o| tokens(o).iter().any(|t| hit(t)))
+}
+
+/// The words of an identity: split at spaces, parentheses and commas outside double quotes.
+fn tokens(text: &str) -> Vec<String> {
+    let (mut out, mut word, mut quoted) = (Vec::new(), String::new(), false);
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                word.push(c);
+            }
+            ' ' | '(' | ')' | ',' if !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            _ => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
 }
 
 /// The qualified names a change's key is about, as `pg_identify_object` writes them.
@@ -1013,7 +1135,7 @@ fn names_of(key: &crate::ObjKey) -> Vec<String> {
             ),
         ],
         K::AttachedIndex(a, b) => vec![a.to_string(), b.to_string()],
-        K::DefaultPrivileges(_, s, _) => vec![retort_pg::quote_ident(s)],
+        K::DefaultPrivileges(r, s, _) => vec![retort_pg::quote_ident(r), retort_pg::quote_ident(s)],
         K::Cast(a, b) | K::Transform(a, b) | K::UserMapping(a, b) => vec![a.clone(), b.clone()],
     }
 }

@@ -218,7 +218,7 @@ pub fn diff(from: &Snapshot, to: &Snapshot) -> SchemaDiff {
             let names = if found.is_empty() {
                 Default::default()
             } else {
-                crate::closed::changed_names(&changes, &[&from.deps, &to.deps])
+                crate::closed::changed_names(&changes, &[&from.deps, &to.deps], &[a, b])
             };
             found
                 .into_iter()
