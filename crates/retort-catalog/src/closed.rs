@@ -588,8 +588,30 @@ pub const STATE_REASONS: &[(&str, &str)] = &[
     ("*owner", OWNER),
 ];
 
-/// One object's row: column -> value.
-pub type Row = BTreeMap<String, Option<String>>;
+/// One object's row: the relation it belongs to (when its identity does not name it), and its
+/// columns and values in one string (`column` 0x1F `value` 0x1E ..., NULL as 0x00): rows are
+/// compared whole, and taken apart only when they differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    /// [`owner_relation`]'s identity.
+    pub owner: Option<String>,
+    /// The columns and values.
+    pub values: String,
+}
+
+impl Row {
+    /// The columns and their values.
+    pub fn columns(&self) -> BTreeMap<&str, Option<&str>> {
+        self.values
+            .split('\u{1e}')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                let (k, v) = p.split_once('\u{1f}')?;
+                Some((k, (v != "\u{0}").then_some(v)))
+            })
+            .collect()
+    }
+}
 
 /// What one database's rows are: catalog -> identity -> row.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -780,21 +802,30 @@ fn owner_relation(catalog: &str) -> Option<String> {
                AND d.refobjsubid > 0 LIMIT 1), {x})"
         )
     };
+    // Only where the identity does not already name the relation (an index, a sequence, and
+    // what belongs to them): a column's identity starts with its table's.
+    let kind = |x: &str| format!("(SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = {x})");
+    let when_part = |x: &str| {
+        format!(
+            "CASE WHEN {} IN ('i', 'I', 'S') THEN {} END",
+            kind(x),
+            of(x)
+        )
+    };
     Some(match catalog {
-        "pg_class" => of("r.oid"),
-        "pg_attribute" => of("r.attrelid"),
+        "pg_class" => format!(
+            "CASE WHEN r.relkind IN ('i', 'I', 'S') THEN {} END",
+            of("r.oid")
+        ),
+        "pg_attribute" => when_part("r.attrelid"),
         "pg_sequence" => of("r.seqrelid"),
         "pg_index" => "r.indrelid".into(),
-        "pg_attrdef" => "r.adrelid".into(),
-        "pg_constraint" => "nullif(r.conrelid, 0)".into(),
-        "pg_trigger" => "r.tgrelid".into(),
-        "pg_rewrite" => "r.ev_class".into(),
-        "pg_policy" => "r.polrelid".into(),
         "pg_statistic_ext" => "r.stxrelid".into(),
-        "pg_inherits" => of("r.inhrelid"),
-        "pg_partitioned_table" => "r.partrelid".into(),
-        "pg_type" => "nullif(r.typrelid, 0)".into(),
-        "pg_description" => "CASE WHEN r.classoid = 'pg_class'::regclass THEN r.objoid END".into(),
+        "pg_inherits" => when_part("r.inhrelid"),
+        "pg_description" => format!(
+            "CASE WHEN r.classoid = 'pg_class'::regclass AND r.objsubid = 0 THEN {} END",
+            when_part("r.objoid")
+        ),
         _ => return None,
     })
 }
@@ -896,10 +927,20 @@ pub fn read(
             let identity: Option<String> = r.get(0);
             let Some(identity) = identity else { continue };
             let flat: Vec<Option<String>> = r.get(1);
-            let values = flat
-                .chunks(2)
-                .filter_map(|kv| Some((kv.first()?.clone()?, kv.get(1)?.clone())))
-                .collect();
+            let mut values = Row::default();
+            for kv in flat.chunks(2) {
+                let (Some(Some(k)), Some(v)) = (kv.first(), kv.get(1)) else {
+                    continue;
+                };
+                if k == OWNER_COLUMN {
+                    values.owner = v.clone();
+                    continue;
+                }
+                values.values.push_str(k);
+                values.values.push('\u{1f}');
+                values.values.push_str(v.as_deref().unwrap_or("\u{0}"));
+                values.values.push('\u{1e}');
+            }
             rows.objects
                 .entry(spec.catalog.to_owned())
                 .or_default()
@@ -921,7 +962,9 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
             .chain(&b.secret)
             .any(|(c, n)| c == cat && n == col)
     };
-    let get = |r: &'_ Rows, c: &str, o: &str| -> Option<Row> { r.objects.get(c)?.get(o).cloned() };
+    fn get<'r>(r: &'r Rows, c: &str, o: &str) -> Option<&'r Row> {
+        r.objects.get(c)?.get(o)
+    }
     let keys: std::collections::BTreeSet<(&String, &String)> = a
         .objects
         .iter()
@@ -930,19 +973,18 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
         .collect();
     for (catalog, object) in keys {
         let (ra, rb) = (get(a, catalog, object), get(b, catalog, object));
-        let owner = ra
-            .iter()
-            .chain(rb.iter())
-            .find_map(|r| r.get(OWNER_COLUMN).cloned().flatten());
+        let owner = ra.iter().chain(rb.iter()).find_map(|r| r.owner.clone());
         match (ra, rb) {
+            (Some(x), Some(y)) if x.values == y.values => {}
             (Some(x), Some(y)) => {
-                let columns: std::collections::BTreeSet<&String> = x
-                    .keys()
-                    .chain(y.keys())
-                    .filter(|c| *c != OWNER_COLUMN)
-                    .collect();
+                let (cx, cy) = (x.columns(), y.columns());
+                let columns: std::collections::BTreeSet<&&str> =
+                    cx.keys().chain(cy.keys()).collect();
                 for c in columns {
-                    let (vx, vy) = (x.get(c).cloned().flatten(), y.get(c).cloned().flatten());
+                    let (vx, vy) = (
+                        cx.get(*c).copied().flatten().map(str::to_owned),
+                        cy.get(*c).copied().flatten().map(str::to_owned),
+                    );
                     if vx != vy {
                         let hide = |v: Option<String>| {
                             if secret(catalog, c) {
@@ -955,7 +997,7 @@ pub fn differences(a: &Rows, b: &Rows) -> Vec<Unseen> {
                             catalog: catalog.clone(),
                             object: object.clone(),
                             owner: owner.clone(),
-                            column: Some(c.clone()),
+                            column: Some((*c).to_owned()),
                             from: hide(vx),
                             to: hide(vy),
                         });
