@@ -33,8 +33,12 @@ pub struct Spec {
     pub address: (&'static str, &'static str, &'static str),
     /// Appended to the identity, for catalogs with several rows per object.
     pub suffix: Option<&'static str>,
-    /// The identity itself, when `pg_identify_object`'s is not the one to compare by.
+    /// The identity itself, when `pg_identify_object`'s is not the one to compare by (or is
+    /// written more cheaply).
     pub identity: Option<&'static str>,
+    /// The object's schema, written cheaply; with it (and `identity`) `pg_identify_object` is
+    /// not called for the rows at all.
+    pub schema: Option<&'static str>,
     /// Further conditions on `r`.
     pub filter: &'static str,
     /// Columns read through an expression instead of their value (deparsed trees; an
@@ -55,6 +59,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_namespace'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["nspowner"],
@@ -64,7 +69,8 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_class",
         address: ("'pg_class'::regclass", "r.oid", "0"),
         suffix: None,
-        identity: None,
+        identity: Some("r.oid::pg_catalog.regclass::text"),
+        schema: Some("(SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE n.oid = r.relnamespace)"),
         filter: "",
         read_as: &[
             // The TOAST table's name holds an OID; its storage parameters are schema.
@@ -100,9 +106,13 @@ pub const CATALOGS: &[Spec] = &[
         // later RENAME COLUMN does not reach them, and pg_dump does not show them): they are
         // compared by position, without their names.
         identity: Some(
-            "CASE WHEN (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = r.attrelid) IN ('i', 'I') \
-             THEN (pg_catalog.pg_identify_object('pg_class'::regclass, r.attrelid, 0)).identity || ' column ' || r.attnum \
-             ELSE i.identity END",
+            "r.attrelid::pg_catalog.regclass::text || CASE WHEN (SELECT c.relkind FROM pg_catalog.pg_class c \
+             WHERE c.oid = r.attrelid) IN ('i', 'I') THEN ' column ' || r.attnum \
+             ELSE '.' || pg_catalog.quote_ident(r.attname) END",
+        ),
+        schema: Some(
+            "(SELECT n.nspname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+             ON n.oid = c.relnamespace WHERE c.oid = r.attrelid)",
         ),
         filter: "r.attnum > 0 AND NOT r.attisdropped",
         read_as: &[(
@@ -125,6 +135,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_attrdef'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -135,6 +146,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_constraint'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         // Which of several equal unique indexes a foreign key uses, the server picks when the
         // key is made (pg_dump cannot keep it either); a key's own index is its name.
@@ -146,7 +158,11 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_index",
         address: ("'pg_class'::regclass", "r.indexrelid", "0"),
         suffix: None,
-        identity: None,
+        identity: Some("r.indexrelid::pg_catalog.regclass::text"),
+        schema: Some(
+            "(SELECT n.nspname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+             ON n.oid = c.relnamespace WHERE c.oid = r.indexrelid)",
+        ),
         filter: "",
         read_as: &[],
         state: &["indcheckxmin", "indisready", "indislive"],
@@ -157,6 +173,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_trigger'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "NOT r.tgisinternal",
         read_as: &[],
         state: &[],
@@ -167,6 +184,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_rewrite'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -177,6 +195,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_proc'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["proowner"],
@@ -186,7 +205,8 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_type",
         address: ("'pg_type'::regclass", "r.oid", "0"),
         suffix: None,
-        identity: None,
+        identity: Some("r.oid::pg_catalog.regtype::text"),
+        schema: Some("(SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE n.oid = r.typnamespace)"),
         filter: "",
         read_as: &[],
         state: &["typowner"],
@@ -196,6 +216,7 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_enum",
         address: ("'pg_type'::regclass", "r.enumtypid", "0"),
         identity: None,
+        schema: None,
         suffix: Some("r.enumlabel"),
         filter: "",
         read_as: &[(
@@ -210,6 +231,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_type'::regclass", "r.rngtypid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -220,6 +242,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("r.classoid", "r.objoid", "r.objsubid"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -230,6 +253,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_policy'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         // A set of roles: the order they were named in is not schema.
         read_as: &[(
@@ -244,6 +268,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_statistic_ext'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["stxowner"],
@@ -253,6 +278,7 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_inherits",
         address: ("'pg_class'::regclass", "r.inhrelid", "0"),
         identity: None,
+        schema: None,
         suffix: Some("r.inhseqno::text"),
         filter: "",
         read_as: &[],
@@ -264,6 +290,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_class'::regclass", "r.partrelid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -274,6 +301,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_class'::regclass", "r.seqrelid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -284,6 +312,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_publication'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["pubowner"],
@@ -294,6 +323,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_publication_rel'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -304,6 +334,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_publication_namespace'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -314,6 +345,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_default_acl'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -324,6 +356,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_event_trigger'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["evtowner"],
@@ -334,6 +367,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_ts_config'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["cfgowner"],
@@ -343,6 +377,7 @@ pub const CATALOGS: &[Spec] = &[
         catalog: "pg_ts_config_map",
         address: ("'pg_ts_config'::regclass", "r.mapcfg", "0"),
         identity: None,
+        schema: None,
         suffix: Some("r.maptokentype || '/' || r.mapseqno"),
         filter: "",
         read_as: &[],
@@ -354,6 +389,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_ts_dict'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["dictowner"],
@@ -364,6 +400,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_ts_parser'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -374,6 +411,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_ts_template'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -384,6 +422,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_collation'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["collowner", "collversion"],
@@ -394,6 +433,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_conversion'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["conowner"],
@@ -404,6 +444,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_cast'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -414,6 +455,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_operator'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["oprowner"],
@@ -424,6 +466,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_opclass'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["opcowner"],
@@ -434,6 +477,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_opfamily'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["opfowner"],
@@ -444,6 +488,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_amop'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -454,6 +499,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_amproc'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -464,6 +510,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_proc'::regclass", "r.aggfnoid::oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -474,6 +521,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_language'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["lanowner"],
@@ -484,6 +532,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_transform'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -494,6 +543,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_am'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -504,6 +554,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_foreign_data_wrapper'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["fdwowner"],
@@ -514,6 +565,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_foreign_server'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["srvowner"],
@@ -524,6 +576,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_class'::regclass", "r.ftrelid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &[],
@@ -534,6 +587,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_user_mapping'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["umoptions"],
@@ -544,6 +598,7 @@ pub const CATALOGS: &[Spec] = &[
         address: ("'pg_extension'::regclass", "r.oid", "0"),
         suffix: None,
         identity: None,
+        schema: None,
         filter: "",
         read_as: &[],
         state: &["extowner"],
@@ -677,10 +732,20 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
     if columns.is_empty() {
         return None;
     }
+    // The reg* types print the same qualified names as pg_identify_object, far cheaper (the
+    // rows are read with search_path = pg_catalog, so every user object's name is qualified).
     let builtin = |x: &str, pk: &str| {
-        format!(
-            "CASE WHEN {x} < 10000 THEN {x}::text ELSE (pg_catalog.pg_identify_object('{pk}'::regclass, {x}, 0)).identity END"
-        )
+        let named = match pk {
+            "pg_class" => format!("{x}::pg_catalog.regclass::text"),
+            "pg_type" => format!("{x}::pg_catalog.regtype::text"),
+            "pg_proc" => format!("{x}::pg_catalog.regprocedure::text"),
+            "pg_operator" => format!("{x}::pg_catalog.regoperator::text"),
+            "pg_namespace" => format!("{x}::pg_catalog.regnamespace::text"),
+            "pg_authid" => format!("{x}::pg_catalog.regrole::text"),
+            "pg_collation" => format!("{x}::pg_catalog.regcollation::text"),
+            _ => format!("(pg_catalog.pg_identify_object('{pk}'::regclass, {x}, 0)).identity"),
+        };
+        format!("CASE WHEN {x} < 10000 THEN {x}::text ELSE {named} END")
     };
     let mut pairs = Vec::new();
     for (name, typ) in columns {
@@ -764,6 +829,7 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
     // The schema the object is in: pg_identify_object's, or a schema's own name.
     let schema = match spec.catalog {
         "pg_namespace" => "r.nspname".to_owned(),
+        _ if spec.schema.is_some() => spec.schema.unwrap_or_default().to_owned(),
         // A column default belongs to no schema: its table's.
         "pg_attrdef" => {
             "(SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
@@ -774,7 +840,7 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
     };
     Some(format!(
         "SELECT {identity}, {} \
-         FROM pg_catalog.{catalog} r, LATERAL pg_catalog.pg_identify_object({class}, {objid}, {subid}) i \
+         FROM pg_catalog.{catalog} r{lateral} \
          WHERE {objid} >= 16384{extra} \
            AND ({schema} IS NULL OR ({schema} NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
                 AND {schema} NOT LIKE 'pg\\_temp\\_%' AND {schema} NOT LIKE 'pg\\_toast\\_temp\\_%' \
@@ -787,6 +853,11 @@ pub fn select_for(spec: &Spec, columns: &[(String, String)], keys: &Keys) -> Opt
                         AND f.objid = e.refobjid AND f.deptype = 'e')))))))",
         objects,
         catalog = spec.catalog,
+        lateral = if spec.schema.is_some() {
+            String::new()
+        } else {
+            format!(", LATERAL pg_catalog.pg_identify_object({class}, {objid}, {subid}) i")
+        },
     ))
 }
 
@@ -909,6 +980,12 @@ pub fn read(
     let exclude = filter.exclude_schemas.clone();
     let include = filter.include_schemas.clone();
     let mut rows = Rows::default();
+    // Every user object's name qualified in the reg* types' output (a savepoint inside the
+    // caller's snapshot transaction, or a transaction of its own).
+    let mut client = client.transaction().map_err(query("catalog rows"))?;
+    client
+        .batch_execute("SET LOCAL search_path = pg_catalog")
+        .map_err(query("catalog rows"))?;
     for spec in CATALOGS {
         let Some(sql) = select_for(
             spec,
@@ -950,6 +1027,7 @@ pub fn read(
             rows.secret.push((spec.catalog.to_owned(), (*s).to_owned()));
         }
     }
+    client.commit().map_err(query("catalog rows"))?;
     Ok(Some(rows))
 }
 

@@ -110,8 +110,11 @@ impl Harness {
     /// used after it is added, `pg_dump`'s `\restrict` lines); its URL and a connection.
     pub fn database_psql(&self, sql: &str) -> Result<(String, Client), String> {
         let (url, client) = self.database("")?;
-        self.psql(&url, sql)
-            .map_err(|e| format!("loading the case SQL with psql failed: {e}"))?;
+        if let Err(e) = self.psql(&url, sql) {
+            drop(client);
+            self.drop_database(&url);
+            return Err(format!("loading the case SQL with psql failed: {e}"));
+        }
         Ok((url, client))
     }
 
@@ -277,7 +280,20 @@ fn apply(h: &Harness, url: &str, d: &SchemaDiff) -> Result<(), String> {
 /// Returns the generated SQL on success, what went wrong otherwise.
 pub fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
     let mut urls = Vec::new();
-    let result = check_in(h, from_sql, to_sql, &mut urls, false);
+    let result = check_in(h, from_sql, to_sql, &mut urls, false, true);
+    for url in urls {
+        h.drop_database(&url);
+    }
+    result
+}
+
+/// [`check`] without the closed world's rule (catalog rows no change is about): what the
+/// fuzzer runs, which generates kinds of objects the model is known not to write every
+/// property of (the corpora list those, with reasons); its rule stays the script, the normalised
+/// `pg_dump` and the second diff.
+pub fn check_model(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
+    let mut urls = Vec::new();
+    let result = check_in(h, from_sql, to_sql, &mut urls, false, false);
     for url in urls {
         h.drop_database(&url);
     }
@@ -288,7 +304,7 @@ pub fn check(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String
 /// written for psql (other projects' schema files, `pg_dump` output).
 pub fn check_psql(h: &Harness, from_sql: &str, to_sql: &str) -> Result<String, String> {
     let mut urls = Vec::new();
-    let result = check_in(h, from_sql, to_sql, &mut urls, true);
+    let result = check_in(h, from_sql, to_sql, &mut urls, true, true);
     for url in urls {
         h.drop_database(&url);
     }
@@ -301,6 +317,7 @@ fn check_in(
     to_sql: &str,
     urls: &mut Vec<String>,
     psql: bool,
+    closed: bool,
 ) -> Result<String, String> {
     let filter = Filter::default();
     let load = |sql: &str| {
@@ -329,7 +346,7 @@ fn check_in(
     if diff(&cached(&a)?, &cached(&b)?) != d {
         return Err("the diff of snapshots read back from JSON differs".into());
     }
-    if !d.unwritten.is_empty() {
+    if closed && !d.unwritten.is_empty() {
         return Err(format!(
             "retort cannot write {} difference(s) yet (catalog rows no change is about):\n  {}\n--- diff ---\n{sql}",
             d.unwritten.len(),
@@ -364,7 +381,7 @@ fn check_in(
         return Err(format!("pg_dump differs after applying the diff; first difference: {first:?}\n--- diff ---\n{sql}"));
     }
     let again = diff(&a2, &b);
-    if !again.is_empty() || !again.unwritten.is_empty() {
+    if !again.is_empty() || (closed && !again.unwritten.is_empty()) {
         return Err(format!(
             "the diff is not empty the second time:\n{}{}",
             again.to_sql(),
@@ -491,7 +508,7 @@ pub fn fuzz_seed(h: &Harness, seed: u64, shrink: bool) -> Result<(), String> {
         ("empty -> A", &empty, &a),
     ] {
         let script = |s: &[String]| s.iter().map(|x| format!("{x};\n")).collect::<String>();
-        let Err(error) = check(h, &script(from), &script(to)) else {
+        let Err(error) = check_model(h, &script(from), &script(to)) else {
             continue;
         };
         if error.starts_with("loading the case SQL failed") {
@@ -501,11 +518,12 @@ pub fn fuzz_seed(h: &Harness, seed: u64, shrink: bool) -> Result<(), String> {
             ));
         }
         let (from, to) = if shrink {
-            let mut fails = |x: &[String], y: &[String]| match check(h, &script(x), &script(y)) {
-                Ok(_) => Some(false),
-                Err(e) if e.starts_with("loading the case SQL failed") => None,
-                Err(_) => Some(true),
-            };
+            let mut fails =
+                |x: &[String], y: &[String]| match check_model(h, &script(x), &script(y)) {
+                    Ok(_) => Some(false),
+                    Err(e) if e.starts_with("loading the case SQL failed") => None,
+                    Err(_) => Some(true),
+                };
             shrink::shrink(from.clone(), to.clone(), &mut fails)
         } else {
             (from.clone(), to.clone())

@@ -52,14 +52,6 @@ const KNOWN: &[(&str, &str)] = &[
         "an operator's estimators are not written",
     ),
     (
-        "partition_index_comment a->b",
-        "a comment on a partition's index (under its generated name) is not written",
-    ),
-    (
-        "partition_index_comment b->a",
-        "a comment on a partition's index (under its generated name) is not written",
-    ),
-    (
         "partition_index_names_custom a->b",
         "a partition's own primary key keeps connoinherit from how it was made",
     ),
