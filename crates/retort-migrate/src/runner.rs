@@ -121,9 +121,9 @@ pub trait Observer {
         _blockers: &[Blocker],
     ) {
     }
-    /// A transactional migration deadlocked with another session and was rolled back (it gave
-    /// way: see [`RunnerOptions::deadlock_timeout`]); it runs again after `wait` (retry
-    /// `attempt` of `retries`).
+    /// A migration (or one statement of a `transaction off` one) deadlocked with another
+    /// session and was rolled back (it gave way: see [`RunnerOptions::deadlock_timeout`]); it
+    /// runs again after `wait` (retry `attempt` of `retries`).
     fn deadlock_retry(
         &mut self,
         _migration: &Migration,
@@ -851,9 +851,8 @@ impl<'a> MigrationRunner<'a> {
     }
 
     /// A transactional migration, tried again after a lock timeout (55P03) or a deadlock
-    /// (40P01) up to
-    /// `lock_retries` times with a jittered, doubling pause; every try is its own transaction,
-    /// rolled back whole when it fails.
+    /// (40P01) up to `lock_retries` times with a jittered, doubling pause; every try is its own
+    /// transaction, rolled back whole when it fails.
     fn run_in_transaction(
         &mut self,
         m: &Migration,
