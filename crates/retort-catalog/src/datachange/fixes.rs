@@ -16,7 +16,9 @@
 use retort_pg::quote_ident;
 
 use super::moved::{elements, groups, identifiers, referenced_table};
-use super::{answer_error, cut63, dollar_tag, resolve_column, AnswerError, ColumnRef, RawAnswer};
+use super::{
+    answer_error, over_new_row, resolve_column, AnswerError, ColumnRef, RawAnswer, RowTrigger,
+};
 use crate::catalog::Catalog;
 use crate::name::QName;
 
@@ -331,11 +333,7 @@ pub fn fix_steps(fixes: &[Fix], two_phase: bool) -> super::FillSteps {
     for f in fixes {
         let t = &f.column.table;
         let col = quote_ident(&f.column.column);
-        let function = QName::new(
-            t.schema.clone(),
-            cut63(format!("retort_fix_{}_{}", t.name, f.column.column)),
-        );
-        let trigger = quote_ident(&cut63(format!("retort_fix_{}", f.column.column)));
+        let trigger = RowTrigger::new("fix", &f.column);
         let broken = |row: &str| {
             f.constraints
                 .iter()
@@ -344,39 +342,23 @@ pub fn fix_steps(fixes: &[Fix], two_phase: bool) -> super::FillSteps {
                 .join("\n     OR ")
         };
         let body = format!(
-            "BEGIN\n  IF {} THEN\n    NEW.{col} := (SELECT ({}) FROM (SELECT NEW.*) AS {});\n  END IF;\n  RETURN NEW;\nEND\n",
+            "BEGIN\n  IF {} THEN\n    NEW.{col} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
             broken("NEW"),
-            f.sql,
-            quote_ident(&t.name)
+            over_new_row(&f.sql, t)
         );
-        let tag = dollar_tag(&body);
-        let create = [
-            format!(
-                "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
-            ),
-            format!(
-                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
-            ),
-        ];
+        let create = trigger.create(&body);
         steps.main_up.extend(create.iter().cloned());
-        steps.main_down_first.extend([
-            format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
-            format!("DROP FUNCTION IF EXISTS {function}()"),
-        ]);
+        steps.main_down_first.extend(trigger.drop(true));
         steps.fill_up.push(format!(
             "-- retort:batch\nUPDATE {t} SET {col} = ({}) WHERE {}",
             f.sql,
             broken(&t.to_string())
         ));
-        let drops = [
-            format!("DROP TRIGGER {trigger} ON {t}"),
-            format!("DROP FUNCTION {function}()"),
-        ];
         if two_phase {
-            steps.contract_up.extend(drops);
+            steps.contract_up.extend(trigger.drop(false));
             steps.contract_down.extend(create);
         } else {
-            steps.fill_up.extend(drops);
+            steps.fill_up.extend(trigger.drop(false));
         }
     }
     steps

@@ -92,6 +92,70 @@ pub(crate) fn single_column_key(catalog: &crate::catalog::Catalog, table: &QName
         })
 }
 
+/// A row trigger retort writes around a change: the plpgsql function
+/// `retort_<kind>_<table>_<column>` in the table's schema, and the `BEFORE INSERT OR UPDATE`
+/// trigger `retort_<kind>_<column>` that calls it.
+pub(crate) struct RowTrigger {
+    table: QName,
+    function: QName,
+    trigger: String,
+}
+
+impl RowTrigger {
+    pub(crate) fn new(kind: &str, column: &ColumnRef) -> RowTrigger {
+        let t = &column.table;
+        RowTrigger {
+            table: t.clone(),
+            function: QName::new(
+                t.schema.clone(),
+                cut63(format!("retort_{kind}_{}_{}", t.name, column.column)),
+            ),
+            trigger: retort_pg::quote_ident(&cut63(format!("retort_{kind}_{}", column.column))),
+        }
+    }
+
+    /// The function with `body`: `CREATE`, or `CREATE OR REPLACE` to give it another body.
+    pub(crate) fn function(&self, body: &str, replace: bool) -> String {
+        let tag = dollar_tag(body);
+        format!(
+            "CREATE {}FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}",
+            if replace { "OR REPLACE " } else { "" },
+            self.function
+        )
+    }
+
+    /// `CREATE TRIGGER`.
+    pub(crate) fn trigger(&self) -> String {
+        format!(
+            "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()",
+            self.trigger, self.table, self.function
+        )
+    }
+
+    /// The function with `body` and the trigger.
+    pub(crate) fn create(&self, body: &str) -> [String; 2] {
+        [self.function(body, false), self.trigger()]
+    }
+
+    /// The trigger and the function dropped (`IF EXISTS` for a down that may run half-way).
+    pub(crate) fn drop(&self, if_exists: bool) -> [String; 2] {
+        let ie = if if_exists { "IF EXISTS " } else { "" };
+        [
+            format!("DROP TRIGGER {ie}{} ON {}", self.trigger, self.table),
+            format!("DROP FUNCTION {ie}{}()", self.function),
+        ]
+    }
+}
+
+/// `sql` evaluated over the row a trigger is writing, under the table's own name, as an UPDATE
+/// of the table reads it (so `price * qty` and `orders.price * orders.qty` mean the same).
+pub(crate) fn over_new_row(sql: &str, table: &QName) -> String {
+    format!(
+        "(SELECT ({sql}) FROM (SELECT NEW.*) AS {})",
+        retort_pg::quote_ident(&table.name)
+    )
+}
+
 /// A dollar-quote tag that does not occur in `body`.
 pub(crate) fn dollar_tag(body: &str) -> String {
     let mut tag = "$retort$".to_owned();

@@ -5,11 +5,12 @@
 use retort_pg::{quote_ident, Client};
 
 use super::{
-    answer_error, cut63, dollar_tag, AnswerError, Answers, Convert, Fill, FillForm, Keep, Rename,
+    answer_error, over_new_row, AnswerError, Answers, Convert, Fill, FillForm, Keep, Rename,
+    RowTrigger,
 };
 use crate::catalog::Catalog;
 use crate::diff::{Action, Change, SchemaDiff};
-use crate::name::{ObjKey, QName};
+use crate::name::ObjKey;
 
 /// `to` with each fill's column as the main migration creates it: a constant fill's column
 /// with the value as its DEFAULT (dropped again by [`constant_fill_statements`]), an expression
@@ -202,28 +203,10 @@ pub fn fill_steps(fills: &[Fill], keeps: &[Keep], two_phase: bool) -> FillSteps 
             .collect();
         (!list.is_empty()).then(|| format!("({})", list.join(" OR ")))
     };
-    let derived = |sql: &str, t: &QName| {
-        format!(
-            "(SELECT ({sql}) FROM (SELECT NEW.*) AS {})",
-            quote_ident(&t.name)
-        )
-    };
-    let function_sql = |function: &QName, body: &str| {
-        let tag = dollar_tag(body);
-        format!(
-            "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
-        )
-    };
     for f in fills.iter().filter(|f| f.needs_backfill()) {
         let t = &f.column.table;
         let col = quote_ident(&f.column.column);
-        let function = QName::new(
-            t.schema.clone(),
-            cut63(format!("retort_fill_{}_{}", t.name, f.column.column)),
-        );
-        let trigger = quote_ident(&cut63(format!("retort_fill_{}", f.column.column)));
-        // The expression sees the row being written under the table's own name, as the UPDATE
-        // does, so `price * qty` and `orders.price * orders.qty` mean the same in both.
+        let trigger = RowTrigger::new("fill", &f.column);
         let kept = changed(
             &mut keeps
                 .iter()
@@ -238,18 +221,11 @@ pub fn fill_steps(fills: &[Fill], keeps: &[Keep], two_phase: bool) -> FillSteps 
         };
         let body = format!(
             "BEGIN\n  IF {when} THEN\n    NEW.{col} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
-            derived(&f.sql, t)
+            over_new_row(&f.sql, t)
         );
-        steps.main_up.push(function_sql(&function, &body));
-        steps.main_up.push(format!(
-            "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
-        ));
-        steps
-            .main_down_first
-            .push(format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"));
-        steps
-            .main_down_first
-            .push(format!("DROP FUNCTION IF EXISTS {function}()"));
+        let create = trigger.create(&body);
+        steps.main_up.extend(create.iter().cloned());
+        steps.main_down_first.extend(trigger.drop(true));
         steps.fill_up.push(format!(
             "-- retort:batch\nUPDATE {t} SET {col} = ({}) WHERE {col} IS NULL",
             f.sql
@@ -265,18 +241,11 @@ pub fn fill_steps(fills: &[Fill], keeps: &[Keep], two_phase: bool) -> FillSteps 
                 format!("ALTER TABLE {t} DROP CONSTRAINT {check}"),
             ]);
         }
-        let drops = [
-            format!("DROP TRIGGER {trigger} ON {t}"),
-            format!("DROP FUNCTION {function}()"),
-        ];
         if two_phase {
-            steps.contract_up.extend(drops);
-            let n = steps.main_up.len();
-            steps
-                .contract_down
-                .extend(steps.main_up[n - 2..].iter().cloned());
+            steps.contract_up.extend(trigger.drop(false));
+            steps.contract_down.extend(create);
         } else {
-            steps.fill_up.extend(drops);
+            steps.fill_up.extend(trigger.drop(false));
         }
         if f.not_null {
             steps
@@ -288,11 +257,7 @@ pub fn fill_steps(fills: &[Fill], keeps: &[Keep], two_phase: bool) -> FillSteps 
     for k in keeps {
         let t = &k.column.table;
         let col = quote_ident(&k.column.column);
-        let function = QName::new(
-            t.schema.clone(),
-            cut63(format!("retort_keep_{}_{}", t.name, k.column.column)),
-        );
-        let trigger = quote_ident(&cut63(format!("retort_keep_{}", k.column.column)));
+        let trigger = RowTrigger::new("keep", &k.column);
         let on_table: Vec<&Fill> = fills.iter().filter(|f| &f.column.table == t).collect();
         let mut when = format!("(TG_OP = 'INSERT' AND NEW.{col} IS NULL)");
         if let Some(filled) = changed(&mut on_table.iter().map(|f| &f.column.column)) {
@@ -308,23 +273,12 @@ pub fn fill_steps(fills: &[Fill], keeps: &[Keep], two_phase: bool) -> FillSteps 
         }
         let body = format!(
             "BEGIN\n  IF {when} THEN\n    NEW.{col} := {};\n  END IF;\n  RETURN NEW;\nEND\n",
-            derived(&k.sql, t)
+            over_new_row(&k.sql, t)
         );
-        let create = [
-            function_sql(&function, &body),
-            format!(
-                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
-            ),
-        ];
+        let create = trigger.create(&body);
         steps.main_up.extend(create.iter().cloned());
-        steps.main_down_first.extend([
-            format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
-            format!("DROP FUNCTION IF EXISTS {function}()"),
-        ]);
-        steps.contract_up.extend([
-            format!("DROP TRIGGER {trigger} ON {t}"),
-            format!("DROP FUNCTION {function}()"),
-        ]);
+        steps.main_down_first.extend(trigger.drop(true));
+        steps.contract_up.extend(trigger.drop(false));
         // The contract's down brings the column back (empty) first: its values again, before
         // any trigger is back (a fill's trigger would derive the new columns from them).
         values_back.push(format!("UPDATE {t} SET {col} = ({})", k.sql));

@@ -21,7 +21,7 @@ use retort_pg::quote_ident;
 
 use super::moved::{moved_objects, moved_steps, new_name, old_name, Moved};
 use super::phases::{shape_views_sql, ShapeView};
-use super::{cut63, dollar_tag, single_column_key, ColumnRef, Convert};
+use super::{single_column_key, ColumnRef, Convert, RowTrigger};
 use crate::catalog::{Catalog, Snapshot};
 use crate::name::QName;
 use crate::typechange;
@@ -183,11 +183,7 @@ pub fn retype_steps(from: &Snapshot, retypes: &[Retype], schema: &str) -> Retype
             .filter(|q| q.owned_by.as_ref() == Some(&(t.clone(), c.clone())))
             .map(|q| &q.name)
             .collect();
-        let function = QName::new(
-            t.schema.clone(),
-            cut63(format!("retort_retype_{}_{c}", t.name)),
-        );
-        let trigger = quote_ident(&cut63(format!("retort_retype_{c}")));
+        let trigger = RowTrigger::new("retype", &r.column);
         // Each conversion reads the value it converts under the column's own name.
         let convert = |source: &str| {
             format!(
@@ -221,24 +217,16 @@ pub fn retype_steps(from: &Snapshot, retypes: &[Retype], schema: &str) -> Retype
             back(&col),
             schema_lit = retort_pg::quote_literal(schema),
         );
-        let function_sql = |body: &str| {
-            let tag = dollar_tag(body);
-            format!(
-                "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}"
-            )
-        };
+        // CREATE OR REPLACE: the swap and its down give the function another body.
+        let function_sql = |body: &str| trigger.function(body, true);
         s.main_up.extend([
             format!("ALTER TABLE {t} ADD COLUMN {new} {}", r.new_type),
             function_sql(&before),
-            format!(
-                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
-            ),
+            trigger.trigger(),
         ]);
-        s.main_down_first.extend([
-            format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
-            format!("DROP FUNCTION IF EXISTS {function}()"),
-            format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {new}"),
-        ]);
+        s.main_down_first.extend(trigger.drop(true));
+        s.main_down_first
+            .push(format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {new}"));
         s.fill_up.push(format!(
             "-- retort:batch\nUPDATE {t} SET {new} = ({}) WHERE {new} IS NULL AND {col} IS NOT NULL",
             r.convert
@@ -316,22 +304,17 @@ pub fn retype_steps(from: &Snapshot, retypes: &[Retype], schema: &str) -> Retype
             format!("ALTER TABLE {t} RENAME COLUMN {old} TO {col}"),
         ]);
         s.swap_down.extend(down);
-        contract_columns.extend([
-            format!("DROP TRIGGER {trigger} ON {t}"),
-            format!("DROP FUNCTION {function}()"),
-            format!(
+        contract_columns.extend(trigger.drop(false));
+        contract_columns.extend([format!(
                 "-- retort:allow rename-or-drop the old column of a two-phase type change: \
                  `retort complete` refuses while a session of the version that reads it is connected\n\
                  ALTER TABLE {t} DROP COLUMN {old}"
-            ),
-        ]);
+        )]);
         down_columns.extend([
             format!("ALTER TABLE {t} ADD COLUMN {old} {}", r.old_type),
             format!("UPDATE {t} SET {old} = ({})", r.convert_back),
             function_sql(&after),
-            format!(
-                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {function}()"
-            ),
+            trigger.trigger(),
         ]);
     }
     let steps = moved_steps(&moved);
